@@ -1,0 +1,429 @@
+/**
+ * The Faktory client: every command of the open-source server (and the Enterprise ones,
+ * which fail with `EnterpriseRequiredError` against it) over a pool of connections.
+ *
+ * @since 0.1.0
+ */
+import type * as ConfigError from "effect/ConfigError"
+import * as Config from "effect/Config"
+import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import type * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as Connection from "./Connection.js"
+import * as ConnectionPool from "./ConnectionPool.js"
+import {
+  type CommandError,
+  EnterpriseRequiredError,
+  InvalidArgumentError,
+  type InvalidUrlError,
+  JobValidationError,
+  ProtocolError,
+  ServerError
+} from "./Errors.js"
+import * as FaktoryUrl from "./FaktoryUrl.js"
+import * as Handshake from "./Handshake.js"
+import * as Job from "./Job.js"
+import * as Protocol from "./Protocol.js"
+import type * as Resp from "./Resp.js"
+import * as ServerInfo from "./ServerInfo.js"
+import type { TlsOptions, Transport } from "./Transport.js"
+
+/**
+ * How to reach the server and how to pool connections.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ClientOptions {
+  /** The server. Default: `FAKTORY_PROVIDER`/`FAKTORY_URL` from the environment, else `tcp://localhost:7419`. */
+  readonly url?: string | FaktoryUrl.FaktoryUrl | undefined
+  /** A password, overriding the URL's. */
+  readonly password?: string | Redacted.Redacted<string> | undefined
+  readonly tls?: TlsOptions | undefined
+  /** Most connections open at once. Default 10. */
+  readonly poolSize?: number | undefined
+  /** Makes every connection a worker connection (sends `wid` in HELLO). */
+  readonly worker?: Handshake.WorkerIdentity | undefined
+  readonly connectTimeout?: Duration.DurationInput | undefined
+  readonly handshakeTimeout?: Duration.DurationInput | undefined
+  readonly replyTimeout?: Duration.DurationInput | undefined
+  /** Retries of a failed connect. Default `ConnectionPool.defaultRetry`. */
+  readonly connectRetry?: Schedule.Schedule<unknown, ConnectionPool.OpenError> | undefined
+}
+
+/**
+ * What PUSHB reports: the jids the server took, and those it refused with its reason.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PushBulkResult {
+  readonly pushed: ReadonlyArray<string>
+  readonly rejected: ReadonlyArray<{ readonly jid: string; readonly reason: string }>
+}
+
+/**
+ * Most jobs sent in one PUSHB; larger lists are split.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const PUSH_BULK_BATCH_SIZE = 1000
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Client {
+  readonly url: FaktoryUrl.FaktoryUrl
+  /** Checks, completes and pushes a job; returns its jid. */
+  readonly push: (job: Job.JobInput) => Effect.Effect<string, JobValidationError | CommandError>
+  /**
+   * Pushes many jobs with PUSHB, 1,000 per command. Every job is checked first; if one is
+   * invalid, nothing is sent.
+   */
+  readonly pushBulk: (
+    jobs: ReadonlyArray<Job.JobInput>
+  ) => Effect.Effect<PushBulkResult, JobValidationError | CommandError>
+  /** Reserves the next job from the first non-empty queue, waiting up to 2 s. */
+  readonly fetch: (
+    queues: ReadonlyArray<string>
+  ) => Effect.Effect<Option.Option<Job.Job>, InvalidArgumentError | CommandError>
+  readonly ack: (jid: string) => Effect.Effect<void, CommandError>
+  readonly fail: (failure: Protocol.Failure) => Effect.Effect<void, CommandError>
+  /** Sends a heartbeat; returns the state the server holds for the worker. */
+  readonly beat: (beat: Protocol.Beat) => Effect.Effect<Protocol.WorkerState, CommandError>
+  readonly info: Effect.Effect<ServerInfo.ServerInfo, CommandError>
+  /** Deletes every job and queue on the server. */
+  readonly flush: Effect.Effect<void, CommandError>
+  readonly mutate: (mutation: Protocol.Mutation) => Effect.Effect<void, InvalidArgumentError | CommandError>
+  readonly pauseQueues: (names: ReadonlyArray<string>) => Effect.Effect<void, InvalidArgumentError | CommandError>
+  readonly resumeQueues: (names: ReadonlyArray<string>) => Effect.Effect<void, InvalidArgumentError | CommandError>
+  /** Deletes queues with all their jobs. */
+  readonly removeQueues: (names: ReadonlyArray<string>) => Effect.Effect<void, InvalidArgumentError | CommandError>
+  /** Seconds since each queue's oldest job was enqueued (0 when empty). */
+  readonly queueLatency: (
+    names: ReadonlyArray<string>
+  ) => Effect.Effect<Readonly<Record<string, number>>, InvalidArgumentError | CommandError>
+  /** Enterprise batches; returns the reply's text. */
+  readonly batch: (
+    request: Protocol.BatchCommand
+  ) => Effect.Effect<string, EnterpriseRequiredError | CommandError>
+  /** Enterprise job tracking; returns the reply's text. */
+  readonly track: (
+    request: Protocol.TrackCommand
+  ) => Effect.Effect<string, EnterpriseRequiredError | CommandError>
+  /** Lends one pooled connection, for pipelining many commands on it. */
+  readonly withConnection: <A, E, R>(
+    f: (connection: Connection.Connection) => Effect.Effect<A, E, R>
+  ) => Effect.Effect<A, E | ConnectionPool.OpenError, R>
+}
+
+/**
+ * The client service.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Client } from "@effect-faktory/core"
+ * import { NodeTransport } from "@effect-faktory/node"
+ *
+ * const program = Effect.gen(function* () {
+ *   const client = yield* Client.Client
+ *   yield* client.push({ jobtype: "SendEmail", args: ["a@example.com"] })
+ * }).pipe(Effect.provide(Client.layer({ url: "tcp://localhost:7419" })), Effect.provide(NodeTransport.layer))
+ * ```
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export const Client: Context.Tag<Client, Client> = Context.GenericTag<Client>("@effect-faktory/core/Client")
+
+const enterpriseMarker = "only available in Faktory Enterprise"
+
+/**
+ * Turns an error reply into the error a user can act on.
+ *
+ * @example
+ * ```ts
+ * import { Client, Resp } from "@effect-faktory/core"
+ *
+ * Client.errorFromReply("FAIL", Resp.errorReply("ERR", "Job not found x")) // ServerError
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const errorFromReply = (
+  verb: string,
+  reply: Resp.ErrorReply
+): ServerError | EnterpriseRequiredError =>
+  reply.message.includes(enterpriseMarker)
+    ? new EnterpriseRequiredError({ feature: verb.toLowerCase(), detail: reply.message })
+    : new ServerError({ command: verb, code: reply.code, detail: reply.message })
+
+const unexpected = (verb: string, reply: Resp.Reply) =>
+  new ProtocolError({
+    reason: "UnexpectedReply",
+    detail: `unexpected reply to ${verb}: ${Handshake.describeReply(reply)}`
+  })
+
+const expectOk = (verb: string) => (reply: Resp.Reply): Effect.Effect<void, ServerError | ProtocolError> => {
+  if (reply._tag === "SimpleString" && reply.value === "OK") return Effect.void
+  if (reply._tag === "ErrorReply") return Effect.fail(new ServerError({ command: verb, code: reply.code, detail: reply.message }))
+  return Effect.fail(unexpected(verb, reply))
+}
+
+const expectJson = <A, I>(verb: string, schema: Schema.Schema<A, I>) => {
+  const decode = Schema.decodeUnknownEither(Schema.parseJson(schema))
+  return (reply: Resp.Reply): Effect.Effect<A, ServerError | ProtocolError> => {
+    if (reply._tag === "ErrorReply") {
+      return Effect.fail(new ServerError({ command: verb, code: reply.code, detail: reply.message }))
+    }
+    if (reply._tag !== "BulkString") return Effect.fail(unexpected(verb, reply))
+    return Either.match(decode(reply.value), {
+      onLeft: (error) =>
+        Effect.fail(
+          new ProtocolError({ reason: "MalformedPayload", detail: `${verb} reply: ${Job.formatIssues(error)}` })
+        ),
+      onRight: Effect.succeed
+    })
+  }
+}
+
+const RejectedJobs = Schema.Record({ key: Schema.String, value: Schema.String })
+const BeatState = Schema.Struct({ state: Schema.Literal("quiet", "terminate") })
+const Latencies = Schema.Record({ key: Schema.String, value: Schema.Number })
+
+const expectPushBulk = expectJson("PUSHB", RejectedJobs)
+const expectBeat = expectJson("BEAT", BeatState)
+const expectLatency = expectJson("QUEUE", Latencies)
+
+const expectInfo = (reply: Resp.Reply): Effect.Effect<ServerInfo.ServerInfo, ServerError | ProtocolError> => {
+  if (reply._tag === "BulkString") return ServerInfo.decode(reply.value)
+  if (reply._tag === "ErrorReply") {
+    return Effect.fail(new ServerError({ command: "INFO", code: reply.code, detail: reply.message }))
+  }
+  return Effect.fail(unexpected("INFO", reply))
+}
+
+const resolveUrl = (
+  options: ClientOptions
+): Effect.Effect<FaktoryUrl.FaktoryUrl, InvalidUrlError | ConfigError.ConfigError> => {
+  const base = options.url === undefined
+    ? FaktoryUrl.fromEnv
+    : typeof options.url === "string"
+    ? FaktoryUrl.parse(options.url)
+    : Effect.succeed(options.url)
+  return Effect.map(base, (url) =>
+    options.password === undefined
+      ? url
+      : url.withPassword(
+        Option.some(typeof options.password === "string" ? Redacted.make(options.password) : options.password)
+      ))
+}
+
+/**
+ * Builds a client. Connections open on first use and close with the scope.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Client } from "@effect-faktory/core"
+ * import { NodeTransport } from "@effect-faktory/node"
+ *
+ * const program = Effect.gen(function* () {
+ *   const client = yield* Client.make({ url: "tcp://localhost:7419", poolSize: 4 })
+ *   return yield* client.info
+ * }).pipe(Effect.scoped, Effect.provide(NodeTransport.layer))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  options: ClientOptions = {}
+): Effect.Effect<Client, InvalidUrlError | ConfigError.ConfigError, Scope.Scope | Transport> =>
+  Effect.gen(function*() {
+    const url = yield* resolveUrl(options)
+    const transport = yield* Effect.context<Transport>()
+    const connectionOptions: Connection.ConnectionOptions = {
+      url,
+      tls: options.tls,
+      worker: options.worker,
+      connectTimeout: options.connectTimeout,
+      handshakeTimeout: options.handshakeTimeout,
+      replyTimeout: options.replyTimeout
+    }
+    const pool = yield* ConnectionPool.make({
+      open: Effect.provide(Connection.make(connectionOptions), transport),
+      size: options.poolSize ?? 10,
+      retry: options.connectRetry
+    })
+
+    const roundTrip = <A, E>(
+      command: Protocol.Command,
+      interpret: (reply: Resp.Reply) => Effect.Effect<A, E>
+    ): Effect.Effect<A, E | CommandError> => pool.use((connection) => Effect.flatMap(connection.send(command), interpret))
+
+    const fromEither = <A, E>(either: Either.Either<A, E>): Effect.Effect<A, E> => either
+
+    const push = Effect.fn("Faktory.push")(function*(input: Job.JobInput) {
+      const job = yield* Job.prepare(input)
+      yield* Effect.annotateCurrentSpan({ "faktory.jid": job.jid, "faktory.jobtype": job.jobtype })
+      yield* roundTrip(Protocol.push(job), expectOk("PUSH"))
+      return job.jid
+    })
+
+    const pushBulk = Effect.fn("Faktory.pushBulk")(function*(inputs: ReadonlyArray<Job.JobInput>) {
+      const now = new Date()
+      const jobs: Array<Job.PushableJob> = []
+      for (const [index, input] of inputs.entries()) {
+        const prepared = Job.prepare(input, now)
+        if (Either.isLeft(prepared)) {
+          return yield* new JobValidationError({ ...prepared.left, detail: `jobs[${index}]: ${prepared.left.detail}` })
+        }
+        jobs.push(prepared.right)
+      }
+      yield* Effect.annotateCurrentSpan({ "faktory.jobs": jobs.length })
+      if (jobs.length === 0) return { pushed: [], rejected: [] }
+      const batches: Array<Array<Job.PushableJob>> = []
+      for (let start = 0; start < jobs.length; start += PUSH_BULK_BATCH_SIZE) {
+        batches.push(jobs.slice(start, start + PUSH_BULK_BATCH_SIZE))
+      }
+      // Batches are pipelined on one connection: the server answers them in order.
+      const refusals = yield* pool.use((connection) =>
+        Effect.forEach(
+          batches,
+          (batch) => Effect.flatMap(connection.send(Protocol.pushBulk(batch)), expectPushBulk),
+          { concurrency: "unbounded" }
+        )
+      )
+      const rejected = refusals.flatMap((refused) => Object.entries(refused).map(([jid, reason]) => ({ jid, reason })))
+      const refusedJids = new Set(rejected.map((entry) => entry.jid))
+      return { pushed: jobs.map((job) => job.jid).filter((jid) => !refusedJids.has(jid)), rejected }
+    })
+
+    const fetch = Effect.fn("Faktory.fetch")(function*(queues: ReadonlyArray<string>) {
+      const command = yield* fromEither(Protocol.fetch(queues))
+      const reply = yield* pool.use((connection) => connection.send(command))
+      switch (reply._tag) {
+        case "NullBulk":
+          return Option.none()
+        case "BulkString":
+          return Option.some(yield* Job.decode(reply.value))
+        case "ErrorReply":
+          return yield* new ServerError({ command: "FETCH", code: reply.code, detail: reply.message })
+        case "SimpleString":
+          return yield* unexpected("FETCH", reply)
+      }
+    })
+
+    const beat = Effect.fn("Faktory.beat")(function*(payload: Protocol.Beat) {
+      const reply = yield* pool.use((connection) => connection.send(Protocol.beat(payload)))
+      if (reply._tag === "SimpleString" && reply.value === "OK") return "running" as const
+      const { state } = yield* expectBeat(reply)
+      return state
+    })
+
+    const queueCommand = (action: Protocol.QueueAction) =>
+      Effect.fn(`Faktory.queue${action}`)(function*(names: ReadonlyArray<string>) {
+        // An empty list would make the server fail; changing no queue is simply nothing to do.
+        if (names.length === 0) return
+        const command = yield* fromEither(Protocol.queue(action, names))
+        yield* roundTrip(command, expectOk(`QUEUE ${action}`))
+      })
+
+    const textReply = (verb: string) => (reply: Resp.Reply) => {
+      switch (reply._tag) {
+        case "SimpleString":
+        case "BulkString":
+          return Effect.succeed(reply.value)
+        case "NullBulk":
+          return Effect.succeed("")
+        case "ErrorReply":
+          return Effect.fail(errorFromReply(verb, reply))
+      }
+    }
+
+    return Client.of({
+      url,
+      push,
+      pushBulk,
+      fetch,
+      ack: Effect.fn("Faktory.ack")((jid: string) => roundTrip(Protocol.ack(jid), expectOk("ACK"))),
+      fail: Effect.fn("Faktory.fail")((failure: Protocol.Failure) =>
+        roundTrip(Protocol.fail(failure), expectOk("FAIL"))
+      ),
+      beat,
+      info: roundTrip(Protocol.info, expectInfo).pipe(Effect.withSpan("Faktory.info")),
+      flush: roundTrip(Protocol.flush, expectOk("FLUSH")).pipe(Effect.withSpan("Faktory.flush")),
+      mutate: Effect.fn("Faktory.mutate")(function*(mutation: Protocol.Mutation) {
+        const command = yield* fromEither(Protocol.mutate(mutation))
+        yield* roundTrip(command, expectOk("MUTATE"))
+      }),
+      pauseQueues: queueCommand("PAUSE"),
+      resumeQueues: queueCommand("RESUME"),
+      removeQueues: queueCommand("REMOVE"),
+      queueLatency: Effect.fn("Faktory.queueLatency")(function*(names: ReadonlyArray<string>) {
+        if (names.length === 0) return {}
+        const command = yield* fromEither(Protocol.queueLatency(names))
+        return yield* roundTrip(command, expectLatency)
+      }),
+      batch: Effect.fn("Faktory.batch")((request: Protocol.BatchCommand) =>
+        roundTrip(Protocol.batch(request), textReply("BATCH"))
+      ),
+      track: Effect.fn("Faktory.track")((request: Protocol.TrackCommand) =>
+        roundTrip(Protocol.track(request), textReply("TRACK"))
+      ),
+      withConnection: pool.use
+    })
+  })
+
+/**
+ * A layer of the client. Needs a `Transport` (for Node: `NodeTransport.layer`).
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { Client } from "@effect-faktory/core"
+ * import { NodeTransport } from "@effect-faktory/node"
+ *
+ * const FaktoryLive = Client.layer({ poolSize: 4 }).pipe(Layer.provide(NodeTransport.layer))
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (
+  options: ClientOptions = {}
+): Layer.Layer<Client, InvalidUrlError | ConfigError.ConfigError, Transport> => Layer.scoped(Client, make(options))
+
+/**
+ * A layer of the client whose options come from `Config`.
+ *
+ * @example
+ * ```ts
+ * import { Config } from "effect"
+ * import { Client } from "@effect-faktory/core"
+ *
+ * const FaktoryLive = Client.layerConfig({
+ *   url: Config.string("JOBS_URL"),
+ *   poolSize: Config.integer("JOBS_POOL_SIZE").pipe(Config.withDefault(10))
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  config: Config.Config.Wrap<ClientOptions>
+): Layer.Layer<Client, InvalidUrlError | ConfigError.ConfigError, Transport> =>
+  Layer.scoped(Client, Effect.flatMap(Config.unwrap(config), make))

@@ -1,0 +1,395 @@
+/**
+ * Module-level commands (`push`, `fetch`, `info`, …) that use the `Client` in context when
+ * there is one, and otherwise a process-wide default client configured from the environment
+ * (`FAKTORY_PROVIDER`/`FAKTORY_URL`). So this works with no layer at all:
+ *
+ * ```ts
+ * import { Effect } from "effect"
+ * import { push } from "@effect-faktory/core"
+ *
+ * await Effect.runPromise(push({ jobtype: "SendEmail", args: ["a@example.com"] }))
+ * ```
+ *
+ * The default client is created on first use, and closed (each connection says END) when
+ * the process is about to exit. Its idle connections never keep the process alive.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
+import { Client, type ClientOptions, make, type PushBulkResult } from "./Client.js"
+import type * as ConnectionPool from "./ConnectionPool.js"
+import type * as Connection from "./Connection.js"
+import type {
+  CommandError,
+  ConnectionError,
+  EnterpriseRequiredError,
+  InvalidArgumentError,
+  InvalidUrlError,
+  JobValidationError
+} from "./Errors.js"
+import type * as Job from "./Job.js"
+import type * as Protocol from "./Protocol.js"
+import type * as ServerInfo from "./ServerInfo.js"
+import * as Transport from "./Transport.js"
+import type * as ConfigError from "effect/ConfigError"
+
+/**
+ * What building the default client can fail with: a bad URL in the environment, or no
+ * transport for this platform.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type DefaultClientError = InvalidUrlError | ConfigError.ConfigError | ConnectionError
+
+interface Instance {
+  readonly client: Client
+  readonly scope: Scope.CloseableScope
+}
+
+let instance: Instance | undefined = undefined
+const building = Effect.unsafeMakeSemaphore(1)
+
+/**
+ * The process-wide default client, built on first use from the environment.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { DefaultClient } from "@effect-faktory/core"
+ *
+ * const program = Effect.flatMap(DefaultClient.get, (client) => client.info)
+ * ```
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const get: Effect.Effect<Client, DefaultClientError> = Effect.suspend(() =>
+  instance !== undefined
+    ? Effect.succeed(instance.client)
+    : building.withPermits(1)(Effect.suspend(() => instance !== undefined ? Effect.succeed(instance.client) : build({})))
+)
+
+const build = (options: ClientOptions): Effect.Effect<Client, DefaultClientError> =>
+  Effect.gen(function*() {
+    const platform = yield* Transport.defaultPlatform
+    const scope = yield* Scope.make()
+    const client = yield* make(options).pipe(
+      Scope.extend(scope),
+      Effect.provideService(Transport.Transport, platform.transport),
+      Effect.onError(() => Scope.close(scope, Exit.void))
+    )
+    instance = { client, scope }
+    platform.onExit(() => Effect.runPromise(close))
+    return client
+  })
+
+/**
+ * Closes the default client now (it is rebuilt if used again). Tests and short scripts use
+ * this; applications need not, since it closes itself at exit.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { DefaultClient, push } from "@effect-faktory/core"
+ *
+ * const program = push({ jobtype: "Ping" }).pipe(Effect.ensuring(DefaultClient.close))
+ * ```
+ *
+ * @since 0.1.0
+ * @category lifecycle
+ */
+export const close: Effect.Effect<void> = Effect.suspend(() => {
+  const current = instance
+  instance = undefined
+  return current === undefined ? Effect.void : Scope.close(current.scope, Exit.void)
+})
+
+/**
+ * Runs `f` with the `Client` in context, or with the default client.
+ *
+ * @example
+ * ```ts
+ * import { DefaultClient } from "@effect-faktory/core"
+ *
+ * const stats = DefaultClient.withClient((client) => client.info)
+ * ```
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const withClient = <A, E, R>(
+  f: (client: Client) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E | DefaultClientError, R> =>
+  Effect.flatMap(
+    Effect.serviceOption(Client),
+    (provided) => provided._tag === "Some" ? f(provided.value) : Effect.flatMap(get, f)
+  )
+
+/**
+ * Pushes a job; returns its jid.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { push } from "@effect-faktory/core"
+ *
+ * await Effect.runPromise(push({ jobtype: "SendEmail", args: ["a@example.com"], queue: "mail" }))
+ * ```
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const push = (job: Job.JobInput): Effect.Effect<string, JobValidationError | CommandError | DefaultClientError> =>
+  withClient((client) => client.push(job))
+
+/**
+ * Pushes many jobs with PUSHB.
+ *
+ * @example
+ * ```ts
+ * import { pushBulk } from "@effect-faktory/core"
+ *
+ * pushBulk([{ jobtype: "Resize", args: [1] }, { jobtype: "Resize", args: [2] }])
+ * ```
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const pushBulk = (
+  jobs: ReadonlyArray<Job.JobInput>
+): Effect.Effect<PushBulkResult, JobValidationError | CommandError | DefaultClientError> =>
+  withClient((client) => client.pushBulk(jobs))
+
+/**
+ * Reserves the next job from the queues, in priority order; `None` after 2 s without one.
+ *
+ * @example
+ * ```ts
+ * import { fetch } from "@effect-faktory/core"
+ *
+ * fetch(["critical", "default"])
+ * ```
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const fetch = (
+  queues: ReadonlyArray<string>
+): Effect.Effect<Option.Option<Job.Job>, InvalidArgumentError | CommandError | DefaultClientError> =>
+  withClient((client) => client.fetch(queues))
+
+/**
+ * @example
+ * ```ts
+ * import { ack } from "@effect-faktory/core"
+ *
+ * ack("0123456789abcdef")
+ * ```
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const ack = (jid: string): Effect.Effect<void, CommandError | DefaultClientError> =>
+  withClient((client) => client.ack(jid))
+
+/**
+ * @example
+ * ```ts
+ * import { fail } from "@effect-faktory/core"
+ *
+ * fail({ jid: "0123456789abcdef", errtype: "Timeout", message: "mail server did not answer" })
+ * ```
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const fail = (failure: Protocol.Failure): Effect.Effect<void, CommandError | DefaultClientError> =>
+  withClient((client) => client.fail(failure))
+
+/**
+ * @example
+ * ```ts
+ * import { beat } from "@effect-faktory/core"
+ *
+ * beat({ wid: "worker-1", rssKb: 40960 })
+ * ```
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const beat = (
+  payload: Protocol.Beat
+): Effect.Effect<Protocol.WorkerState, CommandError | DefaultClientError> =>
+  withClient((client) => client.beat(payload))
+
+/**
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { info } from "@effect-faktory/core"
+ *
+ * Effect.map(info, (report) => report.faktory.queues)
+ * ```
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const info: Effect.Effect<ServerInfo.ServerInfo, CommandError | DefaultClientError> = withClient((client) =>
+  client.info
+)
+
+/**
+ * Deletes every job and queue on the server.
+ *
+ * @example
+ * ```ts
+ * import { flush } from "@effect-faktory/core"
+ *
+ * const reset = flush
+ * ```
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const flush: Effect.Effect<void, CommandError | DefaultClientError> = withClient((client) => client.flush)
+
+/**
+ * @example
+ * ```ts
+ * import { mutate } from "@effect-faktory/core"
+ *
+ * mutate({ cmd: "requeue", target: "retries", filter: { jobtype: "SendEmail" } })
+ * ```
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const mutate = (
+  mutation: Protocol.Mutation
+): Effect.Effect<void, InvalidArgumentError | CommandError | DefaultClientError> =>
+  withClient((client) => client.mutate(mutation))
+
+/**
+ * @example
+ * ```ts
+ * import { pauseQueues } from "@effect-faktory/core"
+ *
+ * pauseQueues(["mail"])
+ * ```
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const pauseQueues = (
+  names: ReadonlyArray<string>
+): Effect.Effect<void, InvalidArgumentError | CommandError | DefaultClientError> =>
+  withClient((client) => client.pauseQueues(names))
+
+/**
+ * @example
+ * ```ts
+ * import { resumeQueues } from "@effect-faktory/core"
+ *
+ * resumeQueues(["mail"])
+ * ```
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const resumeQueues = (
+  names: ReadonlyArray<string>
+): Effect.Effect<void, InvalidArgumentError | CommandError | DefaultClientError> =>
+  withClient((client) => client.resumeQueues(names))
+
+/**
+ * Deletes queues with all their jobs.
+ *
+ * @example
+ * ```ts
+ * import { removeQueues } from "@effect-faktory/core"
+ *
+ * removeQueues(["scratch"])
+ * ```
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const removeQueues = (
+  names: ReadonlyArray<string>
+): Effect.Effect<void, InvalidArgumentError | CommandError | DefaultClientError> =>
+  withClient((client) => client.removeQueues(names))
+
+/**
+ * @example
+ * ```ts
+ * import { queueLatency } from "@effect-faktory/core"
+ *
+ * queueLatency(["default", "mail"])
+ * ```
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const queueLatency = (
+  names: ReadonlyArray<string>
+): Effect.Effect<Readonly<Record<string, number>>, InvalidArgumentError | CommandError | DefaultClientError> =>
+  withClient((client) => client.queueLatency(names))
+
+/**
+ * Enterprise batches.
+ *
+ * @example
+ * ```ts
+ * import { batch } from "@effect-faktory/core"
+ *
+ * batch({ _tag: "Status", bid: "b-1" })
+ * ```
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const batch = (
+  request: Protocol.BatchCommand
+): Effect.Effect<string, EnterpriseRequiredError | CommandError | DefaultClientError> =>
+  withClient((client) => client.batch(request))
+
+/**
+ * Enterprise job tracking.
+ *
+ * @example
+ * ```ts
+ * import { track } from "@effect-faktory/core"
+ *
+ * track({ _tag: "Get", jid: "0123456789abcdef" })
+ * ```
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const track = (
+  request: Protocol.TrackCommand
+): Effect.Effect<string, EnterpriseRequiredError | CommandError | DefaultClientError> =>
+  withClient((client) => client.track(request))
+
+/**
+ * Lends one connection of the provided or default client, for pipelining.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { DefaultClient, Protocol } from "@effect-faktory/core"
+ *
+ * DefaultClient.withConnection((connection) => connection.send(Protocol.info))
+ * ```
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const withConnection = <A, E, R>(
+  f: (connection: Connection.Connection) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E | ConnectionPool.OpenError | DefaultClientError, R> =>
+  withClient((client) => client.withConnection(f))

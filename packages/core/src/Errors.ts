@@ -1,0 +1,281 @@
+/**
+ * The errors a Faktory client can fail with. Each is a `Schema.TaggedError`, so it can be
+ * matched with `Effect.catchTag`, serialised, and carried across process boundaries.
+ *
+ * None of them ever contains a password: addresses are printed as `host:port`.
+ *
+ * @since 0.1.0
+ */
+import * as Schema from "effect/Schema"
+
+/**
+ * Why a connection could not be opened or was lost.
+ *
+ * - `Refused`: nothing listens on the address.
+ * - `Dns`: the host name does not resolve.
+ * - `Timeout`: the TCP connect, the handshake or a reply took longer than its deadline.
+ * - `Closed`: the server closed the connection (shutdown, restart, or a malformed command).
+ * - `Tls`: the TLS handshake failed (untrusted certificate, plaintext server, wrong name).
+ * - `TooManyConnections`: the server is at its connection limit.
+ * - `Unknown`: any other socket failure; see `cause`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const ConnectionErrorReason = Schema.Literal(
+  "Refused",
+  "Dns",
+  "Timeout",
+  "Closed",
+  "Tls",
+  "TooManyConnections",
+  "Unknown"
+)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type ConnectionErrorReason = typeof ConnectionErrorReason.Type
+
+/**
+ * The server could not be reached, or the connection broke.
+ *
+ * A command that fails with `Closed` or `Timeout` after it was written may or may not have
+ * been carried out by the server.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { ConnectionError, push } from "@effect-faktory/core"
+ *
+ * push({ jobtype: "Ping", args: [] }).pipe(
+ *   Effect.catchTag("ConnectionError", (e) => Effect.logWarning(`Faktory is down: ${e.message}`))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ConnectionError extends Schema.TaggedError<ConnectionError>()("ConnectionError", {
+  reason: ConnectionErrorReason,
+  address: Schema.String,
+  detail: Schema.String,
+  cause: Schema.optional(Schema.Defect)
+}) {
+  override get message(): string {
+    return `${this.reason}: ${this.detail} (${this.address})`
+  }
+}
+
+/**
+ * The server refused the password, or asked for one and none was configured.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { push } from "@effect-faktory/core"
+ *
+ * push({ jobtype: "Ping", args: [] }).pipe(
+ *   Effect.catchTag("AuthenticationError", (e) => Effect.die(`check FAKTORY_URL: ${e.message}`))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class AuthenticationError extends Schema.TaggedError<AuthenticationError>()("AuthenticationError", {
+  address: Schema.String,
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return `${this.detail} (${this.address})`
+  }
+}
+
+/**
+ * What was wrong with bytes or a reply the server sent.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const ProtocolErrorReason = Schema.Literal(
+  "UnexpectedByte",
+  "UnsupportedType",
+  "InvalidLength",
+  "MissingTerminator",
+  "LineTooLong",
+  "BulkTooLarge",
+  "UnexpectedReply",
+  "MalformedPayload"
+)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type ProtocolErrorReason = typeof ProtocolErrorReason.Type
+
+/**
+ * The server sent something this client cannot understand: malformed RESP framing, a reply
+ * of the wrong shape for the command, or JSON that does not match its schema. The connection
+ * it happened on is dropped.
+ *
+ * @example
+ * ```ts
+ * import { ProtocolError } from "@effect-faktory/core"
+ *
+ * const error = new ProtocolError({ reason: "UnexpectedByte", detail: "reply starts with '!'" })
+ * console.log(error.message) // "UnexpectedByte: reply starts with '!'"
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ProtocolError extends Schema.TaggedError<ProtocolError>()("ProtocolError", {
+  reason: ProtocolErrorReason,
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return `${this.reason}: ${this.detail}`
+  }
+}
+
+/**
+ * The server answered a command with an error reply (`-CODE message`). Open-source Faktory
+ * always uses the code `ERR`; Enterprise middleware adds others such as `NOTUNIQUE`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { fail } from "@effect-faktory/core"
+ *
+ * fail({ jid: "not-reserved", errtype: "Boom", message: "x" }).pipe(
+ *   Effect.catchTag("ServerError", (e) => Effect.log(e.code, e.detail))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ServerError extends Schema.TaggedError<ServerError>()("ServerError", {
+  command: Schema.String,
+  code: Schema.String,
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return `${this.command} failed: ${this.code} ${this.detail}`
+  }
+}
+
+/**
+ * The command exists only in Faktory Enterprise (batches, job tracking, unique jobs) and the
+ * server is the open-source edition.
+ *
+ * @example
+ * ```ts
+ * import { EnterpriseRequiredError } from "@effect-faktory/core"
+ *
+ * const error = new EnterpriseRequiredError({ feature: "batch", detail: "batch subsystem is only available in Faktory Enterprise" })
+ * console.log(error.message)
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class EnterpriseRequiredError extends Schema.TaggedError<EnterpriseRequiredError>()(
+  "EnterpriseRequiredError",
+  {
+    feature: Schema.String,
+    detail: Schema.String
+  }
+) {
+  override get message(): string {
+    return `${this.feature} needs Faktory Enterprise: ${this.detail}`
+  }
+}
+
+/**
+ * A job was rejected before anything was sent: missing or malformed fields, arguments that
+ * are not JSON, or a value that fails its job definition's schema.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { push } from "@effect-faktory/core"
+ *
+ * push({ jobtype: "", args: [] }).pipe(
+ *   Effect.catchTag("JobValidationError", (e) => Effect.log(e.message))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class JobValidationError extends Schema.TaggedError<JobValidationError>()("JobValidationError", {
+  jobtype: Schema.optional(Schema.String),
+  jid: Schema.optional(Schema.String),
+  detail: Schema.String
+}) {
+  override get message(): string {
+    const subject = this.jobtype === undefined ? "job" : `job ${this.jobtype}`
+    return `${subject}${this.jid === undefined ? "" : ` (${this.jid})`} is invalid: ${this.detail}`
+  }
+}
+
+/**
+ * An argument to a non-job command cannot be sent as given: an empty queue list, a queue
+ * name the server would reject, a filter the wire format cannot carry.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { fetch } from "@effect-faktory/core"
+ *
+ * fetch([]).pipe(Effect.catchTag("InvalidArgumentError", (e) => Effect.log(e.message)))
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidArgumentError extends Schema.TaggedError<InvalidArgumentError>()("InvalidArgumentError", {
+  command: Schema.String,
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return `${this.command}: ${this.detail}`
+  }
+}
+
+/**
+ * A Faktory URL (from options, `FAKTORY_URL` or the variable `FAKTORY_PROVIDER` names)
+ * cannot be used. The message never repeats the password.
+ *
+ * @example
+ * ```ts
+ * import { FaktoryUrl } from "@effect-faktory/core"
+ * import { Either } from "effect"
+ *
+ * const result = FaktoryUrl.parse("http://localhost:7419")
+ * if (Either.isLeft(result)) console.log(result.left.message)
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidUrlError extends Schema.TaggedError<InvalidUrlError>()("InvalidUrlError", {
+  url: Schema.String,
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return `invalid Faktory URL ${this.url}: ${this.detail}`
+  }
+}
+
+/**
+ * Every error a command sent over an established connection can fail with.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type CommandError = ConnectionError | AuthenticationError | ProtocolError | ServerError

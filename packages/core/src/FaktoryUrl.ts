@@ -1,0 +1,185 @@
+/**
+ * Where a Faktory server is and how to reach it: `tcp://[:password@]host[:port]` or
+ * `tcp+tls://…`, the conventions of the official clients. The password is held as a
+ * `Redacted` and never printed.
+ *
+ * @since 0.1.0
+ */
+import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import { InvalidUrlError } from "./Errors.js"
+
+/**
+ * The port Faktory listens on unless told otherwise.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const DEFAULT_PORT = 7419
+
+/**
+ * The URL used when neither options nor the environment name one.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const DEFAULT_URL = "tcp://localhost:7419"
+
+/**
+ * A parsed Faktory address.
+ *
+ * @example
+ * ```ts
+ * import { Either } from "effect"
+ * import { FaktoryUrl } from "@effect-faktory/core"
+ *
+ * const url = Either.getOrThrow(FaktoryUrl.parse("tcp+tls://:s3cret@faktory.internal:7419"))
+ * url.tls // true
+ * String(url) // "tcp+tls://:<redacted>@faktory.internal:7419"
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class FaktoryUrl {
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    readonly tls: boolean,
+    readonly password: Option.Option<Redacted.Redacted<string>>
+  ) {}
+
+  /** `host:port`, for log lines and error messages. */
+  get address(): string {
+    return this.host.includes(":") ? `[${this.host}]:${this.port}` : `${this.host}:${this.port}`
+  }
+
+  toString(): string {
+    const auth = Option.isSome(this.password) ? ":<redacted>@" : ""
+    return `${this.tls ? "tcp+tls" : "tcp"}://${auth}${this.address}`
+  }
+
+  toJSON(): unknown {
+    return this.toString()
+  }
+
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return `FaktoryUrl(${this.toString()})`
+  }
+
+  /** The same address with another password, or none. */
+  withPassword(password: Option.Option<Redacted.Redacted<string>>): FaktoryUrl {
+    return new FaktoryUrl(this.host, this.port, this.tls, password)
+  }
+}
+
+/** What may be shown of a URL that failed to parse: never its user-info part. */
+const redactInput = (input: string): string => input.replace(/\/\/[^@/]*@/, "//<redacted>@")
+
+/**
+ * Parses a Faktory URL. Accepts the schemes `tcp` and `tcp+tls`; the host defaults to
+ * `localhost` and the port to 7419; a password is read from the user-info part
+ * (`tcp://:password@host`), percent-decoded.
+ *
+ * @example
+ * ```ts
+ * import { FaktoryUrl } from "@effect-faktory/core"
+ *
+ * FaktoryUrl.parse("tcp://localhost:7419") // Either.right(FaktoryUrl)
+ * FaktoryUrl.parse("redis://localhost") // Either.left(InvalidUrlError)
+ * ```
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const parse = (input: string): Either.Either<FaktoryUrl, InvalidUrlError> => {
+  const shown = redactInput(input)
+  const invalid = (detail: string) => Either.left(new InvalidUrlError({ url: shown, detail }))
+  const trimmed = input.trim()
+  if (trimmed === "") return invalid("the URL is empty")
+  // WHATWG URL needs a host before a port; `tcp://:7419` means localhost.
+  const normalized = trimmed.replace(/^([a-z+]+:\/\/(?:[^@/]*@)?)(?=:\d)/i, "$1localhost")
+  let url: URL
+  try {
+    url = new URL(normalized)
+  } catch {
+    return invalid("expected tcp://[:password@]host[:port] or tcp+tls://…")
+  }
+  const scheme = url.protocol.slice(0, -1)
+  if (scheme !== "tcp" && scheme !== "tcp+tls") {
+    return invalid(`unsupported scheme "${scheme}" (use tcp or tcp+tls)`)
+  }
+  if (url.pathname !== "" && url.pathname !== "/") return invalid("a Faktory URL has no path")
+  if (url.search !== "" || url.hash !== "") return invalid("a Faktory URL has no query or fragment")
+  const rawHost = url.hostname === "" ? "localhost" : url.hostname
+  const host = rawHost.startsWith("[") && rawHost.endsWith("]") ? rawHost.slice(1, -1) : rawHost
+  const port = url.port === "" ? DEFAULT_PORT : Number(url.port)
+  if (!Number.isInteger(port) || port < 1 || port > 65535) return invalid("the port must be 1 to 65535")
+  let password: Option.Option<Redacted.Redacted<string>> = Option.none()
+  if (url.password !== "") {
+    try {
+      password = Option.some(Redacted.make(decodeURIComponent(url.password)))
+    } catch {
+      return invalid("the password is not valid percent-encoding")
+    }
+  }
+  return Either.right(new FaktoryUrl(host, port, scheme === "tcp+tls", password))
+}
+
+/**
+ * Reads the server URL from the environment, the way every Faktory client does:
+ * `FAKTORY_PROVIDER` names the variable that holds the URL (default `FAKTORY_URL`); when that
+ * variable is unset the URL is `tcp://localhost:7419`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { FaktoryUrl } from "@effect-faktory/core"
+ *
+ * const program = Effect.gen(function* () {
+ *   const url = yield* FaktoryUrl.fromEnv
+ *   yield* Effect.log(`using ${url}`)
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const fromEnv: Effect.Effect<FaktoryUrl, InvalidUrlError | ConfigError.ConfigError> = Effect.gen(
+  function*() {
+    const provider = yield* Config.string("FAKTORY_PROVIDER").pipe(Config.withDefault("FAKTORY_URL"))
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(provider)) {
+      return yield* new InvalidUrlError({
+        url: `$${provider}`,
+        detail: "FAKTORY_PROVIDER must name an environment variable"
+      })
+    }
+    const value = yield* Config.redacted(provider).pipe(Config.withDefault(Redacted.make(DEFAULT_URL)))
+    return yield* parse(Redacted.value(value))
+  }
+)
+
+/**
+ * A `Config` of a Faktory URL held in one variable, for `layerConfig` constructors.
+ *
+ * @example
+ * ```ts
+ * import { FaktoryUrl } from "@effect-faktory/core"
+ *
+ * const url = FaktoryUrl.config("MY_FAKTORY_URL")
+ * ```
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const config = (name = "FAKTORY_URL"): Config.Config<FaktoryUrl> =>
+  Config.redacted(name).pipe(
+    Config.withDefault(Redacted.make(DEFAULT_URL)),
+    Config.mapOrFail((value) =>
+      Either.mapLeft(parse(Redacted.value(value)), (e) => ConfigError.InvalidData([name], e.message))
+    )
+  )

@@ -1,0 +1,428 @@
+/**
+ * The client's half of the wire format: one line per command, `VERB[ argument]\r\n`, with
+ * compact single-line JSON arguments. Pure functions, no I/O. Arguments the server would
+ * mangle or choke on are refused here with an `InvalidArgumentError`.
+ *
+ * @since 0.1.0
+ */
+import * as Either from "effect/Either"
+import { InvalidArgumentError } from "./Errors.js"
+import type { Hello } from "./Handshake.js"
+import type { PushableJob } from "./Job.js"
+
+/**
+ * An encoded command: its verb (for errors and spans) and its full line.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Command {
+  readonly verb: string
+  readonly line: string
+}
+
+const command = (verb: string, argument?: string): Command => ({
+  verb,
+  line: argument === undefined ? `${verb}\r\n` : `${verb} ${argument}\r\n`
+})
+
+/**
+ * @since 0.1.0
+ * @category commands
+ */
+export const hello = (payload: Hello): Command => command("HELLO", JSON.stringify(payload))
+
+/**
+ * `END`: the server closes the connection without replying.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const end: Command = command("END")
+
+/**
+ * @since 0.1.0
+ * @category commands
+ */
+export const info: Command = command("INFO")
+
+/**
+ * `FLUSH`: deletes every job and queue in the server's storage.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const flush: Command = command("FLUSH")
+
+/**
+ * @example
+ * ```ts
+ * import { Either } from "effect"
+ * import { Job, Protocol } from "@effect-faktory/core"
+ *
+ * const job = Either.getOrThrow(Job.prepare({ jobtype: "Ping" }))
+ * Protocol.push(job).line // 'PUSH {"jobtype":"Ping","jid":"…","args":[],"created_at":"…"}\r\n'
+ * ```
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const push = (job: PushableJob): Command => command("PUSH", JSON.stringify(job))
+
+/**
+ * @since 0.1.0
+ * @category commands
+ */
+export const pushBulk = (jobs: ReadonlyArray<PushableJob>): Command => command("PUSHB", JSON.stringify(jobs))
+
+const queueNamePattern = /^[a-zA-Z0-9._-]+$/
+
+const checkQueueNames = (
+  verb: string,
+  names: ReadonlyArray<string>,
+  allowWildcard: boolean
+): Either.Either<ReadonlyArray<string>, InvalidArgumentError> => {
+  for (const [index, name] of names.entries()) {
+    if (allowWildcard && index === 0 && name === "*") continue
+    if (!queueNamePattern.test(name)) {
+      return Either.left(
+        new InvalidArgumentError({
+          command: verb,
+          detail: `queue name ${JSON.stringify(name)} must match ^[a-zA-Z0-9._-]+$${
+            allowWildcard ? " (or be * in first place)" : ""
+          }`
+        })
+      )
+    }
+  }
+  return Either.right(names)
+}
+
+/**
+ * `FETCH q1 q2 …`: queues in strict priority order. At least one queue is required.
+ *
+ * @example
+ * ```ts
+ * import { Protocol } from "@effect-faktory/core"
+ *
+ * Protocol.fetch(["critical", "default"]) // Either.right({ verb: "FETCH", line: "FETCH critical default\r\n" })
+ * ```
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const fetch = (queues: ReadonlyArray<string>): Either.Either<Command, InvalidArgumentError> => {
+  if (queues.length === 0) {
+    return Either.left(new InvalidArgumentError({ command: "FETCH", detail: "at least one queue is required" }))
+  }
+  return Either.map(checkQueueNames("FETCH", queues, false), (names) => command("FETCH", names.join(" ")))
+}
+
+/**
+ * @since 0.1.0
+ * @category commands
+ */
+export const ack = (jid: string): Command => command("ACK", JSON.stringify({ jid }))
+
+/**
+ * What FAIL reports about a failed job.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Failure {
+  readonly jid: string
+  readonly errtype: string
+  readonly message: string
+  readonly backtrace?: ReadonlyArray<string> | undefined
+}
+
+/**
+ * The server keeps at most this many bytes of `errtype`.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const MAX_ERRTYPE_BYTES = 100
+
+/**
+ * The server keeps at most this many bytes of a failure `message`.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const MAX_MESSAGE_BYTES = 1000
+
+/**
+ * The server keeps at most this many backtrace lines.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const MAX_BACKTRACE_LINES = 50
+
+const utf8 = new TextEncoder()
+const utf8Decoder = new TextDecoder()
+
+/**
+ * Cuts a string to at most `maxBytes` of UTF-8 without splitting a character (the server
+ * cuts bytes blindly and leaves U+FFFD behind).
+ *
+ * @example
+ * ```ts
+ * import { Protocol } from "@effect-faktory/core"
+ *
+ * Protocol.truncateUtf8("héllo", 2) // "h"
+ * ```
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const truncateUtf8 = (text: string, maxBytes: number): string => {
+  // A UTF-16 code unit is at most 3 UTF-8 bytes, so short strings need no encoding.
+  if (text.length * 3 <= maxBytes) return text
+  const bytes = utf8.encode(text)
+  if (bytes.byteLength <= maxBytes) return text
+  let end = maxBytes
+  // Step back over continuation bytes (10xxxxxx) to a character boundary.
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--
+  return utf8Decoder.decode(bytes.subarray(0, end))
+}
+
+/**
+ * `FAIL {…}`, with `errtype`, `message` and `backtrace` cut to what the server keeps.
+ *
+ * @example
+ * ```ts
+ * import { Protocol } from "@effect-faktory/core"
+ *
+ * Protocol.fail({ jid: "0123456789ab", errtype: "TypeError", message: "boom", backtrace: ["at f (a.ts:1)"] })
+ * ```
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const fail = (failure: Failure): Command =>
+  command(
+    "FAIL",
+    JSON.stringify({
+      jid: failure.jid,
+      errtype: truncateUtf8(failure.errtype, MAX_ERRTYPE_BYTES),
+      message: truncateUtf8(failure.message, MAX_MESSAGE_BYTES),
+      backtrace: (failure.backtrace ?? []).slice(0, MAX_BACKTRACE_LINES)
+    })
+  )
+
+/**
+ * A worker's lifecycle state, as BEAT reports it and the server answers it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type WorkerState = "running" | "quiet" | "terminate"
+
+/**
+ * What a heartbeat carries.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Beat {
+  readonly wid: string
+  /** The state the worker has moved to on its own; the server only moves state forward. */
+  readonly currentState?: WorkerState | undefined
+  /** Resident memory in kilobytes, shown on the Web UI's Busy page. */
+  readonly rssKb?: number | undefined
+}
+
+/**
+ * @example
+ * ```ts
+ * import { Protocol } from "@effect-faktory/core"
+ *
+ * Protocol.beat({ wid: "w1", currentState: "quiet", rssKb: 51200 }).line
+ * // 'BEAT {"wid":"w1","current_state":"quiet","rss_kb":51200}\r\n'
+ * ```
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const beat = (payload: Beat): Command =>
+  command(
+    "BEAT",
+    JSON.stringify({
+      wid: payload.wid,
+      ...(payload.currentState === undefined || payload.currentState === "running"
+        ? {}
+        : { current_state: payload.currentState }),
+      ...(payload.rssKb === undefined ? {} : { rss_kb: Math.round(payload.rssKb) })
+    })
+  )
+
+/**
+ * A MUTATE operation on one of the server's sorted sets.
+ *
+ * - `clear` empties the set (the filter is ignored);
+ * - `discard` deletes the matching jobs;
+ * - `kill` moves them to the dead set;
+ * - `requeue` pushes them back onto their queues.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Mutation {
+  readonly cmd: "clear" | "kill" | "discard" | "requeue"
+  readonly target: "retries" | "dead" | "scheduled"
+  readonly filter?: {
+    readonly jobtype?: string | undefined
+    readonly jids?: ReadonlyArray<string> | undefined
+    /** A Redis glob (not a regex) over the job's JSON, such as `*"queue":"mail"*`. */
+    readonly pattern?: string | undefined
+  } | undefined
+}
+
+/**
+ * `MUTATE {…}`. The server splits the line on spaces and wants exactly two parts, so the
+ * JSON must contain none: spaces in a pattern become `?` (any one character), and a jobtype
+ * or jid with a space is refused.
+ *
+ * @example
+ * ```ts
+ * import { Protocol } from "@effect-faktory/core"
+ *
+ * Protocol.mutate({ cmd: "kill", target: "retries", filter: { jobtype: "SendEmail" } })
+ * ```
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const mutate = (mutation: Mutation): Either.Either<Command, InvalidArgumentError> => {
+  const filter = mutation.filter
+  const spaced = [filter?.jobtype, ...(filter?.jids ?? [])].find((value) => value?.includes(" "))
+  if (spaced !== undefined) {
+    return Either.left(
+      new InvalidArgumentError({
+        command: "MUTATE",
+        detail: `${JSON.stringify(spaced)} contains a space, which MUTATE cannot carry`
+      })
+    )
+  }
+  const wire = {
+    cmd: mutation.cmd,
+    target: mutation.target,
+    ...(filter === undefined
+      ? {}
+      : {
+        filter: {
+          ...(filter.jobtype === undefined ? {} : { jobtype: filter.jobtype }),
+          ...(filter.jids === undefined ? {} : { jids: filter.jids }),
+          ...(filter.pattern === undefined ? {} : { regexp: filter.pattern.replace(/ /g, "?") })
+        }
+      })
+  }
+  const json = JSON.stringify(wire)
+  if (json.includes(" ")) {
+    return Either.left(new InvalidArgumentError({ command: "MUTATE", detail: "the filter contains a space" }))
+  }
+  return Either.right(command("MUTATE", json))
+}
+
+/**
+ * A QUEUE subcommand that changes queues.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type QueueAction = "PAUSE" | "RESUME" | "REMOVE"
+
+/**
+ * `QUEUE PAUSE|RESUME|REMOVE names…`; `*` in first place means every queue.
+ *
+ * @example
+ * ```ts
+ * import { Protocol } from "@effect-faktory/core"
+ *
+ * Protocol.queue("PAUSE", ["mail"]) // Either.right({ verb: "QUEUE", line: "QUEUE PAUSE mail\r\n" })
+ * ```
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const queue = (
+  action: QueueAction,
+  names: ReadonlyArray<string>
+): Either.Either<Command, InvalidArgumentError> =>
+  Either.map(checkQueueNames(`QUEUE ${action}`, names, true), (checked) =>
+    command("QUEUE", `${action} ${checked.join(" ")}`))
+
+/**
+ * `QUEUE LATENCY names…`: seconds since the oldest job in each queue was enqueued.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const queueLatency = (names: ReadonlyArray<string>): Either.Either<Command, InvalidArgumentError> =>
+  Either.map(checkQueueNames("QUEUE LATENCY", names, false), (checked) =>
+    command("QUEUE", `LATENCY ${checked.join(" ")}`))
+
+/**
+ * Enterprise batch commands. Against open-source Faktory every one of them is refused.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type BatchCommand =
+  | { readonly _tag: "New"; readonly batch: Readonly<Record<string, unknown>> }
+  | { readonly _tag: "Open"; readonly bid: string }
+  | { readonly _tag: "Commit"; readonly bid: string }
+  | { readonly _tag: "Status"; readonly bid: string }
+
+/**
+ * @example
+ * ```ts
+ * import { Protocol } from "@effect-faktory/core"
+ *
+ * Protocol.batch({ _tag: "Status", bid: "b-123" }).line // "BATCH STATUS b-123\r\n"
+ * ```
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const batch = (request: BatchCommand): Command => {
+  switch (request._tag) {
+    case "New":
+      return command("BATCH", `NEW ${JSON.stringify(request.batch)}`)
+    case "Open":
+      return command("BATCH", `OPEN ${request.bid}`)
+    case "Commit":
+      return command("BATCH", `COMMIT ${request.bid}`)
+    case "Status":
+      return command("BATCH", `STATUS ${request.bid}`)
+  }
+}
+
+/**
+ * Enterprise job tracking: `TRACK GET jid` or `TRACK SET {…}`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type TrackCommand =
+  | { readonly _tag: "Get"; readonly jid: string }
+  | { readonly _tag: "Set"; readonly progress: Readonly<Record<string, unknown>> }
+
+/**
+ * @example
+ * ```ts
+ * import { Protocol } from "@effect-faktory/core"
+ *
+ * Protocol.track({ _tag: "Get", jid: "0123456789ab" }).line // "TRACK GET 0123456789ab\r\n"
+ * ```
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const track = (request: TrackCommand): Command =>
+  request._tag === "Get"
+    ? command("TRACK", `GET ${request.jid}`)
+    : command("TRACK", `SET ${JSON.stringify(request.progress)}`)

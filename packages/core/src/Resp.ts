@@ -1,0 +1,409 @@
+/**
+ * The server's half of the Faktory wire format: an incremental decoder for the four RESP2
+ * shapes Faktory sends (simple strings, errors, bulk strings and the null bulk string),
+ * usable directly or as a `Channel`/`Stream` transformation from socket chunks to replies.
+ *
+ * Input may be cut anywhere: inside a CRLF, inside a multi-byte UTF-8 character, inside a
+ * bulk length. Bulk payloads are collected as a list of chunks and copied once when
+ * complete, so a 10 MB job costs one copy, not one per chunk. Every buffer is bounded:
+ * lines by `maxLineBytes`, bulk strings by `maxBulkBytes`.
+ *
+ * @since 0.1.0
+ */
+import * as Channel from "effect/Channel"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import { dual } from "effect/Function"
+import * as Stream from "effect/Stream"
+import { ProtocolError } from "./Errors.js"
+
+/**
+ * A `+text` reply.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SimpleString {
+  readonly _tag: "SimpleString"
+  readonly value: string
+}
+
+/**
+ * A `-CODE message` reply. `code` is the first word (`ERR` in open-source Faktory).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ErrorReply {
+  readonly _tag: "ErrorReply"
+  readonly code: string
+  readonly message: string
+}
+
+/**
+ * A `$n` reply: `n` bytes decoded as UTF-8.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface BulkString {
+  readonly _tag: "BulkString"
+  readonly value: string
+}
+
+/**
+ * The `$-1` reply (for example, FETCH found no job).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface NullBulk {
+  readonly _tag: "NullBulk"
+}
+
+/**
+ * One reply from the server.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Reply = SimpleString | ErrorReply | BulkString | NullBulk
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const simpleString = (value: string): Reply => ({ _tag: "SimpleString", value })
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const errorReply = (code: string, message: string): Reply => ({ _tag: "ErrorReply", code, message })
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const bulkString = (value: string): Reply => ({ _tag: "BulkString", value })
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const nullBulk: Reply = { _tag: "NullBulk" }
+
+/**
+ * Encodes a reply the way the server writes it. The client never sends replies; this exists
+ * for fixtures and property tests.
+ *
+ * @example
+ * ```ts
+ * import { Resp } from "@effect-faktory/core"
+ *
+ * Resp.encode(Resp.bulkString("héllo")) // "$6\r\nhéllo\r\n"
+ * ```
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const encode = (reply: Reply): string => {
+  switch (reply._tag) {
+    case "SimpleString":
+      return `+${reply.value}\r\n`
+    case "ErrorReply":
+      return `-${reply.code}${reply.message === "" ? "" : ` ${reply.message}`}\r\n`
+    case "BulkString":
+      return `$${utf8.encode(reply.value).byteLength}\r\n${reply.value}\r\n`
+    case "NullBulk":
+      return "$-1\r\n"
+  }
+}
+
+/**
+ * Limits that keep a misbehaving peer from growing the decoder's buffers without bound.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DecoderOptions {
+  /** Longest `+`, `-` or `$` line, without its CRLF. Default 1 MiB (error lines may echo a long argument). */
+  readonly maxLineBytes?: number | undefined
+  /** Largest bulk string. Default 512 MiB, Redis's own cap on a value. */
+  readonly maxBulkBytes?: number | undefined
+}
+
+const CR = 13
+const LF = 10
+const utf8 = new TextEncoder()
+const utf8Decoder = new TextDecoder("utf-8")
+
+/**
+ * An incremental RESP decoder. Feed it chunks as they arrive; it returns the replies they
+ * complete. After a `ProtocolError` it stays failed: the stream it reads cannot be trusted.
+ *
+ * @example
+ * ```ts
+ * import { Resp } from "@effect-faktory/core"
+ *
+ * const decoder = new Resp.Decoder()
+ * decoder.feed(new TextEncoder().encode("+O")) // []
+ * decoder.feed(new TextEncoder().encode("K\r\n$-1\r\n")) // [SimpleString "OK", NullBulk]
+ * ```
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export class Decoder {
+  readonly maxLineBytes: number
+  readonly maxBulkBytes: number
+  /** Bytes of the line being read, before the chunk now being scanned. */
+  private lineParts: Array<Uint8Array> = []
+  private lineBytes = 0
+  /** While reading a bulk body: bytes still wanted, CRLF included, and what was collected. */
+  private bulkRemaining = -1
+  private bulkLength = 0
+  private bulkParts: Array<Uint8Array> = []
+  private failure: ProtocolError | undefined = undefined
+
+  constructor(options?: DecoderOptions) {
+    this.maxLineBytes = options?.maxLineBytes ?? 1024 * 1024
+    this.maxBulkBytes = options?.maxBulkBytes ?? 512 * 1024 * 1024
+  }
+
+  /**
+   * Decodes as many replies as `chunk` completes, appending them to `out`. Returns a
+   * `ProtocolError` when the input is malformed (the replies decoded before it stay in `out`).
+   */
+  feed(chunk: Uint8Array, out: Array<Reply> = []): Array<Reply> | ProtocolError {
+    if (this.failure !== undefined) return this.failure
+    let offset = 0
+    while (offset < chunk.byteLength) {
+      if (this.bulkRemaining >= 0) {
+        offset = this.readBulk(chunk, offset, out)
+        if (this.failure !== undefined) return this.failure
+        continue
+      }
+      const lf = chunk.indexOf(LF, offset)
+      if (lf === -1) {
+        this.keepLinePart(chunk.subarray(offset))
+        if (this.failure !== undefined) return this.failure
+        return out
+      }
+      const line = this.takeLine(chunk.subarray(offset, lf))
+      offset = lf + 1
+      if (line === undefined) return this.failure ?? this.fail("MissingTerminator", "line ends without CR")
+      const reply = this.parseLine(line)
+      if (this.failure !== undefined) return this.failure
+      if (reply !== undefined) out.push(reply)
+    }
+    return out
+  }
+
+  /** True when no reply is half read. */
+  get isIdle(): boolean {
+    return this.lineBytes === 0 && this.bulkRemaining < 0
+  }
+
+  private fail(reason: ProtocolError["reason"], detail: string): ProtocolError {
+    this.failure = new ProtocolError({ reason, detail })
+    return this.failure
+  }
+
+  private keepLinePart(part: Uint8Array): void {
+    this.lineBytes += part.byteLength
+    if (this.lineBytes > this.maxLineBytes + 1) {
+      this.fail("LineTooLong", `a reply line exceeds ${this.maxLineBytes} bytes`)
+      return
+    }
+    // The chunk may be reused by the socket, so a kept part is copied.
+    this.lineParts.push(part.slice())
+  }
+
+  /** Joins the kept parts with the tail up to (not including) LF; checks and strips the CR. */
+  private takeLine(tail: Uint8Array): Uint8Array | undefined {
+    let line: Uint8Array
+    if (this.lineParts.length === 0) {
+      line = tail
+    } else {
+      line = concat([...this.lineParts, tail], this.lineBytes + tail.byteLength)
+      this.lineParts = []
+    }
+    this.lineBytes = 0
+    if (line.byteLength > this.maxLineBytes + 1) {
+      this.fail("LineTooLong", `a reply line exceeds ${this.maxLineBytes} bytes`)
+      return undefined
+    }
+    if (line.byteLength === 0 || line[line.byteLength - 1] !== CR) return undefined
+    return line.subarray(0, line.byteLength - 1)
+  }
+
+  private parseLine(line: Uint8Array): Reply | undefined {
+    if (line.byteLength === 0) {
+      this.fail("UnexpectedByte", "empty reply line")
+      return undefined
+    }
+    const type = line[0]
+    switch (type) {
+      case 0x2b /* + */:
+        return { _tag: "SimpleString", value: utf8Decoder.decode(line.subarray(1)) }
+      case 0x2d /* - */: {
+        const text = utf8Decoder.decode(line.subarray(1))
+        const space = text.indexOf(" ")
+        return space === -1
+          ? { _tag: "ErrorReply", code: text, message: "" }
+          : { _tag: "ErrorReply", code: text.slice(0, space), message: text.slice(space + 1) }
+      }
+      case 0x24 /* $ */:
+        return this.startBulk(line)
+      case 0x2a /* * */:
+      case 0x3a /* : */:
+        this.fail("UnsupportedType", `Faktory never sends RESP ${type === 0x2a ? "arrays" : "integers"}`)
+        return undefined
+      default:
+        this.fail("UnexpectedByte", `a reply cannot start with byte 0x${(type ?? 0).toString(16).padStart(2, "0")}`)
+        return undefined
+    }
+  }
+
+  private startBulk(line: Uint8Array): Reply | undefined {
+    const text = utf8Decoder.decode(line.subarray(1))
+    if (!/^(?:-1|0|[1-9][0-9]{0,15})$/.test(text)) {
+      this.fail("InvalidLength", `bad bulk length ${JSON.stringify(text.slice(0, 32))}`)
+      return undefined
+    }
+    const length = Number(text)
+    if (length === -1) return nullBulk
+    if (length > this.maxBulkBytes) {
+      this.fail("BulkTooLarge", `a bulk string of ${length} bytes exceeds the limit of ${this.maxBulkBytes}`)
+      return undefined
+    }
+    this.bulkLength = length
+    this.bulkRemaining = length + 2
+    return undefined
+  }
+
+  private readBulk(chunk: Uint8Array, offset: number, out: Array<Reply>): number {
+    const available = chunk.byteLength - offset
+    if (available < this.bulkRemaining) {
+      this.bulkParts.push(chunk.slice(offset))
+      this.bulkRemaining -= available
+      return chunk.byteLength
+    }
+    const end = offset + this.bulkRemaining
+    const last = chunk.subarray(offset, end)
+    const body = this.bulkParts.length === 0
+      ? last
+      : concat([...this.bulkParts, last], this.bulkLength + 2)
+    this.bulkParts = []
+    this.bulkRemaining = -1
+    if (body[this.bulkLength] !== CR || body[this.bulkLength + 1] !== LF) {
+      this.fail("MissingTerminator", `bulk string of ${this.bulkLength} bytes is not followed by CRLF`)
+      return end
+    }
+    out.push({ _tag: "BulkString", value: utf8Decoder.decode(body.subarray(0, this.bulkLength)) })
+    return end
+  }
+}
+
+const concat = (parts: ReadonlyArray<Uint8Array>, length: number): Uint8Array => {
+  const result = new Uint8Array(length)
+  let at = 0
+  for (const part of parts) {
+    result.set(part, at)
+    at += part.byteLength
+  }
+  return result
+}
+
+/**
+ * A channel from socket chunks to replies. It fails with `ProtocolError` on malformed input,
+ * and with the upstream error when the input fails.
+ *
+ * @example
+ * ```ts
+ * import { Stream } from "effect"
+ * import { Resp } from "@effect-faktory/core"
+ *
+ * const bytes = Stream.make(new TextEncoder().encode("+OK\r\n$-1\r\n"))
+ * const replies = bytes.pipe(Stream.pipeThroughChannel(Resp.decodeChannel()))
+ * ```
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const decodeChannel = <IE = never>(
+  options?: DecoderOptions
+): Channel.Channel<Chunk.Chunk<Reply>, Chunk.Chunk<Uint8Array>, ProtocolError | IE, IE, void, unknown> =>
+  Channel.suspend(() => {
+    const decoder = new Decoder(options)
+    const loop: Channel.Channel<Chunk.Chunk<Reply>, Chunk.Chunk<Uint8Array>, ProtocolError | IE, IE, void, unknown> =
+      Channel.readWithCause({
+        onInput: (chunks: Chunk.Chunk<Uint8Array>) => {
+          const out: Array<Reply> = []
+          for (const chunk of chunks) {
+            const result = decoder.feed(chunk, out)
+            if (!Array.isArray(result)) {
+              return out.length === 0
+                ? Channel.fail(result)
+                : Channel.zipRight(Channel.write(Chunk.unsafeFromArray(out)), Channel.fail(result))
+            }
+          }
+          return out.length === 0 ? loop : Channel.zipRight(Channel.write(Chunk.unsafeFromArray(out)), loop)
+        },
+        onFailure: Channel.failCause,
+        onDone: () =>
+          decoder.isIdle
+            ? Channel.void
+            : Channel.fail(new ProtocolError({ reason: "MissingTerminator", detail: "input ended inside a reply" }))
+      })
+    return loop
+  })
+
+/**
+ * Decodes a stream of socket chunks into a stream of replies.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Stream } from "effect"
+ * import { Resp } from "@effect-faktory/core"
+ *
+ * const replies = Stream.make(new TextEncoder().encode("+OK\r\n")).pipe(Resp.decodeStream(), Stream.runCollect)
+ * Effect.runPromise(replies)
+ * ```
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const decodeStream: {
+  (options?: DecoderOptions): <E, R>(self: Stream.Stream<Uint8Array, E, R>) => Stream.Stream<Reply, E | ProtocolError, R>
+  <E, R>(self: Stream.Stream<Uint8Array, E, R>, options?: DecoderOptions): Stream.Stream<Reply, E | ProtocolError, R>
+} = dual(
+  (args) => typeof args[0] === "object" && args[0] !== null && Stream.StreamTypeId in args[0],
+  <E, R>(self: Stream.Stream<Uint8Array, E, R>, options?: DecoderOptions): Stream.Stream<Reply, E | ProtocolError, R> =>
+    Stream.pipeThroughChannelOrFail(self, decodeChannel<E>(options))
+)
+
+/**
+ * Decodes a complete byte sequence, for tests and tools.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Resp } from "@effect-faktory/core"
+ *
+ * Effect.runSync(Resp.decodeAll(new TextEncoder().encode("+OK\r\n"))) // [SimpleString "OK"]
+ * ```
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const decodeAll = (bytes: Uint8Array, options?: DecoderOptions): Effect.Effect<Array<Reply>, ProtocolError> =>
+  Effect.suspend(() => {
+    const decoder = new Decoder(options)
+    const out = decoder.feed(bytes)
+    if (!Array.isArray(out)) return Effect.fail(out)
+    return decoder.isIdle
+      ? Effect.succeed(out)
+      : Effect.fail(new ProtocolError({ reason: "MissingTerminator", detail: "input ended inside a reply" }))
+  })

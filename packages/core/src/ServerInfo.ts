@@ -1,0 +1,62 @@
+/**
+ * The server's INFO report, decoded.
+ *
+ * @since 0.1.0
+ */
+import * as Either from "effect/Either"
+import * as Schema from "effect/Schema"
+import { ProtocolError } from "./Errors.js"
+import { formatIssues } from "./Job.js"
+
+/**
+ * The INFO payload. `total_enqueued` is the number of jobs in queues now;
+ * `total_processed` counts ACKs and failures; `total_failures` FAILs and expired
+ * reservations. The deprecated `tasks` section is kept undecoded.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const ServerInfo = Schema.Struct({
+  now: Schema.String,
+  server_utc_time: Schema.optional(Schema.String),
+  faktory: Schema.Struct({
+    queues: Schema.Record({ key: Schema.String, value: Schema.Number }),
+    sets: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Number })),
+    tasks: Schema.optional(Schema.Unknown),
+    total_failures: Schema.Number,
+    total_processed: Schema.Number,
+    total_enqueued: Schema.Number,
+    total_queues: Schema.Number
+  }),
+  server: Schema.Struct({
+    description: Schema.String,
+    faktory_version: Schema.String,
+    uptime: Schema.Number,
+    connections: Schema.Number,
+    command_count: Schema.Number,
+    used_memory_mb: Schema.Number
+  })
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type ServerInfo = typeof ServerInfo.Type
+
+const decodeJson = Schema.decodeUnknownEither(Schema.parseJson(ServerInfo))
+
+/**
+ * @example
+ * ```ts
+ * import { ServerInfo } from "@effect-faktory/core"
+ *
+ * ServerInfo.decode("{}") // Either.left(ProtocolError)
+ * ```
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const decode = (json: string): Either.Either<ServerInfo, ProtocolError> =>
+  Either.mapLeft(decodeJson(json), (error) =>
+    new ProtocolError({ reason: "MalformedPayload", detail: `malformed INFO reply: ${formatIssues(error)}` }))

@@ -1,0 +1,53 @@
+/**
+ * Effect-native Faktory: protocol, connections, the client and job payloads. Platform-free;
+ * pair it with `@effect-faktory/node` for sockets.
+ *
+ * @since 0.1.0
+ */
+
+/** @since 0.1.0 */
+export * as Client from "./Client.js"
+/** @since 0.1.0 */
+export * as Connection from "./Connection.js"
+/** @since 0.1.0 */
+export * as ConnectionPool from "./ConnectionPool.js"
+/** @since 0.1.0 */
+export * as DefaultClient from "./DefaultClient.js"
+/** @since 0.1.0 */
+export * as FaktoryUrl from "./FaktoryUrl.js"
+/** @since 0.1.0 */
+export * as Handshake from "./Handshake.js"
+/** @since 0.1.0 */
+export * as Job from "./Job.js"
+/** @since 0.1.0 */
+export * as Protocol from "./Protocol.js"
+/** @since 0.1.0 */
+export * as Resp from "./Resp.js"
+/** @since 0.1.0 */
+export * as ServerInfo from "./ServerInfo.js"
+/** @since 0.1.0 */
+export * as Sha256 from "./Sha256.js"
+/** @since 0.1.0 */
+export * as Transport from "./Transport.js"
+
+/** @since 0.1.0 */
+export * from "./Errors.js"
+
+/** @since 0.1.0 */
+export {
+  ack,
+  batch,
+  beat,
+  fail,
+  fetch,
+  flush,
+  info,
+  mutate,
+  pauseQueues,
+  push,
+  pushBulk,
+  queueLatency,
+  removeQueues,
+  resumeQueues,
+  track
+} from "./DefaultClient.js"

@@ -1,0 +1,106 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Job } from "@effect-faktory/core"
+import { Either, FastCheck as fc } from "effect"
+
+const rejected = (input: Job.JobInput) => {
+  const result = Job.prepare(input)
+  if (Either.isRight(result)) throw new Error(`expected ${JSON.stringify(input)} to be rejected`)
+  return result.left
+}
+
+describe("Job.prepare", () => {
+  it("fills jid, args and created_at", () => {
+    const now = new Date("2026-11-23T10:00:00.000Z")
+    const job = Either.getOrThrow(Job.prepare({ jobtype: "Ping" }, now))
+    expect(job.jobtype).toBe("Ping")
+    expect(job.args).toEqual([])
+    expect(job.created_at).toBe("2026-11-23T10:00:00.000Z")
+    expect(job.jid).toMatch(/^[A-Za-z0-9_-]{16}$/)
+  })
+
+  it("keeps what it is given and turns a Date into RFC 3339", () => {
+    const job = Either.getOrThrow(
+      Job.prepare({
+        jobtype: "Report",
+        jid: "report-000001",
+        args: [{ month: 11 }, [1, 2], null, true, "x"],
+        queue: "reports.monthly",
+        at: new Date("2030-01-01T00:00:00Z"),
+        retry: -1,
+        reserve_for: 600,
+        backtrace: 5,
+        custom: { trace: { id: "abc" } }
+      })
+    )
+    expect(job).toMatchObject({
+      jid: "report-000001",
+      queue: "reports.monthly",
+      at: "2030-01-01T00:00:00.000Z",
+      retry: -1,
+      reserve_for: 600,
+      custom: { trace: { id: "abc" } }
+    })
+  })
+
+  const cases: Array<[string, Job.JobInput, string]> = [
+    ["an empty jobtype", { jobtype: " " }, "jobtype must not be empty"],
+    ["a short jid", { jobtype: "X", jid: "1234567" }, "jid must be at least 8 bytes"],
+    ["a bad queue name", { jobtype: "X", queue: "my queue" }, "queue name"],
+    ["a reserve_for under a minute", { jobtype: "X", reserve_for: 30 }, "reserve_for must be 60 to 86400"],
+    ["a reserve_for over a day", { jobtype: "X", reserve_for: 86401 }, "reserve_for must be 60 to 86400"],
+    ["a fractional retry", { jobtype: "X", retry: 1.5 }, "retry"],
+    ["a malformed at", { jobtype: "X", at: "tomorrow" }, "RFC 3339"],
+    ["an at without a zone", { jobtype: "X", at: "2030-01-01T00:00:00" }, "RFC 3339"],
+    ["an invalid Date", { jobtype: "X", at: new Date("nope") }, "invalid Date"],
+    ["a bigint argument", { jobtype: "X", args: [1n] }, "args[0] is a bigint"],
+    ["a function argument", { jobtype: "X", args: [{ f: () => 1 }] }, "args[0].f is a function"],
+    ["an undefined argument", { jobtype: "X", args: [undefined] }, "args[0] is undefined"],
+    ["a NaN argument", { jobtype: "X", args: [Number.NaN] }, "args[0] is NaN"],
+    ["a class instance argument", { jobtype: "X", args: [new Map()] }, "not a plain object"],
+    ["custom that is not JSON", { jobtype: "X", custom: { n: Infinity } }, "custom.n is Infinity"],
+    ["an unknown field", { jobtype: "X", reserveFor: 60 } as Job.JobInput, "reserveFor: is not a job field"]
+  ]
+  for (const [name, input, message] of cases) {
+    it(`rejects ${name}`, () => {
+      const error = rejected(input)
+      expect(error._tag).toBe("JobValidationError")
+      expect(error.message).toContain(message)
+    })
+  }
+
+  it("rejects a cyclic argument", () => {
+    const cyclic: Record<string, unknown> = {}
+    cyclic.self = cyclic
+    expect(rejected({ jobtype: "X", args: [cyclic] }).message).toContain("refers back to itself")
+  })
+
+  it("accepts the same object twice when it is not a cycle", () => {
+    const shared = { a: 1 }
+    expect(Either.isRight(Job.prepare({ jobtype: "X", args: [shared, shared] }))).toBe(true)
+  })
+
+  it.prop("accepts any JSON arguments, which survive a JSON round trip", [fc.array(fc.jsonValue())], ([args]) => {
+    const job = Either.getOrThrow(Job.prepare({ jobtype: "X", args }))
+    expect(JSON.parse(JSON.stringify(job.args))).toEqual(JSON.parse(JSON.stringify(args)))
+  })
+
+  it("makes distinct jids", () => {
+    const jids = new Set(Array.from({ length: 10000 }, Job.randomJid))
+    expect(jids.size).toBe(10000)
+  })
+})
+
+describe("Job.decode", () => {
+  it("decodes what the server returns, including jobs from other clients", () => {
+    const json =
+      "{\"retry\":null,\"failure\":{\"retry_count\":0,\"remaining\":25,\"failed_at\":\"2026-11-23T10:00:00Z\",\"message\":\"boom\",\"errtype\":\"RuntimeError\"},\"jid\":\"ruby-jid-1\",\"queue\":\"default\",\"jobtype\":\"HardWorker\",\"args\":[1,\"a\"],\"reserve_for\":30}"
+    const job = Either.getOrThrow(Job.decode(json))
+    expect(job.failure?.errtype).toBe("RuntimeError")
+    expect(job.reserve_for).toBe(30)
+  })
+
+  it("fails with ProtocolError on a malformed job", () => {
+    const result = Job.decode("{\"jid\":1}")
+    expect(Either.isLeft(result) && result.left._tag).toBe("ProtocolError")
+  })
+})

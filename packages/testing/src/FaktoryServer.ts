@@ -1,0 +1,392 @@
+/**
+ * A real, throwaway Faktory server for tests: free ports, a fresh short temp directory for
+ * its data and config, an optional password, optional TLS with a self-signed certificate,
+ * and everything (server, its Redis, the directory) gone when the scope closes.
+ *
+ * @since 0.1.0
+ */
+import { Client, type InvalidUrlError } from "@effect-faktory/core"
+import type * as ConfigError from "effect/ConfigError"
+import { NodeTransport } from "@effect-faktory/node"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
+import * as Net from "node:net"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import * as Tls from "node:tls"
+
+/**
+ * The server could not be found, configured, started or stopped.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class FaktoryServerError extends Data.TaggedError("FaktoryServerError")<{
+  readonly detail: string
+  readonly log?: string
+}> {
+  override get message(): string {
+    return this.log === undefined || this.log === "" ? this.detail : `${this.detail}\n--- server log ---\n${this.log}`
+  }
+}
+
+/**
+ * How to start the server.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface FaktoryServerOptions {
+  /** Require this password (`FAKTORY_PASSWORD`). */
+  readonly password?: string | undefined
+  /** Serve TLS only, with a fresh self-signed certificate for `localhost` and `127.0.0.1`. */
+  readonly tls?: boolean | undefined
+  /** Start the Web UI on a free port (needed for quiet/terminate from the UI). Default true. */
+  readonly webUi?: boolean | undefined
+  /** The `faktory` binary. Default: `$FAKTORY_BIN`, `PATH`, then `$GOPATH/bin`, `~/go/bin`. */
+  readonly binary?: string | undefined
+  /** How long to wait for the server to greet. Default 20 s. */
+  readonly startTimeoutMillis?: number | undefined
+}
+
+/**
+ * A running server.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface FaktoryServer {
+  /** `tcp://…` or `tcp+tls://…`, with the password when there is one. */
+  readonly url: string
+  readonly host: string
+  readonly port: number
+  /** The Web UI's base URL (`http://` or `https://`), when it runs. */
+  readonly webUrl: string | undefined
+  readonly password: string | undefined
+  /** The self-signed certificate's PEM, when TLS is on: trust it as a CA. */
+  readonly certificate: string | undefined
+  readonly directory: string
+  /** Options for `Client.make`/`Client.layer` that reach this server. */
+  readonly clientOptions: Client.ClientOptions
+  /** Stops the server (SIGTERM, then SIGKILL); data and ports are kept for `start`. */
+  readonly stop: Effect.Effect<void>
+  /** Starts it again on the same ports and data directory. */
+  readonly start: Effect.Effect<void, FaktoryServerError>
+  /** The last lines the server printed. */
+  readonly log: () => string
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export const FaktoryServer: Context.Tag<FaktoryServer, FaktoryServer> = Context.GenericTag<FaktoryServer>(
+  "@effect-faktory/testing/FaktoryServer"
+)
+
+const isExecutable = (file: string): boolean => {
+  try {
+    Fs.accessSync(file, Fs.constants.X_OK)
+    return Fs.statSync(file).isFile()
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Where the `faktory` binary is: `$FAKTORY_BIN`, `PATH`, `$GOPATH/bin`, `~/go/bin`.
+ *
+ * @example
+ * ```ts
+ * import { FaktoryServer } from "@effect-faktory/testing"
+ *
+ * const binary = FaktoryServer.findBinary() // "/root/go/bin/faktory" or undefined
+ * ```
+ *
+ * @since 0.1.0
+ * @category binary
+ */
+export const findBinary = (): string | undefined => {
+  const explicit = process.env.FAKTORY_BIN
+  if (explicit !== undefined && explicit !== "") return isExecutable(explicit) ? explicit : undefined
+  const candidates = [
+    ...(process.env.PATH ?? "").split(Path.delimiter).filter((dir) => dir !== "").map((dir) =>
+      Path.join(dir, "faktory")
+    ),
+    ...(process.env.GOPATH ?? "").split(Path.delimiter).filter((dir) => dir !== "").map((dir) =>
+      Path.join(dir, "bin", "faktory")
+    ),
+    Path.join(Os.homedir(), "go", "bin", "faktory")
+  ]
+  return candidates.find(isExecutable)
+}
+
+/**
+ * A TCP port nothing listens on right now.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { FaktoryServer } from "@effect-faktory/testing"
+ *
+ * Effect.runPromise(FaktoryServer.freePort).then(console.log)
+ * ```
+ *
+ * @since 0.1.0
+ * @category ports
+ */
+export const freePort: Effect.Effect<number, FaktoryServerError> = Effect.async((resume) => {
+  const server = Net.createServer()
+  server.once("error", (cause) =>
+    resume(Effect.fail(new FaktoryServerError({ detail: `no free port: ${cause.message}` }))))
+  server.listen(0, "127.0.0.1", () => {
+    const address = server.address()
+    const port = typeof address === "object" && address !== null ? address.port : 0
+    server.close(() => resume(Effect.succeed(port)))
+  })
+})
+
+// Children still alive when the process exits are killed, so no server outlives a test run.
+const children = new Set<ChildProcess.ChildProcess>()
+let exitHookInstalled = false
+const installExitHook = () => {
+  if (exitHookInstalled) return
+  exitHookInstalled = true
+  process.once("exit", () => {
+    for (const child of children) child.kill("SIGKILL")
+  })
+}
+
+const makeCertificate = (configDir: string): Effect.Effect<string, FaktoryServerError> =>
+  Effect.try({
+    try: () => {
+      ChildProcess.execFileSync("openssl", [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-sha256",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=localhost",
+        "-addext",
+        "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        "-keyout",
+        Path.join(configDir, "private.key.pem"),
+        "-out",
+        Path.join(configDir, "public.cert.pem")
+      ], { stdio: "pipe" })
+      return Fs.readFileSync(Path.join(configDir, "public.cert.pem"), "utf8")
+    },
+    catch: (cause) =>
+      new FaktoryServerError({
+        detail: `cannot make a TLS certificate with openssl (apt-get install openssl): ${String(cause)}`
+      })
+  })
+
+/** Resolves when a connection to the port reads the server's `+HI` greeting. */
+const greets = (port: number, tls: boolean): Promise<boolean> =>
+  new Promise((resolve) => {
+    const socket = tls
+      ? Tls.connect({ host: "127.0.0.1", port, rejectUnauthorized: false })
+      : Net.connect({ host: "127.0.0.1", port })
+    let seen = ""
+    const done = (ok: boolean) => {
+      clearTimeout(timer)
+      socket.destroy()
+      resolve(ok)
+    }
+    const timer = setTimeout(() => done(false), 1000)
+    socket.on("data", (chunk: Buffer) => {
+      seen += chunk.toString("latin1")
+      if (seen.startsWith("+HI ")) done(true)
+    })
+    socket.on("error", () => done(false))
+    socket.on("close", () => done(false))
+  })
+
+const killTree = (directory: string) => {
+  // Faktory stops its Redis on shutdown; this only sweeps up after a crash.
+  try {
+    ChildProcess.execFileSync("pkill", ["-KILL", "-f", `redis-server .*${directory}`], { stdio: "ignore" })
+  } catch {
+    // pkill exits 1 when nothing matched.
+  }
+}
+
+/**
+ * Starts a server for the life of the scope.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { FaktoryServer } from "@effect-faktory/testing"
+ *
+ * const program = Effect.gen(function* () {
+ *   const server = yield* FaktoryServer.make({ password: "s3cret" })
+ *   console.log(server.url)
+ * }).pipe(Effect.scoped)
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: FaktoryServerOptions = {}) =>
+  Effect.gen(function*() {
+    const binary = options.binary ?? findBinary()
+    if (binary === undefined) {
+      return yield* new FaktoryServerError({
+        detail: "no faktory binary: run `bash scripts/install-faktory.sh`, or set FAKTORY_BIN"
+      })
+    }
+    installExitHook()
+    const directory = yield* Effect.acquireRelease(
+      Effect.sync(() => Fs.mkdtempSync(Path.join("/tmp", "fk-"))),
+      (dir) =>
+        Effect.sync(() => {
+          killTree(dir)
+          Fs.rmSync(dir, { recursive: true, force: true })
+        })
+    )
+    const configDir = Path.join(directory, "conf")
+    Fs.mkdirSync(configDir, { recursive: true })
+    const tls = options.tls === true
+    const certificate = tls ? yield* makeCertificate(configDir) : undefined
+    const port = yield* freePort
+    const webPort = options.webUi === false ? undefined : yield* freePort
+    const startTimeout = options.startTimeoutMillis ?? 20_000
+
+    let child: ChildProcess.ChildProcess | undefined = undefined
+    let output: Array<string> = []
+    const log = () => output.join("")
+
+    const stop: Effect.Effect<void> = Effect.async<void>((resume) => {
+      const running = child
+      child = undefined
+      if (running === undefined || running.exitCode !== null || running.signalCode !== null) {
+        if (running !== undefined) children.delete(running)
+        return resume(Effect.void)
+      }
+      const kill = setTimeout(() => running.kill("SIGKILL"), 5000)
+      running.once("exit", () => {
+        clearTimeout(kill)
+        children.delete(running)
+        resume(Effect.void)
+      })
+      running.kill("SIGTERM")
+    }).pipe(Effect.zipRight(Effect.sync(() => killTree(directory))))
+
+    const start: Effect.Effect<void, FaktoryServerError> = Effect.gen(function*() {
+      if (child !== undefined) return
+      output = []
+      const env: Record<string, string> = {}
+      for (const [key, value] of Object.entries(process.env)) {
+        if (value !== undefined && !key.startsWith("FAKTORY_")) env[key] = value
+      }
+      if (options.password !== undefined) env.FAKTORY_PASSWORD = options.password
+      const spawned = ChildProcess.spawn(binary, [
+        "-e",
+        "development",
+        "-b",
+        `127.0.0.1:${port}`,
+        "-w",
+        webPort === undefined ? ":0" : `127.0.0.1:${webPort}`,
+        "-d",
+        Path.join(directory, "db"),
+        "-c",
+        configDir,
+        "-l",
+        "warn"
+      ], { env, stdio: ["ignore", "pipe", "pipe"] })
+      child = spawned
+      children.add(spawned)
+      const keep = (chunk: Buffer) => {
+        output.push(chunk.toString("utf8"))
+        if (output.length > 200) output = output.slice(-100)
+      }
+      spawned.stdout?.on("data", keep)
+      spawned.stderr?.on("data", keep)
+      const deadline = Date.now() + startTimeout
+      while (true) {
+        if (spawned.exitCode !== null || spawned.signalCode !== null) {
+          child = undefined
+          children.delete(spawned)
+          return yield* new FaktoryServerError({
+            detail: `faktory exited during start (${spawned.exitCode ?? spawned.signalCode})`,
+            log: log()
+          })
+        }
+        if (yield* Effect.promise(() => greets(port, tls))) return
+        if (Date.now() > deadline) {
+          yield* stop
+          return yield* new FaktoryServerError({ detail: `faktory did not greet within ${startTimeout} ms`, log: log() })
+        }
+        yield* Effect.sleep("50 millis")
+      }
+    })
+
+    yield* Effect.acquireRelease(start, () => stop)
+
+    const auth = options.password === undefined ? "" : `:${encodeURIComponent(options.password)}@`
+    const url = `${tls ? "tcp+tls" : "tcp"}://${auth}127.0.0.1:${port}`
+    return FaktoryServer.of({
+      url,
+      host: "127.0.0.1",
+      port,
+      webUrl: webPort === undefined ? undefined : `${tls ? "https" : "http"}://127.0.0.1:${webPort}`,
+      password: options.password,
+      certificate,
+      directory,
+      clientOptions: {
+        url,
+        ...(certificate === undefined ? {} : { tls: { ca: certificate, serverName: "localhost" } })
+      },
+      stop,
+      start,
+      log
+    })
+  })
+
+/**
+ * The server as a layer.
+ *
+ * @example
+ * ```ts
+ * import { FaktoryServer } from "@effect-faktory/testing"
+ *
+ * const TlsServer = FaktoryServer.layer({ tls: true })
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: FaktoryServerOptions = {}): Layer.Layer<FaktoryServer, FaktoryServerError> =>
+  Layer.scoped(FaktoryServer, make(options))
+
+/**
+ * A `Client` connected to the `FaktoryServer` in context, over Node sockets.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { FaktoryServer } from "@effect-faktory/testing"
+ *
+ * const TestClient = FaktoryServer.clientLayer({ poolSize: 2 }).pipe(Layer.provideMerge(FaktoryServer.layer()))
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const clientLayer = (
+  options: Client.ClientOptions = {}
+): Layer.Layer<Client.Client, InvalidUrlError | ConfigError.ConfigError, FaktoryServer> =>
+  Layer.unwrapEffect(
+    Effect.map(FaktoryServer, (server) =>
+      Client.layer({ ...server.clientOptions, ...options }).pipe(Layer.provide(NodeTransport.layer)))
+  )
