@@ -14,7 +14,9 @@ if (!existsSync(output)) {
 }
 const results = JSON.parse(readFileSync(output, "utf8"))
 const passed = results.numPassedTests ?? 0
-const failed = (results.numFailedTests ?? 0) + (results.numFailedTestSuites ?? 0)
+// A run can fail outside any test (a file that does not load, an unhandled error): count it.
+const failedTests = results.numFailedTests ?? 0
+const failed = failedTests === 0 && (results.success === false || run.status !== 0) ? 1 : failedTests
 const skipped = (results.numPendingTests ?? 0) + (results.numTodoTests ?? 0)
 console.log(`${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ""}`)
 process.exit(run.status ?? 1)

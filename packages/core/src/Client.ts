@@ -21,7 +21,7 @@ import * as ConnectionPool from "./ConnectionPool.js"
 import {
   type CommandError,
   EnterpriseRequiredError,
-  InvalidArgumentError,
+  type InvalidArgumentError,
   type InvalidUrlError,
   JobValidationError,
   ProtocolError,

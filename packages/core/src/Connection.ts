@@ -224,6 +224,13 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
       )
       return
     }
+    if (reply._tag === "ErrorReply" && reply.message === "shutdown in progress") {
+      // The server closes right after this reply: it is a lost connection, not a refusal.
+      const error = new ConnectionError({ reason: "Closed", address, detail: "the server is shutting down" })
+      Deferred.unsafeDone(slot.deferred, Exit.fail(error))
+      shutdown(error)
+      return
+    }
     Deferred.unsafeDone(slot.deferred, Exit.succeed(reply))
     if (MutableList.isEmpty(pending)) {
       if (timer !== undefined) clearTimeout(timer)
@@ -352,7 +359,9 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
   })
 
   const handshakeMillis = Duration.toMillis(options.handshakeTimeout ?? "5 seconds")
+  // Interruptible so that the deadline holds even when opened inside an uninterruptible region.
   yield* handshake.pipe(
+    Effect.interruptible,
     Effect.timeoutFail({
       duration: handshakeMillis,
       onTimeout: () =>

@@ -125,7 +125,10 @@ export const make = (options: ConnectionPoolOptions): Effect.Effect<ConnectionPo
       open++
       return { connection, scope }
     }).pipe(
-      Effect.retry({ schedule: options.retry ?? defaultRetry, while: isTransient })
+      Effect.retry({ schedule: options.retry ?? defaultRetry, while: isTransient }),
+      // Opening runs inside acquireUseRelease's uninterruptible acquire; connecting and its
+      // backoff must still honour deadlines and interruption (the child scope is closed then).
+      Effect.interruptible
     )
 
     const acquire: Effect.Effect<Entry, OpenError> = Effect.suspend(() => {

@@ -78,6 +78,8 @@ export interface FaktoryServer {
   readonly start: Effect.Effect<void, FaktoryServerError>
   /** The last lines the server printed. */
   readonly log: () => string
+  /** The server's process id while it runs (to pause it with SIGSTOP, say). */
+  readonly pid: () => number | undefined
 }
 
 /**
@@ -240,9 +242,11 @@ const killTree = (directory: string) => {
 export const make = (options: FaktoryServerOptions = {}) =>
   Effect.gen(function*() {
     const binary = options.binary ?? findBinary()
-    if (binary === undefined) {
+    if (binary === undefined || !isExecutable(binary)) {
       return yield* new FaktoryServerError({
-        detail: "no faktory binary: run `bash scripts/install-faktory.sh`, or set FAKTORY_BIN"
+        detail: `no faktory binary${
+          binary === undefined ? "" : ` at ${binary}`
+        }: run \`bash scripts/install-faktory.sh\`, or set FAKTORY_BIN`
       })
     }
     installExitHook()
@@ -310,6 +314,7 @@ export const make = (options: FaktoryServerOptions = {}) =>
         output.push(chunk.toString("utf8"))
         if (output.length > 200) output = output.slice(-100)
       }
+      spawned.on("error", (cause) => keep(Buffer.from(`spawn failed: ${cause.message}\n`)))
       spawned.stdout?.on("data", keep)
       spawned.stderr?.on("data", keep)
       const deadline = Date.now() + startTimeout
@@ -349,7 +354,8 @@ export const make = (options: FaktoryServerOptions = {}) =>
       },
       stop,
       start,
-      log
+      log,
+      pid: () => child?.pid
     })
   })
 

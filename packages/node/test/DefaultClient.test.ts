@@ -1,0 +1,74 @@
+import { expect, layer } from "@effect/vitest"
+import { Client } from "@effect-faktory/core"
+import { FaktoryServer } from "@effect-faktory/testing"
+import { Effect, Layer, Option } from "effect"
+import { spawn } from "node:child_process"
+import { fileURLToPath } from "node:url"
+
+const script = fileURLToPath(new URL("./fixtures/push-one.mjs", import.meta.url))
+
+/** Runs the script in a fresh Node process; resolves with its output, exit code and run time. */
+const runScript = (env: Record<string, string>, jobtype: string) =>
+  Effect.async<{ code: number | null; stdout: string; millis: number }>((resume) => {
+    const started = Date.now()
+    const base: Record<string, string> = {}
+    for (const [key, value] of Object.entries(process.env)) {
+      if (value !== undefined && !key.startsWith("FAKTORY_")) base[key] = value
+    }
+    const child = spawn(process.execPath, [script, jobtype], { env: { ...base, ...env } })
+    let stdout = ""
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
+    // A script that does not exit by itself is killed, and the test sees a signal, not a code.
+    const timer = setTimeout(() => child.kill("SIGKILL"), 15_000)
+    child.on("exit", (code) => {
+      clearTimeout(timer)
+      resume(Effect.succeed({ code, stdout: stdout.trim(), millis: Date.now() - started }))
+    })
+  })
+
+const Env = FaktoryServer.clientLayer().pipe(Layer.provideMerge(FaktoryServer.layer({ password: "pw", webUi: false })))
+
+layer(Env, { excludeTestServices: true })("push(job) with no layer", (it) => {
+  it.effect("pushes from FAKTORY_URL and the script exits by itself", () =>
+    Effect.gen(function*() {
+      const server = yield* FaktoryServer.FaktoryServer
+      const result = yield* runScript({ FAKTORY_URL: server.url }, "ViaEnv")
+      expect(result.code).toBe(0)
+      expect(result.millis).toBeLessThan(10_000)
+      const job = yield* Effect.flatMap(Client.Client, (client) => client.fetch(["script-q"]))
+      expect(Option.map(job, (j) => [j.jid, j.jobtype, j.args])).toEqual(Option.some([result.stdout, "ViaEnv", [1, "two"]]))
+    }))
+
+  it.effect("follows FAKTORY_PROVIDER", () =>
+    Effect.gen(function*() {
+      const server = yield* FaktoryServer.FaktoryServer
+      const result = yield* runScript({ FAKTORY_PROVIDER: "JOBS_URL", JOBS_URL: server.url }, "ViaProvider")
+      expect(result.code).toBe(0)
+      const job = yield* Effect.flatMap(Client.Client, (client) => client.fetch(["script-q"]))
+      expect(Option.map(job, (j) => j.jobtype)).toEqual(Option.some("ViaProvider"))
+    }))
+
+  it.effect("rejects with a typed error on a bad URL, and still exits", () =>
+    Effect.gen(function*() {
+      const result = yield* runScript({ FAKTORY_URL: "http://:pw@localhost:7419" }, "Bad")
+      expect(result.code).toBe(1)
+      expect(result.stdout).toContain("InvalidUrlError")
+      expect(result.stdout).not.toContain(":pw@")
+    }))
+
+  it.effect("rejects with a ConnectionError when the server is down, and still exits", () =>
+    Effect.gen(function*() {
+      const port = yield* FaktoryServer.freePort
+      const result = yield* runScript({ FAKTORY_URL: `tcp://127.0.0.1:${port}` }, "Down")
+      expect(result.code).toBe(1)
+      expect(result.stdout).toContain("ConnectionError: Refused")
+    }))
+
+  it.effect("rejects with an AuthenticationError on a wrong password", () =>
+    Effect.gen(function*() {
+      const server = yield* FaktoryServer.FaktoryServer
+      const result = yield* runScript({ FAKTORY_URL: `tcp://:nope@127.0.0.1:${server.port}` }, "Denied")
+      expect(result.code).toBe(1)
+      expect(result.stdout).toContain("AuthenticationError")
+    }))
+})

@@ -1,0 +1,56 @@
+import { expect, layer } from "@effect/vitest"
+import { Client } from "@effect-faktory/core"
+import { NodeTransport } from "@effect-faktory/node"
+import { FaktoryServer } from "@effect-faktory/testing"
+import { Effect, Option, Schedule } from "effect"
+
+const client = (options: Client.ClientOptions) =>
+  Client.make({ connectRetry: Schedule.recurs(0), ...options }).pipe(Effect.provide(NodeTransport.layer))
+
+layer(FaktoryServer.layer({ tls: true, password: "tls-pass", webUi: false }), { excludeTestServices: true })(
+  "a TLS-only server",
+  (it) => {
+    it.effect("works over tcp+tls:// when its certificate is trusted", () =>
+      Effect.gen(function*() {
+        const server = yield* FaktoryServer.FaktoryServer
+        expect(server.url.startsWith("tcp+tls://")).toBe(true)
+        const faktory = yield* client(server.clientOptions)
+        const jid = yield* faktory.push({ jobtype: "Encrypted", queue: "tls-q" })
+        const job = yield* faktory.fetch(["tls-q"])
+        expect(Option.map(job, (j) => j.jid)).toEqual(Option.some(jid))
+        yield* faktory.ack(jid)
+      }).pipe(Effect.scoped))
+
+    it.effect("refuses an untrusted certificate by default", () =>
+      Effect.gen(function*() {
+        const server = yield* FaktoryServer.FaktoryServer
+        const faktory = yield* client({ url: server.url })
+        const error = yield* Effect.flip(faktory.info)
+        expect(error).toMatchObject({ _tag: "ConnectionError", reason: "Tls" })
+      }).pipe(Effect.scoped))
+
+    it.effect("accepts any certificate when verification is turned off explicitly", () =>
+      Effect.gen(function*() {
+        const server = yield* FaktoryServer.FaktoryServer
+        const faktory = yield* client({ url: server.url, tls: { rejectUnauthorized: false } })
+        expect((yield* faktory.info).server.faktory_version).toBe("1.10.0")
+      }).pipe(Effect.scoped))
+
+    it.effect("a plaintext client times out with a hint about TLS", () =>
+      Effect.gen(function*() {
+        const server = yield* FaktoryServer.FaktoryServer
+        const faktory = yield* client({ url: `tcp://:tls-pass@127.0.0.1:${server.port}`, handshakeTimeout: "1 second" })
+        const error = yield* Effect.flip(faktory.info)
+        expect(error).toMatchObject({ _tag: "ConnectionError", reason: "Timeout" })
+        expect(error.message).toContain("TLS")
+      }).pipe(Effect.scoped))
+
+    it.effect("a TLS client on a plaintext server fails with a TLS error", () =>
+      Effect.gen(function*() {
+        const plain = yield* FaktoryServer.make({ webUi: false })
+        const faktory = yield* client({ url: `tcp+tls://127.0.0.1:${plain.port}` })
+        const error = yield* Effect.flip(faktory.info)
+        expect(error).toMatchObject({ _tag: "ConnectionError", reason: "Tls" })
+      }).pipe(Effect.scoped))
+  }
+)
