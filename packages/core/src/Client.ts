@@ -29,11 +29,11 @@ import {
 } from "./Errors.js"
 import * as FaktoryUrl from "./FaktoryUrl.js"
 import * as Handshake from "./Handshake.js"
-import * as Job from "./Job.js"
+import * as JobPayload from "./JobPayload.js"
 import * as Protocol from "./Protocol.js"
 import type * as Resp from "./Resp.js"
 import * as ServerInfo from "./ServerInfo.js"
-import type { TlsOptions, Transport } from "./Transport.js"
+import { type TlsOptions, Transport } from "./Transport.js"
 
 /**
  * How to reach the server and how to pool connections.
@@ -84,18 +84,18 @@ export const PUSH_BULK_BATCH_SIZE = 1000
 export interface Client {
   readonly url: FaktoryUrl.FaktoryUrl
   /** Checks, completes and pushes a job; returns its jid. */
-  readonly push: (job: Job.JobInput) => Effect.Effect<string, JobValidationError | CommandError>
+  readonly push: (job: JobPayload.JobInput) => Effect.Effect<string, JobValidationError | CommandError>
   /**
    * Pushes many jobs with PUSHB, 1,000 per command. Every job is checked first; if one is
    * invalid, nothing is sent.
    */
   readonly pushBulk: (
-    jobs: ReadonlyArray<Job.JobInput>
+    jobs: ReadonlyArray<JobPayload.JobInput>
   ) => Effect.Effect<PushBulkResult, JobValidationError | CommandError>
   /** Reserves the next job from the first non-empty queue, waiting up to 2 s. */
   readonly fetch: (
     queues: ReadonlyArray<string>
-  ) => Effect.Effect<Option.Option<Job.Job>, InvalidArgumentError | CommandError>
+  ) => Effect.Effect<Option.Option<JobPayload.Job>, InvalidArgumentError | CommandError>
   readonly ack: (jid: string) => Effect.Effect<void, CommandError>
   readonly fail: (failure: Protocol.Failure) => Effect.Effect<void, CommandError>
   /** Sends a heartbeat; returns the state the server holds for the worker. */
@@ -191,7 +191,7 @@ const expectJson = <A, I>(verb: string, schema: Schema.Schema<A, I>) => {
     return Either.match(decode(reply.value), {
       onLeft: (error) =>
         Effect.fail(
-          new ProtocolError({ reason: "MalformedPayload", detail: `${verb} reply: ${Job.formatIssues(error)}` })
+          new ProtocolError({ reason: "MalformedPayload", detail: `${verb} reply: ${JobPayload.formatIssues(error)}` })
         ),
       onRight: Effect.succeed
     })
@@ -253,7 +253,9 @@ export const make = (
 ): Effect.Effect<Client, InvalidUrlError | ConfigError.ConfigError, Scope.Scope | Transport> =>
   Effect.gen(function*() {
     const url = yield* resolveUrl(options)
-    const transport = yield* Effect.context<Transport>()
+    // Only the service: a captured whole context would carry the caller's Scope and override
+    // the pool's own when provided, tying connections to the caller's finalizer order.
+    const transport = yield* Transport
     const connectionOptions: Connection.ConnectionOptions = {
       url,
       tls: options.tls,
@@ -263,7 +265,7 @@ export const make = (
       replyTimeout: options.replyTimeout
     }
     const pool = yield* ConnectionPool.make({
-      open: Effect.provide(Connection.make(connectionOptions), transport),
+      open: Effect.provideService(Connection.make(connectionOptions), Transport, transport),
       size: options.poolSize ?? 10,
       retry: options.connectRetry
     })
@@ -275,18 +277,18 @@ export const make = (
 
     const fromEither = <A, E>(either: Either.Either<A, E>): Effect.Effect<A, E> => either
 
-    const push = Effect.fn("Faktory.push")(function*(input: Job.JobInput) {
-      const job = yield* Job.prepare(input)
+    const push = Effect.fn("Faktory.push")(function*(input: JobPayload.JobInput) {
+      const job = yield* JobPayload.prepare(input)
       yield* Effect.annotateCurrentSpan({ "faktory.jid": job.jid, "faktory.jobtype": job.jobtype })
       yield* roundTrip(Protocol.push(job), expectOk("PUSH"))
       return job.jid
     })
 
-    const pushBulk = Effect.fn("Faktory.pushBulk")(function*(inputs: ReadonlyArray<Job.JobInput>) {
+    const pushBulk = Effect.fn("Faktory.pushBulk")(function*(inputs: ReadonlyArray<JobPayload.JobInput>) {
       const now = new Date()
-      const jobs: Array<Job.PushableJob> = []
+      const jobs: Array<JobPayload.PushableJob> = []
       for (const [index, input] of inputs.entries()) {
-        const prepared = Job.prepare(input, now)
+        const prepared = JobPayload.prepare(input, now)
         if (Either.isLeft(prepared)) {
           return yield* new JobValidationError({ ...prepared.left, detail: `jobs[${index}]: ${prepared.left.detail}` })
         }
@@ -294,7 +296,7 @@ export const make = (
       }
       yield* Effect.annotateCurrentSpan({ "faktory.jobs": jobs.length })
       if (jobs.length === 0) return { pushed: [], rejected: [] }
-      const batches: Array<Array<Job.PushableJob>> = []
+      const batches: Array<Array<JobPayload.PushableJob>> = []
       for (let start = 0; start < jobs.length; start += PUSH_BULK_BATCH_SIZE) {
         batches.push(jobs.slice(start, start + PUSH_BULK_BATCH_SIZE))
       }
@@ -318,7 +320,7 @@ export const make = (
         case "NullBulk":
           return Option.none()
         case "BulkString":
-          return Option.some(yield* Job.decode(reply.value))
+          return Option.some(yield* JobPayload.decode(reply.value))
         case "ErrorReply":
           return yield* new ServerError({ command: "FETCH", code: reply.code, detail: reply.message })
         case "SimpleString":

@@ -105,7 +105,9 @@ interface Entry {
  */
 export const make = (options: ConnectionPoolOptions): Effect.Effect<ConnectionPool, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const poolScope = yield* Effect.scope
+    // The pool's own scope, made now: connections opened later close when the pool closes,
+    // not before finalizers the caller adds after creating the pool (a worker's terminate).
+    const poolScope = yield* Effect.flatMap(Effect.scope, (scope) => Scope.fork(scope, ExecutionStrategy.sequential))
     const permits = yield* Effect.makeSemaphore(options.size)
     const idle: Array<Entry> = []
     let open = 0

@@ -30,7 +30,7 @@ import type {
   InvalidUrlError,
   JobValidationError
 } from "./Errors.js"
-import type * as Job from "./Job.js"
+import type * as JobPayload from "./JobPayload.js"
 import type * as Protocol from "./Protocol.js"
 import type * as ServerInfo from "./ServerInfo.js"
 import * as Transport from "./Transport.js"
@@ -143,7 +143,7 @@ export const withClient = <A, E, R>(
  * @since 0.1.0
  * @category commands
  */
-export const push = (job: Job.JobInput): Effect.Effect<string, JobValidationError | CommandError | DefaultClientError> =>
+export const push = (job: JobPayload.JobInput): Effect.Effect<string, JobValidationError | CommandError | DefaultClientError> =>
   withClient((client) => client.push(job))
 
 /**
@@ -160,7 +160,7 @@ export const push = (job: Job.JobInput): Effect.Effect<string, JobValidationErro
  * @category commands
  */
 export const pushBulk = (
-  jobs: ReadonlyArray<Job.JobInput>
+  jobs: ReadonlyArray<JobPayload.JobInput>
 ): Effect.Effect<PushBulkResult, JobValidationError | CommandError | DefaultClientError> =>
   withClient((client) => client.pushBulk(jobs))
 
@@ -179,7 +179,7 @@ export const pushBulk = (
  */
 export const fetch = (
   queues: ReadonlyArray<string>
-): Effect.Effect<Option.Option<Job.Job>, InvalidArgumentError | CommandError | DefaultClientError> =>
+): Effect.Effect<Option.Option<JobPayload.Job>, InvalidArgumentError | CommandError | DefaultClientError> =>
   withClient((client) => client.fetch(queues))
 
 /**

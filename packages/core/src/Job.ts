@@ -1,293 +1,369 @@
 /**
- * The Faktory work unit: the JSON a producer PUSHes and a worker FETCHes. `Job` decodes what
- * the server returns (jobs pushed by any client, in any language); `prepare` checks and
- * completes what this client is about to push, so the server never sees a job it would
- * reject or silently alter.
+ * Typed job definitions: define a job once, with a Schema for its arguments, and use the same
+ * definition to push it (typed, encoded, validated before sending) and to handle it (the
+ * worker decodes the arguments before calling the handler).
+ *
+ * Arguments are positional on the wire, so jobs stay interoperable with workers and producers
+ * in Ruby, Go or Python: a tuple (or array) Schema maps onto `args` itself; any other Schema
+ * (a struct, say) travels as `args[0]`.
  *
  * @since 0.1.0
  */
-import * as Either from "effect/Either"
-import * as ParseResult from "effect/ParseResult"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import { JobValidationError, ProtocolError } from "./Errors.js"
-
-const utf8 = new TextEncoder()
-
-/**
- * The queue-name rule the server applies when it creates a queue.
- *
- * @since 0.1.0
- * @category schemas
- */
-export const QueueName = Schema.String.pipe(
-  Schema.pattern(/^[a-zA-Z0-9._-]+$/, {
-    message: (issue) => `queue name ${JSON.stringify(issue.actual)} must match ^[a-zA-Z0-9._-]+$`
-  })
-)
+import * as SchemaAST from "effect/SchemaAST"
+import type { PushBulkResult } from "./Client.js"
+import * as DefaultClient from "./DefaultClient.js"
+import { type CommandError, JobValidationError } from "./Errors.js"
+import * as JobPayload from "./JobPayload.js"
 
 /**
- * What the server records about a job's failures so far.
- *
- * @since 0.1.0
- * @category schemas
- */
-export const JobFailure = Schema.Struct({
-  retry_count: Schema.Number,
-  remaining: Schema.optional(Schema.Number),
-  failed_at: Schema.optional(Schema.String),
-  next_at: Schema.optional(Schema.String),
-  message: Schema.optional(Schema.String),
-  errtype: Schema.optional(Schema.String),
-  backtrace: Schema.optional(Schema.Array(Schema.String))
-})
-
-/**
- * @since 0.1.0
- * @category models
- */
-export type JobFailure = typeof JobFailure.Type
-
-/**
- * A job as the server stores and returns it. Lenient where the server is: values the server
- * accepts from other clients (a short `reserve_for`, a `null` retry) decode.
- *
- * @since 0.1.0
- * @category schemas
- */
-export const Job = Schema.Struct({
-  jid: Schema.String,
-  jobtype: Schema.String,
-  args: Schema.Array(Schema.Unknown),
-  queue: Schema.optional(Schema.String),
-  at: Schema.optional(Schema.String),
-  retry: Schema.optional(Schema.NullOr(Schema.Number)),
-  reserve_for: Schema.optional(Schema.Number),
-  backtrace: Schema.optional(Schema.Number),
-  created_at: Schema.optional(Schema.String),
-  enqueued_at: Schema.optional(Schema.String),
-  failure: Schema.optional(JobFailure),
-  custom: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
-})
-
-/**
- * @since 0.1.0
- * @category models
- */
-export type Job = typeof Job.Type
-
-const decodeJobJson = Schema.decodeUnknownEither(Schema.parseJson(Job))
-
-/**
- * Decodes a job from the JSON text FETCH returns.
- *
- * @example
- * ```ts
- * import { Job } from "@effect-faktory/core"
- *
- * Job.decode('{"jid":"0123456789ab","jobtype":"Ping","args":[]}') // Either.right(job)
- * ```
- *
- * @since 0.1.0
- * @category decoding
- */
-export const decode = (json: string): Either.Either<Job, ProtocolError> =>
-  Either.mapLeft(decodeJobJson(json), (error) =>
-    new ProtocolError({
-      reason: "MalformedPayload",
-      detail: `the server returned a malformed job: ${ParseResult.TreeFormatter.formatErrorSync(error)}`
-    }))
-
-/**
- * A value JSON carries as is: no `undefined`, functions, symbols, bigints, non-finite
- * numbers or cycles. Returns where the first offending value is, or `undefined`.
- */
-const findNonJson = (value: unknown, path: string, seen: Set<object>): string | undefined => {
-  switch (typeof value) {
-    case "string":
-    case "boolean":
-      return undefined
-    case "number":
-      return Number.isFinite(value) ? undefined : `${path} is ${value}, which JSON cannot carry`
-    case "object": {
-      if (value === null) return undefined
-      if (seen.has(value)) return `${path} refers back to itself`
-      if (value instanceof Date) {
-        return Number.isNaN(value.getTime()) ? `${path} is an invalid Date` : undefined
-      }
-      seen.add(value)
-      try {
-        if (Array.isArray(value)) {
-          for (let i = 0; i < value.length; i++) {
-            const found = findNonJson(value[i], `${path}[${i}]`, seen)
-            if (found !== undefined) return found
-          }
-          return undefined
-        }
-        const proto: unknown = Object.getPrototypeOf(value)
-        if (proto !== Object.prototype && proto !== null) {
-          return `${path} is a ${value.constructor?.name ?? "class instance"}, not a plain object`
-        }
-        for (const [key, item] of Object.entries(value)) {
-          const found = findNonJson(item, `${path}.${key}`, seen)
-          if (found !== undefined) return found
-        }
-        return undefined
-      } finally {
-        seen.delete(value)
-      }
-    }
-    default:
-      return `${path} is ${typeof value === "undefined" ? "undefined" : `a ${typeof value}`}, which JSON cannot carry`
-  }
-}
-
-const JsonArgs = Schema.Array(Schema.Unknown).pipe(
-  Schema.filter((args) => findNonJson(args, "args", new Set()) ?? true)
-)
-
-const JsonObject = Schema.Record({ key: Schema.String, value: Schema.Unknown }).pipe(
-  Schema.filter((custom) => findNonJson(custom, "custom", new Set()) ?? true)
-)
-
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/
-
-/**
- * The job this client pushes: every field the server checks, checked the same way, plus the
- * JSON-ness of `args` and `custom`. Unknown fields are rejected (the server would drop them).
- *
- * @since 0.1.0
- * @category schemas
- */
-export const PushableJob = Schema.Struct({
-  jid: Schema.String.pipe(
-    Schema.filter((jid) => utf8.encode(jid).byteLength >= 8 || "jid must be at least 8 bytes")
-  ),
-  jobtype: Schema.String.pipe(Schema.filter((jobtype) => jobtype.trim() !== "" || "jobtype must not be empty")),
-  args: JsonArgs,
-  queue: Schema.optional(QueueName),
-  at: Schema.optional(
-    Schema.String.pipe(
-      Schema.filter((at) =>
-        (RFC3339.test(at) && !Number.isNaN(Date.parse(at))) || `at ${JSON.stringify(at)} is not an RFC 3339 time`
-      )
-    )
-  ),
-  retry: Schema.optional(Schema.Int),
-  reserve_for: Schema.optional(
-    Schema.Int.pipe(Schema.between(60, 86400, { message: () => "reserve_for must be 60 to 86400 seconds" }))
-  ),
-  backtrace: Schema.optional(Schema.NonNegativeInt),
-  created_at: Schema.String,
-  custom: Schema.optional(JsonObject)
-})
-
-/**
- * @since 0.1.0
- * @category models
- */
-export type PushableJob = typeof PushableJob.Type
-
-/**
- * What `push` accepts. Only `jobtype` is required: `args` defaults to `[]`, `jid` to 12
- * random bytes in base64url, `created_at` to now; `at` may be a `Date`.
+ * What a job definition fixes for every job it pushes, and how the worker treats it.
  *
  * @since 0.1.0
  * @category models
  */
-export interface JobInput {
-  readonly jobtype: string
-  readonly args?: ReadonlyArray<unknown> | undefined
-  readonly jid?: string | undefined
+export interface JobOptions {
   readonly queue?: string | undefined
-  readonly at?: Date | string | undefined
+  /** Retries before the job is dead: 25 when unset, 0 to discard on failure, -1 straight to dead. */
   readonly retry?: number | undefined
-  readonly reserve_for?: number | undefined
+  /** Seconds the server reserves a fetched job for (60 to 86400; 1800 when unset). */
+  readonly reserveFor?: number | undefined
+  /** Lines of backtrace to keep. */
   readonly backtrace?: number | undefined
+  /** When to run: a time, or pushed now. */
+  readonly at?: Date | string | undefined
+  /** Extra data carried with the job; `.with` deep-merges it. */
   readonly custom?: Readonly<Record<string, unknown>> | undefined
+  /**
+   * Interrupt and FAIL (`ReservationExpired`) a handler still running shortly before its
+   * reservation runs out, before the server hands the job to another worker. Default true.
+   */
+  readonly guardReservation?: boolean | undefined
 }
 
 /**
- * A fresh job id: 12 random bytes, base64url, as the Go client makes them. Short or
- * predictable ids collide, and the server keys reservations by jid.
+ * What a handler knows about the job it runs.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface JobContext {
+  readonly jid: string
+  readonly jobtype: string
+  readonly queue: string
+  readonly custom: Readonly<Record<string, unknown>>
+  /** How many times the job has failed before (0 on the first run). */
+  readonly retryCount: number
+  /** The last failure, when this is a retry. */
+  readonly failure: Option.Option<JobPayload.JobFailure>
+  /** The job as the server returned it. */
+  readonly payload: JobPayload.Job
+}
+
+/**
+ * The job the current fiber is running, for code deep inside a handler.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Job } from "@effect-faktory/core"
+ *
+ * const logJid = Effect.flatMap(Job.CurrentJob, (job) => Effect.log(`running ${job.jid}`))
+ * ```
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class CurrentJob extends Context.Tag("@effect-faktory/core/Job/CurrentJob")<CurrentJob, JobContext>() {}
+
+/**
+ * Builds the context of a fetched job.
  *
  * @example
  * ```ts
  * import { Job } from "@effect-faktory/core"
  *
- * Job.randomJid().length // 16
+ * Job.contextOf({ jid: "0123456789ab", jobtype: "Ping", args: [] }).queue // "default"
  * ```
  *
  * @since 0.1.0
  * @category constructors
  */
-export const randomJid = (): string => {
-  const bytes = crypto.getRandomValues(new Uint8Array(12))
-  let binary = ""
-  for (const byte of bytes) binary += String.fromCharCode(byte)
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_")
-}
-
-const decodePushable = Schema.decodeUnknownEither(PushableJob, { onExcessProperty: "error", errors: "all" })
+export const contextOf = (payload: JobPayload.Job): JobContext => ({
+  jid: payload.jid,
+  jobtype: payload.jobtype,
+  queue: payload.queue ?? "default",
+  custom: payload.custom ?? {},
+  retryCount: payload.failure === undefined ? 0 : payload.failure.retry_count + 1,
+  failure: Option.fromNullable(payload.failure),
+  payload
+})
 
 /**
- * Checks a job and fills in its defaults, ready to send.
+ * A registered handler, type-erased, as the worker finds it in its context.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class HandlerEntry {
+  constructor(
+    readonly jobtype: string,
+    /** Decodes the arguments (failing with `InvalidArgumentsError`) and runs the handler. */
+    readonly execute: (args: ReadonlyArray<unknown>, context: JobContext) => Effect.Effect<unknown, unknown>,
+    readonly guardReservation: boolean
+  ) {}
+}
+
+/**
+ * A fetched job's arguments do not match its definition's Schema; the handler was not called.
+ * The worker FAILs the job with errtype `InvalidArguments`.
  *
  * @example
  * ```ts
  * import { Job } from "@effect-faktory/core"
  *
- * Job.prepare({ jobtype: "SendEmail", args: ["a@example.com"], queue: "mail" })
- * // Either.right({ jid: "…", jobtype: "SendEmail", args: [...], queue: "mail", created_at: "…" })
- * Job.prepare({ jobtype: "SendEmail", queue: "not a queue" }) // Either.left(JobValidationError)
+ * new Job.InvalidArgumentsError({ jobtype: "SendEmail", detail: "[0]: Expected string" }).errtype // "InvalidArguments"
  * ```
  *
  * @since 0.1.0
- * @category constructors
+ * @category errors
  */
-export const prepare = (input: JobInput, now: Date = new Date()): Either.Either<PushableJob, JobValidationError> => {
-  const candidate: Record<string, unknown> = {}
-  for (const [key, value] of Object.entries(input)) {
-    if (value !== undefined) candidate[key] = value
+export class InvalidArgumentsError extends Schema.TaggedError<InvalidArgumentsError>()("InvalidArgumentsError", {
+  jobtype: Schema.String,
+  detail: Schema.String
+}) {
+  /** The errtype the worker reports. */
+  readonly errtype = "InvalidArguments"
+  override get message(): string {
+    return `invalid arguments for ${this.jobtype}: ${this.detail}`
   }
-  candidate.jid ??= randomJid()
-  candidate.args ??= []
-  candidate.created_at ??= now.toISOString()
-  if (input.at instanceof Date) {
-    if (Number.isNaN(input.at.getTime())) {
-      return Either.left(invalid(input, "at is an invalid Date"))
+}
+
+/**
+ * The service a handler layer provides. Each registration has its own key, so two handlers
+ * for one jobtype both reach the worker, which refuses them.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface JobHandler<Name extends string> {
+  readonly _JobHandler: Name
+}
+
+let registrations = 0
+
+/**
+ * The handlers in a context, by jobtype. Fails when a jobtype has two.
+ *
+ * @example
+ * ```ts
+ * import { Context } from "effect"
+ * import { Job } from "@effect-faktory/core"
+ *
+ * Job.handlersIn(Context.empty()) // Either.right(Map {})
+ * ```
+ *
+ * @since 0.1.0
+ * @category handlers
+ */
+export const handlersIn = (
+  context: Context.Context<never>
+): Effect.Effect<ReadonlyMap<string, HandlerEntry>, JobValidationError> => {
+  const found = new Map<string, HandlerEntry>()
+  for (const value of context.unsafeMap.values()) {
+    if (!(value instanceof HandlerEntry)) continue
+    if (found.has(value.jobtype)) {
+      return Effect.fail(
+        new JobValidationError({ jobtype: value.jobtype, detail: "two handlers are registered for this jobtype" })
+      )
     }
-    candidate.at = input.at.toISOString()
+    found.set(value.jobtype, value)
   }
-  return Either.mapLeft(decodePushable(candidate), (error) => invalid(input, formatIssues(error)))
+  return Effect.succeed(found)
 }
 
-const invalid = (input: JobInput, detail: string) =>
-  new JobValidationError({
-    ...(typeof input.jobtype === "string" && input.jobtype !== "" ? { jobtype: input.jobtype } : {}),
-    ...(typeof input.jid === "string" ? { jid: input.jid } : {}),
-    detail
-  })
+/**
+ * A job type with typed arguments.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface JobDefinition<Name extends string, A, I> {
+  readonly jobtype: Name
+  readonly args: Schema.Schema<A, I>
+  /** True when the Schema maps onto `args` itself, false when it travels as `args[0]`. */
+  readonly positional: boolean
+  readonly options: JobOptions
+  /** The same definition with other options; `custom` is deep-merged. */
+  readonly with: (options: JobOptions) => JobDefinition<Name, A, I>
+  /** The wire payload for these arguments, encoded and checked. */
+  readonly payload: (args: A) => Effect.Effect<JobPayload.PushableJob, JobValidationError>
+  /** Pushes a job with these arguments; returns its jid. */
+  readonly push: (args: A) => Effect.Effect<string, PushError>
+  /** Pushes a job to run at `at`. */
+  readonly pushAt: (args: A, at: Date) => Effect.Effect<string, PushError>
+  /** Pushes a job to run after `delay`. */
+  readonly pushIn: (args: A, delay: Duration.DurationInput) => Effect.Effect<string, PushError>
+  /** Pushes many jobs with PUSHB. */
+  readonly pushBulk: (args: ReadonlyArray<A>) => Effect.Effect<PushBulkResult, PushError>
+  /** Decodes the arguments of a fetched job. */
+  readonly decodeArgs: (args: ReadonlyArray<unknown>) => Effect.Effect<A, ParseResult.ParseError>
+  /** A layer that registers `handler` for this jobtype with the worker. */
+  readonly handle: <E, R>(
+    handler: (args: A, context: JobContext) => Effect.Effect<unknown, E, R>
+  ) => Layer.Layer<JobHandler<Name>, never, Exclude<R, CurrentJob>>
+}
 
 /**
- * A schema failure as one readable line: `path: message; path: message`.
+ * What pushing a typed job can fail with.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type PushError = JobValidationError | CommandError | DefaultClient.DefaultClientError
+
+const isPositional = (schema: Schema.Schema.Any): boolean => SchemaAST.isTupleType(SchemaAST.encodedAST(schema.ast))
+
+const mergeCustom = (
+  base: Readonly<Record<string, unknown>> | undefined,
+  extra: Readonly<Record<string, unknown>> | undefined
+): Readonly<Record<string, unknown>> | undefined => {
+  if (base === undefined) return extra
+  if (extra === undefined) return base
+  const merged: Record<string, unknown> = { ...base }
+  for (const [key, value] of Object.entries(extra)) {
+    const existing = merged[key]
+    merged[key] = isPlainObject(existing) && isPlainObject(value) ? mergeCustom(existing, value) : value
+  }
+  return merged
+}
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value) &&
+  Object.getPrototypeOf(value) === Object.prototype
+
+const mergeOptions = (base: JobOptions, extra: JobOptions): JobOptions => {
+  const merged: Record<string, unknown> = { ...base }
+  for (const [key, value] of Object.entries(extra)) {
+    if (value !== undefined) merged[key] = value
+  }
+  const custom = mergeCustom(base.custom, extra.custom)
+  return custom === undefined ? merged : { ...merged, custom }
+}
+
+/**
+ * Defines a job type.
  *
  * @example
  * ```ts
- * import { Either, Schema } from "effect"
+ * import { Effect, Schema } from "effect"
  * import { Job } from "@effect-faktory/core"
  *
- * const result = Schema.decodeUnknownEither(Schema.Struct({ n: Schema.Number }))({ n: "1" })
- * if (Either.isLeft(result)) Job.formatIssues(result.left) // "n: Expected number, actual \"1\""
+ * const SendEmail = Job.define("SendEmail", {
+ *   args: Schema.Tuple(Schema.String, Schema.Number),
+ *   queue: "mail",
+ *   retry: 5
+ * })
+ *
+ * // producer
+ * const enqueue = SendEmail.push(["a@example.com", 3])
+ * // worker
+ * const Handlers = SendEmail.handle(([to, attempt]) => Effect.log(`mail ${to} (${attempt})`))
  * ```
  *
  * @since 0.1.0
- * @category formatting
+ * @category constructors
  */
-export const formatIssues = (error: ParseResult.ParseError): string =>
-  ParseResult.ArrayFormatter.formatErrorSync(error)
-    .map((issue) => {
-      const path = issue.path.map(String).join(".")
-      const message = issue._tag === "Unexpected" ? "is not a job field" : issue.message
-      return path === "" ? message : `${path}: ${message}`
+export const define = <const Name extends string, A, I>(
+  jobtype: Name,
+  options: JobOptions & { readonly args: Schema.Schema<A, I> }
+): JobDefinition<Name, A, I> => {
+  const { args: schema, ...rest } = options
+  return makeDefinition(jobtype, schema, rest)
+}
+
+const makeDefinition = <Name extends string, A, I>(
+  jobtype: Name,
+  schema: Schema.Schema<A, I>,
+  options: JobOptions
+): JobDefinition<Name, A, I> => {
+  const positional = isPositional(schema)
+  const encode = Schema.encode(schema)
+  // A non-positional Schema travels as the only element of `args`.
+  const decodeArgs: (args: ReadonlyArray<unknown>) => Effect.Effect<A, ParseResult.ParseError> = positional
+    ? Schema.decodeUnknown(schema)
+    : Effect.fnUntraced(function*(args: ReadonlyArray<unknown>) {
+      const [only] = yield* Schema.decodeUnknown(Schema.Tuple(schema))(args)
+      return only
     })
-    .join("; ")
+
+  const payload = (args: A, extra: JobOptions = {}): Effect.Effect<JobPayload.PushableJob, JobValidationError> =>
+    Effect.gen(function*() {
+      const encoded = yield* encode(args).pipe(
+        Effect.mapError((error) =>
+          new JobValidationError({ jobtype, detail: `args: ${JobPayload.formatIssues(error)}` })
+        )
+      )
+      const merged = mergeOptions(options, extra)
+      const wireArgs: ReadonlyArray<unknown> = positional ? encoded as ReadonlyArray<unknown> : [encoded]
+      return yield* JobPayload.prepare({
+        jobtype,
+        args: wireArgs,
+        queue: merged.queue,
+        retry: merged.retry,
+        reserve_for: merged.reserveFor,
+        backtrace: merged.backtrace,
+        at: merged.at,
+        custom: merged.custom
+      })
+    })
+
+  const pushPayload = (job: JobPayload.PushableJob) => DefaultClient.withClient((client) => client.push(job))
+
+  return {
+    jobtype,
+    args: schema,
+    positional,
+    options,
+    with: (extra) => makeDefinition(jobtype, schema, mergeOptions(options, extra)),
+    payload: (args) => payload(args),
+    push: (args) => Effect.flatMap(payload(args), pushPayload).pipe(Effect.withSpan(`${jobtype}.push`)),
+    pushAt: (args, at) => Effect.flatMap(payload(args, { at }), pushPayload),
+    pushIn: (args, delay) =>
+      Effect.suspend(() =>
+        Effect.flatMap(payload(args, { at: new Date(Date.now() + Duration.toMillis(Duration.decode(delay))) }), pushPayload)
+      ),
+    pushBulk: (many) =>
+      Effect.flatMap(
+        Effect.forEach(many, (args) => payload(args)),
+        (jobs) => DefaultClient.withClient((client) => client.pushBulk(jobs))
+      ),
+    decodeArgs: (args) => decodeArgs(args),
+    handle: <E, R>(handler: (args: A, context: JobContext) => Effect.Effect<unknown, E, R>) =>
+      Layer.effectContext(
+        Effect.map(Effect.context<Exclude<R, CurrentJob>>(), (context) => {
+          const entry = new HandlerEntry(
+            jobtype,
+            (rawArgs, jobContext) =>
+              decodeArgs(rawArgs).pipe(
+                Effect.mapError((error) => new InvalidArgumentsError({ jobtype, detail: JobPayload.formatIssues(error) })),
+                Effect.flatMap((args) => handler(args, jobContext)),
+                Effect.provideService(CurrentJob, jobContext),
+                Effect.provide(context)
+              ),
+            options.guardReservation ?? true
+          )
+          const tag = Context.GenericTag<JobHandler<Name>, HandlerEntry>(
+            `@effect-faktory/core/JobHandler/${jobtype}/${++registrations}`
+          )
+          return Context.make(tag, entry)
+        })
+      )
+  }
+}

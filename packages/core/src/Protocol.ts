@@ -8,7 +8,7 @@
 import * as Either from "effect/Either"
 import { InvalidArgumentError } from "./Errors.js"
 import type { Hello } from "./Handshake.js"
-import type { PushableJob } from "./Job.js"
+import type { PushableJob } from "./JobPayload.js"
 
 /**
  * An encoded command: its verb (for errors and spans) and its full line.
@@ -60,7 +60,7 @@ export const flush: Command = command("FLUSH")
  * import { Either } from "effect"
  * import { Job, Protocol } from "@effect-faktory/core"
  *
- * const job = Either.getOrThrow(Job.prepare({ jobtype: "Ping" }))
+ * const job = Either.getOrThrow(JobPayload.prepare({ jobtype: "Ping" }))
  * Protocol.push(job).line // 'PUSH {"jobtype":"Ping","jid":"…","args":[],"created_at":"…"}\r\n'
  * ```
  *

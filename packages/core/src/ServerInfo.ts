@@ -6,7 +6,7 @@
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import { ProtocolError } from "./Errors.js"
-import { formatIssues } from "./Job.js"
+import { formatIssues } from "./JobPayload.js"
 
 /**
  * The INFO payload. `total_enqueued` is the number of jobs in queues now;

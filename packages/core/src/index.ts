@@ -20,6 +20,8 @@ export * as Handshake from "./Handshake.js"
 /** @since 0.1.0 */
 export * as Job from "./Job.js"
 /** @since 0.1.0 */
+export * as JobPayload from "./JobPayload.js"
+/** @since 0.1.0 */
 export * as Protocol from "./Protocol.js"
 /** @since 0.1.0 */
 export * as Resp from "./Resp.js"
@@ -29,6 +31,8 @@ export * as ServerInfo from "./ServerInfo.js"
 export * as Sha256 from "./Sha256.js"
 /** @since 0.1.0 */
 export * as Transport from "./Transport.js"
+/** @since 0.1.0 */
+export * as Worker from "./Worker.js"
 
 /** @since 0.1.0 */
 export * from "./Errors.js"

@@ -13,3 +13,7 @@ Transport.registerDefaultPlatform(NodeTransport.platform)
 export * as NodeClient from "./NodeClient.js"
 /** @since 0.1.0 */
 export * as NodeTransport from "./NodeTransport.js"
+/** @since 0.1.0 */
+export * as NodeWorker from "./NodeWorker.js"
+/** @since 0.1.0 */
+export * as WorkerCli from "./WorkerCli.js"

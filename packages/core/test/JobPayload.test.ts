@@ -1,17 +1,17 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Job } from "@effect-faktory/core"
+import { JobPayload } from "@effect-faktory/core"
 import { Either, FastCheck as fc } from "effect"
 
-const rejected = (input: Job.JobInput) => {
-  const result = Job.prepare(input)
+const rejected = (input: JobPayload.JobInput) => {
+  const result = JobPayload.prepare(input)
   if (Either.isRight(result)) throw new Error(`expected ${JSON.stringify(input)} to be rejected`)
   return result.left
 }
 
-describe("Job.prepare", () => {
+describe("JobPayload.prepare", () => {
   it("fills jid, args and created_at", () => {
     const now = new Date("2026-11-23T10:00:00.000Z")
-    const job = Either.getOrThrow(Job.prepare({ jobtype: "Ping" }, now))
+    const job = Either.getOrThrow(JobPayload.prepare({ jobtype: "Ping" }, now))
     expect(job.jobtype).toBe("Ping")
     expect(job.args).toEqual([])
     expect(job.created_at).toBe("2026-11-23T10:00:00.000Z")
@@ -20,7 +20,7 @@ describe("Job.prepare", () => {
 
   it("keeps what it is given and turns a Date into RFC 3339", () => {
     const job = Either.getOrThrow(
-      Job.prepare({
+      JobPayload.prepare({
         jobtype: "Report",
         jid: "report-000001",
         args: [{ month: 11 }, [1, 2], null, true, "x"],
@@ -42,7 +42,7 @@ describe("Job.prepare", () => {
     })
   })
 
-  const cases: Array<[string, Job.JobInput, string]> = [
+  const cases: Array<[string, JobPayload.JobInput, string]> = [
     ["an empty jobtype", { jobtype: " " }, "jobtype must not be empty"],
     ["a short jid", { jobtype: "X", jid: "1234567" }, "jid must be at least 8 bytes"],
     ["a bad queue name", { jobtype: "X", queue: "my queue" }, "queue name"],
@@ -58,7 +58,7 @@ describe("Job.prepare", () => {
     ["a NaN argument", { jobtype: "X", args: [Number.NaN] }, "args[0] is NaN"],
     ["a class instance argument", { jobtype: "X", args: [new Map()] }, "not a plain object"],
     ["custom that is not JSON", { jobtype: "X", custom: { n: Infinity } }, "custom.n is Infinity"],
-    ["an unknown field", { jobtype: "X", reserveFor: 60 } as Job.JobInput, "reserveFor: is not a job field"]
+    ["an unknown field", { jobtype: "X", reserveFor: 60 } as JobPayload.JobInput, "reserveFor: is not a job field"]
   ]
   for (const [name, input, message] of cases) {
     it(`rejects ${name}`, () => {
@@ -76,31 +76,31 @@ describe("Job.prepare", () => {
 
   it("accepts the same object twice when it is not a cycle", () => {
     const shared = { a: 1 }
-    expect(Either.isRight(Job.prepare({ jobtype: "X", args: [shared, shared] }))).toBe(true)
+    expect(Either.isRight(JobPayload.prepare({ jobtype: "X", args: [shared, shared] }))).toBe(true)
   })
 
   it.prop("accepts any JSON arguments, which survive a JSON round trip", [fc.array(fc.jsonValue())], ([args]) => {
-    const job = Either.getOrThrow(Job.prepare({ jobtype: "X", args }))
+    const job = Either.getOrThrow(JobPayload.prepare({ jobtype: "X", args }))
     expect(JSON.parse(JSON.stringify(job.args))).toEqual(JSON.parse(JSON.stringify(args)))
   })
 
   it("makes distinct jids", () => {
-    const jids = new Set(Array.from({ length: 10000 }, Job.randomJid))
+    const jids = new Set(Array.from({ length: 10000 }, JobPayload.randomJid))
     expect(jids.size).toBe(10000)
   })
 })
 
-describe("Job.decode", () => {
+describe("JobPayload.decode", () => {
   it("decodes what the server returns, including jobs from other clients", () => {
     const json =
       "{\"retry\":null,\"failure\":{\"retry_count\":0,\"remaining\":25,\"failed_at\":\"2026-11-23T10:00:00Z\",\"message\":\"boom\",\"errtype\":\"RuntimeError\"},\"jid\":\"ruby-jid-1\",\"queue\":\"default\",\"jobtype\":\"HardWorker\",\"args\":[1,\"a\"],\"reserve_for\":30}"
-    const job = Either.getOrThrow(Job.decode(json))
+    const job = Either.getOrThrow(JobPayload.decode(json))
     expect(job.failure?.errtype).toBe("RuntimeError")
     expect(job.reserve_for).toBe(30)
   })
 
   it("fails with ProtocolError on a malformed job", () => {
-    const result = Job.decode("{\"jid\":1}")
+    const result = JobPayload.decode("{\"jid\":1}")
     expect(Either.isLeft(result) && result.left._tag).toBe("ProtocolError")
   })
 })

@@ -1,0 +1,293 @@
+/**
+ * The Faktory work unit: the JSON a producer PUSHes and a worker FETCHes. `Job` decodes what
+ * the server returns (jobs pushed by any client, in any language); `prepare` checks and
+ * completes what this client is about to push, so the server never sees a job it would
+ * reject or silently alter.
+ *
+ * @since 0.1.0
+ */
+import * as Either from "effect/Either"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import { JobValidationError, ProtocolError } from "./Errors.js"
+
+const utf8 = new TextEncoder()
+
+/**
+ * The queue-name rule the server applies when it creates a queue.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const QueueName = Schema.String.pipe(
+  Schema.pattern(/^[a-zA-Z0-9._-]+$/, {
+    message: (issue) => `queue name ${JSON.stringify(issue.actual)} must match ^[a-zA-Z0-9._-]+$`
+  })
+)
+
+/**
+ * What the server records about a job's failures so far.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const JobFailure = Schema.Struct({
+  retry_count: Schema.Number,
+  remaining: Schema.optional(Schema.Number),
+  failed_at: Schema.optional(Schema.String),
+  next_at: Schema.optional(Schema.String),
+  message: Schema.optional(Schema.String),
+  errtype: Schema.optional(Schema.String),
+  backtrace: Schema.optional(Schema.Array(Schema.String))
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type JobFailure = typeof JobFailure.Type
+
+/**
+ * A job as the server stores and returns it. Lenient where the server is: values the server
+ * accepts from other clients (a short `reserve_for`, a `null` retry) decode.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Job = Schema.Struct({
+  jid: Schema.String,
+  jobtype: Schema.String,
+  args: Schema.Array(Schema.Unknown),
+  queue: Schema.optional(Schema.String),
+  at: Schema.optional(Schema.String),
+  retry: Schema.optional(Schema.NullOr(Schema.Number)),
+  reserve_for: Schema.optional(Schema.Number),
+  backtrace: Schema.optional(Schema.Number),
+  created_at: Schema.optional(Schema.String),
+  enqueued_at: Schema.optional(Schema.String),
+  failure: Schema.optional(JobFailure),
+  custom: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Job = typeof Job.Type
+
+const decodeJobJson = Schema.decodeUnknownEither(Schema.parseJson(Job))
+
+/**
+ * Decodes a job from the JSON text FETCH returns.
+ *
+ * @example
+ * ```ts
+ * import { JobPayload } from "@effect-faktory/core"
+ *
+ * JobPayload.decode('{"jid":"0123456789ab","jobtype":"Ping","args":[]}') // Either.right(job)
+ * ```
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const decode = (json: string): Either.Either<Job, ProtocolError> =>
+  Either.mapLeft(decodeJobJson(json), (error) =>
+    new ProtocolError({
+      reason: "MalformedPayload",
+      detail: `the server returned a malformed job: ${ParseResult.TreeFormatter.formatErrorSync(error)}`
+    }))
+
+/**
+ * A value JSON carries as is: no `undefined`, functions, symbols, bigints, non-finite
+ * numbers or cycles. Returns where the first offending value is, or `undefined`.
+ */
+const findNonJson = (value: unknown, path: string, seen: Set<object>): string | undefined => {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return undefined
+    case "number":
+      return Number.isFinite(value) ? undefined : `${path} is ${value}, which JSON cannot carry`
+    case "object": {
+      if (value === null) return undefined
+      if (seen.has(value)) return `${path} refers back to itself`
+      if (value instanceof Date) {
+        return Number.isNaN(value.getTime()) ? `${path} is an invalid Date` : undefined
+      }
+      seen.add(value)
+      try {
+        if (Array.isArray(value)) {
+          for (let i = 0; i < value.length; i++) {
+            const found = findNonJson(value[i], `${path}[${i}]`, seen)
+            if (found !== undefined) return found
+          }
+          return undefined
+        }
+        const proto: unknown = Object.getPrototypeOf(value)
+        if (proto !== Object.prototype && proto !== null) {
+          return `${path} is a ${value.constructor?.name ?? "class instance"}, not a plain object`
+        }
+        for (const [key, item] of Object.entries(value)) {
+          const found = findNonJson(item, `${path}.${key}`, seen)
+          if (found !== undefined) return found
+        }
+        return undefined
+      } finally {
+        seen.delete(value)
+      }
+    }
+    default:
+      return `${path} is ${typeof value === "undefined" ? "undefined" : `a ${typeof value}`}, which JSON cannot carry`
+  }
+}
+
+const JsonArgs = Schema.Array(Schema.Unknown).pipe(
+  Schema.filter((args) => findNonJson(args, "args", new Set()) ?? true)
+)
+
+const JsonObject = Schema.Record({ key: Schema.String, value: Schema.Unknown }).pipe(
+  Schema.filter((custom) => findNonJson(custom, "custom", new Set()) ?? true)
+)
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/
+
+/**
+ * The job this client pushes: every field the server checks, checked the same way, plus the
+ * JSON-ness of `args` and `custom`. Unknown fields are rejected (the server would drop them).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const PushableJob = Schema.Struct({
+  jid: Schema.String.pipe(
+    Schema.filter((jid) => utf8.encode(jid).byteLength >= 8 || "jid must be at least 8 bytes")
+  ),
+  jobtype: Schema.String.pipe(Schema.filter((jobtype) => jobtype.trim() !== "" || "jobtype must not be empty")),
+  args: JsonArgs,
+  queue: Schema.optional(QueueName),
+  at: Schema.optional(
+    Schema.String.pipe(
+      Schema.filter((at) =>
+        (RFC3339.test(at) && !Number.isNaN(Date.parse(at))) || `at ${JSON.stringify(at)} is not an RFC 3339 time`
+      )
+    )
+  ),
+  retry: Schema.optional(Schema.Int),
+  reserve_for: Schema.optional(
+    Schema.Int.pipe(Schema.between(60, 86400, { message: () => "reserve_for must be 60 to 86400 seconds" }))
+  ),
+  backtrace: Schema.optional(Schema.NonNegativeInt),
+  created_at: Schema.String,
+  custom: Schema.optional(JsonObject)
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type PushableJob = typeof PushableJob.Type
+
+/**
+ * What `push` accepts. Only `jobtype` is required: `args` defaults to `[]`, `jid` to 12
+ * random bytes in base64url, `created_at` to now; `at` may be a `Date`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface JobInput {
+  readonly jobtype: string
+  readonly args?: ReadonlyArray<unknown> | undefined
+  readonly jid?: string | undefined
+  readonly queue?: string | undefined
+  readonly at?: Date | string | undefined
+  readonly retry?: number | undefined
+  readonly reserve_for?: number | undefined
+  readonly backtrace?: number | undefined
+  readonly custom?: Readonly<Record<string, unknown>> | undefined
+}
+
+/**
+ * A fresh job id: 12 random bytes, base64url, as the Go client makes them. Short or
+ * predictable ids collide, and the server keys reservations by jid.
+ *
+ * @example
+ * ```ts
+ * import { JobPayload } from "@effect-faktory/core"
+ *
+ * JobPayload.randomJid().length // 16
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const randomJid = (): string => {
+  const bytes = crypto.getRandomValues(new Uint8Array(12))
+  let binary = ""
+  for (const byte of bytes) binary += String.fromCharCode(byte)
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_")
+}
+
+const decodePushable = Schema.decodeUnknownEither(PushableJob, { onExcessProperty: "error", errors: "all" })
+
+/**
+ * Checks a job and fills in its defaults, ready to send.
+ *
+ * @example
+ * ```ts
+ * import { JobPayload } from "@effect-faktory/core"
+ *
+ * JobPayload.prepare({ jobtype: "SendEmail", args: ["a@example.com"], queue: "mail" })
+ * // Either.right({ jid: "…", jobtype: "SendEmail", args: [...], queue: "mail", created_at: "…" })
+ * JobPayload.prepare({ jobtype: "SendEmail", queue: "not a queue" }) // Either.left(JobValidationError)
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const prepare = (input: JobInput, now: Date = new Date()): Either.Either<PushableJob, JobValidationError> => {
+  const candidate: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(input)) {
+    if (value !== undefined) candidate[key] = value
+  }
+  candidate.jid ??= randomJid()
+  candidate.args ??= []
+  candidate.created_at ??= now.toISOString()
+  if (input.at instanceof Date) {
+    if (Number.isNaN(input.at.getTime())) {
+      return Either.left(invalid(input, "at is an invalid Date"))
+    }
+    candidate.at = input.at.toISOString()
+  }
+  return Either.mapLeft(decodePushable(candidate), (error) => invalid(input, formatIssues(error)))
+}
+
+const invalid = (input: JobInput, detail: string) =>
+  new JobValidationError({
+    ...(typeof input.jobtype === "string" && input.jobtype !== "" ? { jobtype: input.jobtype } : {}),
+    ...(typeof input.jid === "string" ? { jid: input.jid } : {}),
+    detail
+  })
+
+/**
+ * A schema failure as one readable line: `path: message; path: message`.
+ *
+ * @example
+ * ```ts
+ * import { Either, Schema } from "effect"
+ * import { JobPayload } from "@effect-faktory/core"
+ *
+ * const result = Schema.decodeUnknownEither(Schema.Struct({ n: Schema.Number }))({ n: "1" })
+ * if (Either.isLeft(result)) JobPayload.formatIssues(result.left) // "n: Expected number, actual \"1\""
+ * ```
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
+export const formatIssues = (error: ParseResult.ParseError): string =>
+  ParseResult.ArrayFormatter.formatErrorSync(error)
+    .map((issue) => {
+      const path = issue.path.map(String).join(".")
+      const message = issue._tag === "Unexpected" ? "is not a job field" : issue.message
+      return path === "" ? message : `${path}: ${message}`
+    })
+    .join("; ")
