@@ -1,0 +1,139 @@
+import { expect, layer } from "@effect/vitest"
+import { Client } from "@effect-faktory/core"
+import { FaktoryServer } from "@effect-faktory/testing"
+import { Effect, Layer, Option, Schedule } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
+import { fileURLToPath } from "node:url"
+
+const bin = fileURLToPath(new URL("../dist/bin.js", import.meta.url))
+const jobs = fileURLToPath(new URL("./fixtures/jobs.mjs", import.meta.url))
+
+interface Running {
+  readonly child: ChildProcess
+  readonly output: () => string
+  readonly exit: Effect.Effect<{ code: number | null; signal: string | null }>
+}
+
+/** Runs `faktory-worker` as a child process; it is killed if still running when the scope closes. */
+const faktoryWorker = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
+  Effect.acquireRelease(
+    Effect.sync((): Running => {
+      const base: Record<string, string> = {}
+      for (const [key, value] of Object.entries(process.env)) {
+        if (value !== undefined && !key.startsWith("FAKTORY_")) base[key] = value
+      }
+      const child = spawn(process.execPath, [bin, ...args], { env: { ...base, ...env } })
+      let output = ""
+      child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()))
+      child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()))
+      const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+        child.on("exit", (code, signal) => resolve({ code, signal }))
+      )
+      return { child, output: () => output, exit: Effect.promise(() => exited) }
+    }),
+    ({ child }) => Effect.sync(() => child.exitCode === null && child.signalCode === null && child.kill("SIGKILL"))
+  )
+
+const waitForOutput = (worker: Running, text: string, seconds = 20) =>
+  Effect.suspend(() => (worker.output().includes(text) ? Effect.void : Effect.fail(text))).pipe(
+    Effect.retry(Schedule.spaced("25 millis").pipe(Schedule.upTo(`${seconds} seconds`))),
+    Effect.orElse(() => Effect.dieMessage(`no "${text}" in the worker's output:\n${worker.output()}`))
+  )
+
+const withClient = <A, E>(f: (client: Client.Client) => Effect.Effect<A, E>) => Effect.flatMap(Client.Client, f)
+
+const Env = FaktoryServer.clientLayer().pipe(Layer.provideMerge(FaktoryServer.layer({ webUi: false })))
+
+layer(Env, { excludeTestServices: true, timeout: "120 seconds" })("the faktory-worker binary", (it) => {
+  it.scoped("runs required handlers; SIGTSTP quiets it; SIGTERM stops it cleanly", () =>
+    Effect.gen(function*() {
+      const server = yield* FaktoryServer.FaktoryServer
+      const worker = yield* faktoryWorker(["-r", jobs, "-q", "cli-a", "-c", "2", "-t", "5", "-l", "test", "-u", server.url])
+      yield* waitForOutput(worker, "started")
+      yield* withClient((client) => client.push({ jobtype: "Echo", queue: "cli-a", args: ["hello"] }))
+      yield* waitForOutput(worker, "echo hello")
+
+      worker.child.kill("SIGTSTP")
+      yield* waitForOutput(worker, "quiet")
+      // Fetches already waiting when the signal came may still take a job for up to 2 s.
+      yield* Effect.sleep("2500 millis")
+      yield* withClient((client) => client.push({ jobtype: "Echo", queue: "cli-a", args: ["after quiet"] }))
+      yield* Effect.sleep("2500 millis")
+      expect(worker.output()).not.toContain("echo after quiet")
+      const queued = yield* withClient((client) => client.info)
+      expect(queued.faktory.queues["cli-a"]).toBe(1)
+
+      worker.child.kill("SIGTERM")
+      const exit = yield* worker.exit.pipe(Effect.timeout("15 seconds"))
+      expect(exit.code).toBe(0)
+      expect(worker.output()).toContain("terminating")
+      yield* withClient((client) => client.removeQueues(["cli-a"]))
+    }))
+
+  it.scoped("SIGTERM FAILs a job that outlives the shutdown timeout, then exits", () =>
+    Effect.gen(function*() {
+      const server = yield* FaktoryServer.FaktoryServer
+      const worker = yield* faktoryWorker(["-r", jobs, "-q", "cli-b", "-t", "1", "-u", server.url])
+      yield* waitForOutput(worker, "started")
+      const jid = yield* withClient((client) => client.push({ jobtype: "Sleep", queue: "cli-b", args: [60_000], retry: 3 }))
+      yield* waitForOutput(worker, "sleeping 60000")
+      const signalled = Date.now()
+      worker.child.kill("SIGTERM")
+      const exit = yield* worker.exit.pipe(Effect.timeout("15 seconds"))
+      expect(exit.code).toBe(0)
+      expect(Date.now() - signalled).toBeLessThan(10_000)
+      const client = yield* Client.Client
+      yield* client.mutate({ cmd: "requeue", target: "retries", filter: { jids: [jid] } })
+      const job = Option.getOrThrow(yield* client.fetch(["cli-b"]))
+      expect(job.failure).toMatchObject({ errtype: "Shutdown" })
+      yield* client.ack(job.jid)
+    }))
+
+  it.scoped("a second SIGINT stops at once", () =>
+    Effect.gen(function*() {
+      const server = yield* FaktoryServer.FaktoryServer
+      const worker = yield* faktoryWorker(["-r", jobs, "-q", "cli-c", "-t", "30", "-u", server.url])
+      yield* waitForOutput(worker, "started")
+      yield* withClient((client) => client.push({ jobtype: "Sleep", queue: "cli-c", args: [60_000] }))
+      yield* waitForOutput(worker, "sleeping 60000")
+      worker.child.kill("SIGINT")
+      yield* waitForOutput(worker, "terminating")
+      const signalled = Date.now()
+      worker.child.kill("SIGINT")
+      const exit = yield* worker.exit.pipe(Effect.timeout("10 seconds"))
+      expect(exit.code).toBe(130)
+      expect(Date.now() - signalled).toBeLessThan(2000)
+      yield* withClient((client) => client.removeQueues(["cli-c"]))
+    }))
+
+  it.scoped("takes weighted queues and the URL from FAKTORY_URL", () =>
+    Effect.gen(function*() {
+      const server = yield* FaktoryServer.FaktoryServer
+      const worker = yield* faktoryWorker(["-r", jobs, "-q", "cli-d,3", "-q", "cli-e,1", "-v"], { FAKTORY_URL: server.url })
+      yield* waitForOutput(worker, "started")
+      expect(worker.output()).toContain(`{"cli-d":3,"cli-e":1}`)
+      yield* withClient((client) => client.push({ jobtype: "Echo", queue: "cli-e", args: ["weighted"] }))
+      yield* waitForOutput(worker, "echo weighted")
+      worker.child.kill("SIGTERM")
+      expect((yield* worker.exit).code).toBe(0)
+    }))
+
+  const cliCases: Array<[string, ReadonlyArray<string>, number, string]> = [
+    ["--help", ["--help"], 0, "--concurrency"],
+    ["--version", ["--version"], 0, "0.1.0"],
+    ["a non-numeric concurrency", ["-r", jobs, "-c", "many"], 1, "many"],
+    ["no handler module", ["-q", "default"], 1, "name at least one module"],
+    ["a bad queue", ["-r", jobs, "-q", "no spaces allowed"], 1, "expected name or name,weight"],
+    ["a module that does not exist", ["-r", "./does-not-exist.mjs"], 1, "cannot load it"],
+    ["an unknown flag", ["-r", jobs, "--frobnicate"], 1, "frobnicate"]
+  ]
+  for (const [name, args, code, text] of cliCases) {
+    it.scoped(`CLI: ${name}`, () =>
+      Effect.gen(function*() {
+        const worker = yield* faktoryWorker(args)
+        const exit = yield* worker.exit.pipe(Effect.timeout("20 seconds"))
+        expect(worker.output()).toContain(text)
+        expect(exit.code === 0 ? 0 : 1).toBe(code)
+      }))
+  }
+})
