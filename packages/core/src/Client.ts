@@ -56,7 +56,31 @@ export interface ClientOptions {
   readonly replyTimeout?: Duration.DurationInput | undefined
   /** Retries of a failed connect. Default `ConnectionPool.defaultRetry`. */
   readonly connectRetry?: Schedule.Schedule<unknown, ConnectionPool.OpenError> | undefined
+  /** Middleware around every pushed job (push and pushBulk), outermost first. */
+  readonly middleware?: ReadonlyArray<PushMiddleware> | undefined
 }
+
+/**
+ * Runs around each pushed job. It may change the job (add `custom` fields, route it to
+ * another queue), refuse it by failing, or observe it; `next` sends it on. A changed job is
+ * checked again before it is sent.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import type { Client } from "@effect-faktory/core"
+ *
+ * const tagTenant: Client.PushMiddleware = (job, next) =>
+ *   next({ ...job, custom: { ...job.custom, tenant: "acme" } })
+ * ```
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type PushMiddleware = (
+  job: JobPayload.PushableJob,
+  next: (job: JobPayload.PushableJob) => Effect.Effect<void, JobValidationError | CommandError>
+) => Effect.Effect<void, JobValidationError | CommandError>
 
 /**
  * What PUSHB reports: the jids the server took, and those it refused with its reason.
@@ -277,22 +301,45 @@ export const make = (
 
     const fromEither = <A, E>(either: Either.Either<A, E>): Effect.Effect<A, E> => either
 
+    const middleware = options.middleware ?? []
+    /** Runs a job through the middleware; `terminal` gets what comes out, checked again. */
+    const throughMiddleware = (
+      job: JobPayload.PushableJob,
+      terminal: (job: JobPayload.PushableJob) => Effect.Effect<void, JobValidationError | CommandError>
+    ): Effect.Effect<void, JobValidationError | CommandError> => {
+      if (middleware.length === 0) return terminal(job)
+      const checked = (changed: JobPayload.PushableJob) => Effect.flatMap(JobPayload.prepare(changed), terminal)
+      return middleware.reduceRight<(job: JobPayload.PushableJob) => Effect.Effect<void, JobValidationError | CommandError>>(
+        (next, wrap) => (current) => wrap(current, next),
+        checked
+      )(job)
+    }
+
     const push = Effect.fn("Faktory.push")(function*(input: JobPayload.JobInput) {
       const job = yield* JobPayload.prepare(input)
       yield* Effect.annotateCurrentSpan({ "faktory.jid": job.jid, "faktory.jobtype": job.jobtype })
-      yield* roundTrip(Protocol.push(job), expectOk("PUSH"))
-      return job.jid
+      let sent = job.jid
+      yield* throughMiddleware(job, (final) => {
+        sent = final.jid
+        return roundTrip(Protocol.push(final), expectOk("PUSH"))
+      })
+      return sent
     })
 
     const pushBulk = Effect.fn("Faktory.pushBulk")(function*(inputs: ReadonlyArray<JobPayload.JobInput>) {
       const now = new Date()
-      const jobs: Array<JobPayload.PushableJob> = []
+      const prepared: Array<JobPayload.PushableJob> = []
       for (const [index, input] of inputs.entries()) {
-        const prepared = JobPayload.prepare(input, now)
-        if (Either.isLeft(prepared)) {
-          return yield* new JobValidationError({ ...prepared.left, detail: `jobs[${index}]: ${prepared.left.detail}` })
+        const checked = JobPayload.prepare(input, now)
+        if (Either.isLeft(checked)) {
+          return yield* new JobValidationError({ ...checked.left, detail: `jobs[${index}]: ${checked.left.detail}` })
         }
-        jobs.push(prepared.right)
+        prepared.push(checked.right)
+      }
+      // Middleware sees each job; what comes out of it is collected and sent in batches.
+      const jobs: Array<JobPayload.PushableJob> = []
+      for (const job of prepared) {
+        yield* throughMiddleware(job, (final) => Effect.sync(() => jobs.push(final)))
       }
       yield* Effect.annotateCurrentSpan({ "faktory.jobs": jobs.length })
       if (jobs.length === 0) return { pushed: [], rejected: [] }

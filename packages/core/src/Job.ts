@@ -105,6 +105,11 @@ export const contextOf = (payload: JobPayload.Job): JobContext => ({
   payload
 })
 
+const HandlerEntryTypeId: unique symbol = Symbol.for("@effect-faktory/core/Job/HandlerEntry")
+
+const isHandlerEntry = (value: unknown): value is HandlerEntry =>
+  typeof value === "object" && value !== null && HandlerEntryTypeId in value
+
 /**
  * A registered handler, type-erased, as the worker finds it in its context.
  *
@@ -112,6 +117,8 @@ export const contextOf = (payload: JobPayload.Job): JobContext => ({
  * @category models
  */
 export class HandlerEntry {
+  /** Found by brand, not `instanceof`: an application may load two copies of this package. */
+  readonly [HandlerEntryTypeId] = HandlerEntryTypeId
   constructor(
     readonly jobtype: string,
     /** Decodes the arguments (failing with `InvalidArgumentsError`) and runs the handler. */
@@ -177,7 +184,7 @@ export const handlersIn = (
 ): Effect.Effect<ReadonlyMap<string, HandlerEntry>, JobValidationError> => {
   const found = new Map<string, HandlerEntry>()
   for (const value of context.unsafeMap.values()) {
-    if (!(value instanceof HandlerEntry)) continue
+    if (!isHandlerEntry(value)) continue
     if (found.has(value.jobtype)) {
       return Effect.fail(
         new JobValidationError({ jobtype: value.jobtype, detail: "two handlers are registered for this jobtype" })

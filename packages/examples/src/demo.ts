@@ -1,56 +1,56 @@
 /**
- * The README's demo: a producer pushes jobs, a consumer fetches, runs and acknowledges them.
- * It uses the server in FAKTORY_URL when set, and otherwise starts a throwaway local one.
+ * The README's demo: a producer pushes typed jobs and a worker processes them, against the
+ * server in FAKTORY_URL when set, else a throwaway local one started here.
  */
-import { Client } from "@effect-faktory/core"
-import { NodeClient } from "@effect-faktory/node"
+import { Client, Worker } from "@effect-faktory/core"
+import { NodeClient, NodeWorker } from "@effect-faktory/node"
 import { FaktoryServer } from "@effect-faktory/testing"
-import { Console, Effect, Option } from "effect"
-
-const queues = ["critical", "default"]
+import { Console, Effect, Layer, Schedule } from "effect"
+import { Handlers, ResizeImage, SendEmail } from "./jobs.js"
 
 const produce = Effect.gen(function*() {
-  const client = yield* Client.Client
-  const jid = yield* client.push({ jobtype: "SendEmail", args: ["ada@example.com", "welcome"], queue: "critical" })
+  const jid = yield* SendEmail.push(["ada@example.com", "welcome"])
   yield* Console.log(`pushed SendEmail ${jid}`)
-  const bulk = yield* client.pushBulk(
-    Array.from({ length: 5 }, (_, i) => ({ jobtype: "ResizeImage", args: [`photo-${i}.jpg`, 640] }))
-  )
+  const bulk = yield* ResizeImage.pushBulk([640, 1280, 1920].map((width) => ({ file: "photo.jpg", width })))
   yield* Console.log(`pushed ${bulk.pushed.length} ResizeImage jobs with one PUSHB`)
+  // Bad values never leave the process: the Schema refuses them first.
+  const refused = yield* Effect.flip(ResizeImage.push({ file: "huge.jpg", width: 100_000 }))
+  yield* Console.log(`refused before sending: ${refused.message}`)
 })
 
-const consume = Effect.gen(function*() {
-  const client = yield* Client.Client
-  let processed = 0
-  while (true) {
-    const next = yield* client.fetch(queues)
-    if (Option.isNone(next)) break
-    const job = next.value
-    yield* Console.log(`ran ${job.jobtype}(${job.args.map((arg) => JSON.stringify(arg)).join(", ")}) from ${job.queue}`)
-    yield* client.ack(job.jid)
-    processed++
-  }
-  return processed
-})
-
-const demo = Effect.gen(function*() {
-  yield* produce
-  const processed = yield* consume
-  const info = yield* Effect.flatMap(Client.Client, (client) => client.info)
-  yield* Console.log(
-    `processed ${processed} jobs; server ${info.server.faktory_version} has processed ${info.faktory.total_processed} in all`
+const demo = (clientOptions: Client.ClientOptions) =>
+  Effect.gen(function*() {
+    const worker = yield* Worker.Worker
+    yield* produce
+    yield* Effect.suspend(() => (worker.processed().acked >= 4 ? Effect.void : Effect.fail("waiting"))).pipe(
+      Effect.retry(Schedule.spaced("50 millis").pipe(Schedule.upTo("30 seconds")))
+    )
+    const info = yield* Effect.flatMap(Client.Client, (client) => client.info)
+    yield* Console.log(
+      `worker ${worker.wid} processed ${worker.processed().acked} jobs; ` +
+        `the server (Faktory ${info.server.faktory_version}) counts ${info.faktory.total_processed}`
+    )
+    yield* worker.terminate
+  }).pipe(
+    Effect.provide(
+      Layer.mergeAll(
+        NodeWorker.layer({ queues: ["critical", "default"], concurrency: 4, client: clientOptions }).pipe(
+          Layer.provide(Layer.mergeAll(...Handlers))
+        ),
+        NodeClient.layer(clientOptions)
+      )
+    )
   )
-})
 
 const main = Effect.gen(function*() {
-  const configured = process.env.FAKTORY_URL ?? process.env[process.env.FAKTORY_PROVIDER ?? "FAKTORY_URL"]
+  const configured = process.env[process.env.FAKTORY_PROVIDER ?? "FAKTORY_URL"]
   if (configured !== undefined && configured !== "") {
-    yield* Console.log("using the server in the environment")
-    return yield* demo.pipe(Effect.provide(NodeClient.layer()))
+    yield* Console.log("using the Faktory server in the environment")
+    return yield* demo({})
   }
   const server = yield* FaktoryServer.make()
   yield* Console.log(`started a local Faktory at ${server.url} (Web UI ${server.webUrl ?? "off"})`)
-  yield* demo.pipe(Effect.provide(NodeClient.layer(server.clientOptions)))
+  yield* demo(server.clientOptions)
 }).pipe(Effect.scoped)
 
 Effect.runPromise(main).catch((error: unknown) => {
