@@ -144,7 +144,7 @@ export interface Client {
   readonly track: (
     request: Protocol.TrackCommand
   ) => Effect.Effect<string, EnterpriseRequiredError | CommandError>
-  /** Lends one pooled connection, for pipelining many commands on it. */
+  /** Lends one pooled connection for the caller alone, for pipelining many commands on it. */
   readonly withConnection: <A, E, R>(
     f: (connection: Connection.Connection) => Effect.Effect<A, E, R>
   ) => Effect.Effect<A, E | ConnectionPool.OpenError, R>
@@ -315,7 +315,7 @@ export const make = (
       )(job)
     }
 
-    const push = Effect.fn("Faktory.push")(function*(input: JobPayload.JobInput) {
+    const push = Effect.fnUntraced(function*(input: JobPayload.JobInput) {
       const job = yield* JobPayload.prepare(input)
       yield* Effect.annotateCurrentSpan({ "faktory.jid": job.jid, "faktory.jobtype": job.jobtype })
       let sent = job.jid
@@ -324,9 +324,9 @@ export const make = (
         return roundTrip(Protocol.push(final), expectOk("PUSH"))
       })
       return sent
-    })
+    }, Effect.withSpan("Faktory.push"))
 
-    const pushBulk = Effect.fn("Faktory.pushBulk")(function*(inputs: ReadonlyArray<JobPayload.JobInput>) {
+    const pushBulk = Effect.fnUntraced(function*(inputs: ReadonlyArray<JobPayload.JobInput>) {
       const now = new Date()
       const prepared: Array<JobPayload.PushableJob> = []
       for (const [index, input] of inputs.entries()) {
@@ -358,11 +358,12 @@ export const make = (
       const rejected = refusals.flatMap((refused) => Object.entries(refused).map(([jid, reason]) => ({ jid, reason })))
       const refusedJids = new Set(rejected.map((entry) => entry.jid))
       return { pushed: jobs.map((job) => job.jid).filter((jid) => !refusedJids.has(jid)), rejected }
-    })
+    }, Effect.withSpan("Faktory.pushBulk"))
 
-    const fetch = Effect.fn("Faktory.fetch")(function*(queues: ReadonlyArray<string>) {
+    const fetch = Effect.fnUntraced(function*(queues: ReadonlyArray<string>) {
       const command = yield* fromEither(Protocol.fetch(queues))
-      const reply = yield* pool.use((connection) => connection.send(command))
+      // FETCH holds its connection up to 2 s: borrowed alone, so nothing queues behind it.
+      const reply = yield* pool.useExclusive((connection) => connection.send(command))
       switch (reply._tag) {
         case "NullBulk":
           return Option.none()
@@ -373,22 +374,22 @@ export const make = (
         case "SimpleString":
           return yield* unexpected("FETCH", reply)
       }
-    })
+    }, Effect.withSpan("Faktory.fetch"))
 
-    const beat = Effect.fn("Faktory.beat")(function*(payload: Protocol.Beat) {
+    const beat = Effect.fnUntraced(function*(payload: Protocol.Beat) {
       const reply = yield* pool.use((connection) => connection.send(Protocol.beat(payload)))
       if (reply._tag === "SimpleString" && reply.value === "OK") return "running" as const
       const { state } = yield* expectBeat(reply)
       return state
-    })
+    }, Effect.withSpan("Faktory.beat"))
 
     const queueCommand = (action: Protocol.QueueAction) =>
-      Effect.fn(`Faktory.queue${action}`)(function*(names: ReadonlyArray<string>) {
+      Effect.fnUntraced(function*(names: ReadonlyArray<string>) {
         // An empty list would make the server fail; changing no queue is simply nothing to do.
         if (names.length === 0) return
         const command = yield* fromEither(Protocol.queue(action, names))
         yield* roundTrip(command, expectOk(`QUEUE ${action}`))
-      })
+      }, Effect.withSpan(`Faktory.queue${action}`))
 
     const textReply = (verb: string) => (reply: Resp.Reply) => {
       switch (reply._tag) {
@@ -407,32 +408,29 @@ export const make = (
       push,
       pushBulk,
       fetch,
-      ack: Effect.fn("Faktory.ack")((jid: string) => roundTrip(Protocol.ack(jid), expectOk("ACK"))),
-      fail: Effect.fn("Faktory.fail")((failure: Protocol.Failure) =>
-        roundTrip(Protocol.fail(failure), expectOk("FAIL"))
-      ),
+      ack: (jid: string) => roundTrip(Protocol.ack(jid), expectOk("ACK")).pipe(Effect.withSpan("Faktory.ack")),
+      fail: (failure: Protocol.Failure) =>
+        roundTrip(Protocol.fail(failure), expectOk("FAIL")).pipe(Effect.withSpan("Faktory.fail")),
       beat,
       info: roundTrip(Protocol.info, expectInfo).pipe(Effect.withSpan("Faktory.info")),
       flush: roundTrip(Protocol.flush, expectOk("FLUSH")).pipe(Effect.withSpan("Faktory.flush")),
-      mutate: Effect.fn("Faktory.mutate")(function*(mutation: Protocol.Mutation) {
+      mutate: Effect.fnUntraced(function*(mutation: Protocol.Mutation) {
         const command = yield* fromEither(Protocol.mutate(mutation))
         yield* roundTrip(command, expectOk("MUTATE"))
-      }),
+      }, Effect.withSpan("Faktory.mutate")),
       pauseQueues: queueCommand("PAUSE"),
       resumeQueues: queueCommand("RESUME"),
       removeQueues: queueCommand("REMOVE"),
-      queueLatency: Effect.fn("Faktory.queueLatency")(function*(names: ReadonlyArray<string>) {
+      queueLatency: Effect.fnUntraced(function*(names: ReadonlyArray<string>) {
         if (names.length === 0) return {}
         const command = yield* fromEither(Protocol.queueLatency(names))
         return yield* roundTrip(command, expectLatency)
-      }),
-      batch: Effect.fn("Faktory.batch")((request: Protocol.BatchCommand) =>
-        roundTrip(Protocol.batch(request), textReply("BATCH"))
-      ),
-      track: Effect.fn("Faktory.track")((request: Protocol.TrackCommand) =>
-        roundTrip(Protocol.track(request), textReply("TRACK"))
-      ),
-      withConnection: pool.use
+      }, Effect.withSpan("Faktory.queueLatency")),
+      batch: (request: Protocol.BatchCommand) =>
+        roundTrip(Protocol.batch(request), textReply("BATCH")).pipe(Effect.withSpan("Faktory.batch")),
+      track: (request: Protocol.TrackCommand) =>
+        roundTrip(Protocol.track(request), textReply("TRACK")).pipe(Effect.withSpan("Faktory.track")),
+      withConnection: pool.useExclusive
     })
   })
 

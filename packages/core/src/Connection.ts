@@ -12,7 +12,6 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as FiberId from "effect/FiberId"
 import * as Mailbox from "effect/Mailbox"
 import * as MutableList from "effect/MutableList"
 import * as Option from "effect/Option"
@@ -87,7 +86,8 @@ export interface Connection {
 }
 
 interface ReplySlot {
-  readonly deferred: Deferred.Deferred<Resp.Reply, ConnectionError | ProtocolError>
+  /** Completes the waiting `send` (a no-op once its caller was interrupted). */
+  readonly resume: (result: Effect.Effect<Resp.Reply, ConnectionError | ProtocolError>) => void
   readonly verb: string
   readonly sentAt: number
 }
@@ -165,26 +165,25 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
   let failure: ConnectionError | ProtocolError | undefined = undefined
   const closedSignal = yield* Deferred.make<ConnectionError | ProtocolError>()
 
-  // A reply timer is armed only while a command waits, so an idle connection holds no timer.
+  // A reply timer runs only while a command waits, so an idle connection holds no timer. It is
+  // not re-armed per reply: when it fires it checks the oldest waiting command and, if that
+  // one is not yet overdue, sleeps until it would be.
   let timer: ReturnType<typeof setTimeout> | undefined = undefined
-  const armTimer = () => {
-    if (timer !== undefined) clearTimeout(timer)
+  const onTimer = () => {
     timer = undefined
     const head = MutableList.head(pending)
-    if (head === undefined) return
-    const wait = Math.max(0, head.sentAt + replyTimeoutMillis - Date.now())
-    timer = setTimeout(() => {
-      timer = undefined
-      if (MutableList.head(pending) === head) {
-        shutdown(
-          new ConnectionError({
-            reason: "Timeout",
-            address,
-            detail: `no reply to ${head.verb} within ${replyTimeoutMillis} ms`
-          })
-        )
-      }
-    }, wait)
+    if (head === undefined || failure !== undefined) return
+    const overdueIn = head.sentAt + replyTimeoutMillis - Date.now()
+    if (overdueIn > 0) {
+      timer = setTimeout(onTimer, overdueIn)
+      return
+    }
+    shutdown(
+      new ConnectionError({ reason: "Timeout", address, detail: `no reply to ${head.verb} within ${replyTimeoutMillis} ms` })
+    )
+  }
+  const armTimer = () => {
+    if (timer === undefined) timer = setTimeout(onTimer, replyTimeoutMillis)
   }
 
   const shutdown = (error: ConnectionError | ProtocolError) => {
@@ -194,19 +193,17 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
     timer = undefined
     let slot = MutableList.shift(pending)
     while (slot !== undefined) {
-      Deferred.unsafeDone(slot.deferred, Exit.fail(error))
+      slot.resume(Effect.fail(error))
       slot = MutableList.shift(pending)
     }
     opened.unref()
     Deferred.unsafeDone(closedSignal, Exit.succeed(error))
   }
 
-  const enqueueSlot = (verb: string): ReplySlot => {
-    const slot: ReplySlot = { deferred: Deferred.unsafeMake(FiberId.none), verb, sentAt: Date.now() }
+  const enqueueSlot = (slot: ReplySlot): void => {
     if (MutableList.isEmpty(pending)) opened.ref()
     MutableList.append(pending, slot)
-    if (MutableList.length(pending) === 1) armTimer()
-    return slot
+    armTimer()
   }
 
   const dispatch = (reply: Resp.Reply) => {
@@ -227,17 +224,15 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
     if (reply._tag === "ErrorReply" && reply.message === "shutdown in progress") {
       // The server closes right after this reply: it is a lost connection, not a refusal.
       const error = new ConnectionError({ reason: "Closed", address, detail: "the server is shutting down" })
-      Deferred.unsafeDone(slot.deferred, Exit.fail(error))
+      slot.resume(Effect.fail(error))
       shutdown(error)
       return
     }
-    Deferred.unsafeDone(slot.deferred, Exit.succeed(reply))
+    slot.resume(Effect.succeed(reply))
     if (MutableList.isEmpty(pending)) {
       if (timer !== undefined) clearTimeout(timer)
       timer = undefined
       opened.unref()
-    } else {
-      armTimer()
     }
   }
 
@@ -262,7 +257,21 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
   // Background fibers are made interruptible explicitly: a connection is often opened inside
   // an uninterruptible region (a pool's acquire), whose status forked fibers would inherit,
   // and then the scope could never stop them.
-  const greeting = enqueueSlot("HI")
+  let greeted: Effect.Effect<Resp.Reply, ConnectionError | ProtocolError> | undefined = undefined
+  let onGreeting: ((result: Effect.Effect<Resp.Reply, ConnectionError | ProtocolError>) => void) | undefined = undefined
+  // The greeting arrives unasked: its slot is the first in the FIFO, before any command.
+  enqueueSlot({
+    verb: "HI",
+    sentAt: Date.now(),
+    resume: (result) => {
+      greeted = result
+      onGreeting?.(result)
+    }
+  })
+  const awaitGreeting = Effect.async<Resp.Reply, ConnectionError | ProtocolError>((resume) => {
+    if (greeted !== undefined) return resume(greeted)
+    onGreeting = resume
+  })
 
   const chunks = yield* Mailbox.make<Uint8Array, Socket.SocketError>()
   yield* opened.socket.run((chunk) => {
@@ -294,15 +303,14 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
     Effect.forkScoped
   )
 
-  const awaitSlot = (slot: ReplySlot) => Deferred.await(slot.deferred)
-
+  // The slot is queued and the line written in one synchronous step, so concurrent senders
+  // put their slots in the FIFO in exactly the order their lines go out.
   const send = (command: Protocol.Command): Effect.Effect<Resp.Reply, ConnectionError | ProtocolError> =>
-    Effect.suspend(() => {
-      if (failure !== undefined) return Effect.fail(failure)
-      const slot = enqueueSlot(command.verb)
+    Effect.async((resume) => {
+      if (failure !== undefined) return resume(Effect.fail(failure))
+      enqueueSlot({ resume, verb: command.verb, sentAt: Date.now() })
       outgoing.push(command.line)
       wake.unsafeOpen()
-      return awaitSlot(slot)
     })
 
   yield* Effect.addFinalizer(() =>
@@ -324,7 +332,7 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
   )
 
   const handshake = Effect.gen(function*() {
-    const hi = yield* Effect.flatMap(awaitSlot(greeting), Handshake.parseHi)
+    const hi = yield* Effect.flatMap(awaitGreeting, Handshake.parseHi)
     const password = Option.getOrUndefined(Option.map(options.url.password, Redacted.value))
     if (hi.s !== undefined && password === undefined) {
       return yield* new AuthenticationError({ address, detail: "the server requires a password and none was given" })

@@ -1,14 +1,21 @@
 /**
- * A bounded pool of connections, each lent to one user at a time. Connections are opened
- * lazily, reused while healthy, and dropped when broken; failed connects are retried with
- * exponential, jittered backoff. The pool runs no timers of its own, so an idle pool never
- * keeps a process alive.
+ * A bounded set of connections, shared by pipelining. Most commands are answered quickly, so
+ * they are sent on the open connection with the fewest commands in flight, and several
+ * callers pipeline on one connection; a new connection is opened only while every open one
+ * is busy. Commands that block the server side (FETCH waits up to 2 s) borrow a connection
+ * exclusively, so nothing queues behind them.
+ *
+ * Connections are opened lazily, dropped when broken, and failed connects are retried with
+ * exponential, jittered backoff. The pool runs no timers, so an idle pool never keeps a
+ * process alive.
  *
  * @since 0.1.0
  */
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import type { Connection } from "./Connection.js"
@@ -27,11 +34,15 @@ export type OpenError = ConnectionError | AuthenticationError | ProtocolError
  * @category models
  */
 export interface ConnectionPool {
-  /** Runs `f` with a connection lent for its duration. */
+  /** Runs `f` with a connection it may share with other callers (pipelined). */
   readonly use: <A, E, R>(
     f: (connection: Connection) => Effect.Effect<A, E, R>
   ) => Effect.Effect<A, E | OpenError, R>
-  /** Connections open now, lent or idle. */
+  /** Runs `f` with a connection no one else uses meanwhile (for blocking commands). */
+  readonly useExclusive: <A, E, R>(
+    f: (connection: Connection) => Effect.Effect<A, E, R>
+  ) => Effect.Effect<A, E | OpenError, R>
+  /** Connections open now. */
   readonly openCount: () => number
 }
 
@@ -70,8 +81,7 @@ export const defaultRetry: Schedule.Schedule<unknown, OpenError> = Schedule.expo
  *
  * @example
  * ```ts
- * import { ConnectionError } from "@effect-faktory/core"
- * import { ConnectionPool } from "@effect-faktory/core"
+ * import { ConnectionError, ConnectionPool } from "@effect-faktory/core"
  *
  * ConnectionPool.isTransient(new ConnectionError({ reason: "Refused", address: "localhost:7419", detail: "" })) // true
  * ```
@@ -85,6 +95,10 @@ export const isTransient = (error: OpenError): boolean =>
 interface Entry {
   readonly connection: Connection
   readonly scope: Scope.CloseableScope
+  /** Borrowed exclusively. */
+  lent: boolean
+  /** Shared users right now (their commands may be queued, not yet written). */
+  users: number
 }
 
 /**
@@ -108,13 +122,25 @@ export const make = (options: ConnectionPoolOptions): Effect.Effect<ConnectionPo
     // The pool's own scope, made now: connections opened later close when the pool closes,
     // not before finalizers the caller adds after creating the pool (a worker's terminate).
     const poolScope = yield* Effect.flatMap(Effect.scope, (scope) => Scope.fork(scope, ExecutionStrategy.sequential))
-    const permits = yield* Effect.makeSemaphore(options.size)
-    const idle: Array<Entry> = []
-    let open = 0
+    const size = Math.max(1, options.size)
+    const entries: Array<Entry> = []
+    /** Connections being opened; they count against the size. */
+    let opening = 0
+    /** Completed when a connection is returned or dropped while someone waits for one. */
+    let changed: Deferred.Deferred<void> | undefined = undefined
+    const signal = () => {
+      const waiters = changed
+      if (waiters === undefined) return
+      changed = undefined
+      Deferred.unsafeDone(waiters, Exit.void)
+    }
 
-    const discard = (entry: Entry) =>
+    const drop = (entry: Entry) =>
       Effect.suspend(() => {
-        open--
+        const index = entries.indexOf(entry)
+        if (index === -1) return Effect.void
+        entries.splice(index, 1)
+        signal()
         return Scope.close(entry.scope, Exit.void)
       })
 
@@ -124,33 +150,91 @@ export const make = (options: ConnectionPoolOptions): Effect.Effect<ConnectionPo
         Scope.extend(scope),
         Effect.onError(() => Scope.close(scope, Exit.void))
       )
-      open++
-      return { connection, scope }
+      const entry: Entry = { connection, scope, lent: false, users: 0 }
+      entries.push(entry)
+      return entry
     }).pipe(
       Effect.retry({ schedule: options.retry ?? defaultRetry, while: isTransient }),
-      // Opening runs inside acquireUseRelease's uninterruptible acquire; connecting and its
-      // backoff must still honour deadlines and interruption (the child scope is closed then).
+      Effect.ensuring(Effect.sync(() => {
+        opening--
+        signal()
+      })),
+      // Callers may be inside uninterruptible regions; connecting and its backoff must still
+      // honour deadlines and interruption (the child scope is closed then).
       Effect.interruptible
     )
 
-    const acquire: Effect.Effect<Entry, OpenError> = Effect.suspend(() => {
-      const entry = idle.pop()
-      if (entry === undefined) return openOne
-      return entry.connection.isOpen() ? Effect.succeed(entry) : Effect.zipRight(discard(entry), acquire)
+    /** Drops broken connections (they may break while idle). */
+    const prune = Effect.suspend(() => {
+      const broken = entries.filter((entry) => !entry.connection.isOpen() && !entry.lent && entry.users === 0)
+      return broken.length === 0 ? Effect.void : Effect.forEach(broken, drop, { discard: true })
     })
 
-    const release = (entry: Entry) =>
+    const room = () => entries.length + opening < size
+
+    /** Waits for a connection to come back; interruptible, as nothing is held yet. */
+    const awaitChange = Effect.zipRight(
+      prune,
+      Effect.interruptible(Effect.suspend(() => Deferred.await(changed ??= Deferred.unsafeMake<void>(FiberId.none))))
+    )
+
+    const acquireShared: Effect.Effect<Entry, OpenError> = Effect.suspend(() => {
+      let best: Entry | undefined = undefined
+      for (const entry of entries) {
+        if (entry.lent || !entry.connection.isOpen()) continue
+        if (best === undefined || entry.users < best.users) best = entry
+      }
+      // Share a busy connection only when no other may be opened.
+      if (best !== undefined && (best.users === 0 || !room())) {
+        best.users++
+        return Effect.succeed(best)
+      }
+      if (room()) {
+        opening++
+        return Effect.map(openOne, (entry) => {
+          entry.users++
+          return entry
+        })
+      }
+      return Effect.zipRight(awaitChange, acquireShared)
+    })
+
+    const acquireExclusive: Effect.Effect<Entry, OpenError> = Effect.suspend(() => {
+      const idle = entries.find((entry) => !entry.lent && entry.users === 0 && entry.connection.isOpen())
+      if (idle !== undefined) {
+        idle.lent = true
+        return Effect.succeed(idle)
+      }
+      if (room()) {
+        opening++
+        return Effect.map(openOne, (entry) => {
+          entry.lent = true
+          return entry
+        })
+      }
+      return Effect.zipRight(awaitChange, acquireExclusive)
+    })
+
+    const releaseShared = (entry: Entry) =>
       Effect.suspend(() => {
-        if (entry.connection.isOpen() && entry.connection.inFlight() === 0) {
-          idle.push(entry)
-          return Effect.void
-        }
+        entry.users--
+        if (!entry.connection.isOpen() && entry.users === 0) return drop(entry)
+        signal()
+        return Effect.void
+      })
+
+    const releaseExclusive = (entry: Entry) =>
+      Effect.suspend(() => {
+        entry.lent = false
         // A reply may still be owed (its user was interrupted): the connection cannot be reused safely.
-        return discard(entry)
+        if (!entry.connection.isOpen() || entry.connection.inFlight() > 0) return drop(entry)
+        signal()
+        return Effect.void
       })
 
     return {
-      use: (f) => permits.withPermits(1)(Effect.acquireUseRelease(acquire, (entry) => f(entry.connection), release)),
-      openCount: () => open
+      use: (f) => Effect.acquireUseRelease(acquireShared, (entry) => f(entry.connection), releaseShared),
+      useExclusive: (f) => Effect.acquireUseRelease(acquireExclusive, (entry) => f(entry.connection), releaseExclusive),
+      openCount: () => entries.length
     } satisfies ConnectionPool
   })

@@ -160,7 +160,8 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2
  */
 export const PushableJob = Schema.Struct({
   jid: Schema.String.pipe(
-    Schema.filter((jid) => utf8.encode(jid).byteLength >= 8 || "jid must be at least 8 bytes")
+    // A UTF-16 code unit is at least one UTF-8 byte: only short strings need encoding.
+    Schema.filter((jid) => jid.length >= 8 || utf8.encode(jid).byteLength >= 8 || "jid must be at least 8 bytes")
   ),
   jobtype: Schema.String.pipe(Schema.filter((jobtype) => jobtype.trim() !== "" || "jobtype must not be empty")),
   args: JsonArgs,
@@ -221,11 +222,25 @@ export interface JobInput {
  * @category constructors
  */
 export const randomJid = (): string => {
-  const bytes = crypto.getRandomValues(new Uint8Array(12))
-  let binary = ""
-  for (const byte of bytes) binary += String.fromCharCode(byte)
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_")
+  if (randomOffset + 12 > randomPool.byteLength) {
+    crypto.getRandomValues(randomPool)
+    randomOffset = 0
+  }
+  // 12 bytes make exactly 16 base64url characters, 3 bytes to 4 at a time.
+  let jid = ""
+  for (let i = randomOffset; i < randomOffset + 12; i += 3) {
+    const triple = (randomPool[i]! << 16) | (randomPool[i + 1]! << 8) | randomPool[i + 2]!
+    jid += base64url[triple >>> 18]! + base64url[(triple >>> 12) & 63]! + base64url[(triple >>> 6) & 63]! +
+      base64url[triple & 63]!
+  }
+  randomOffset += 12
+  return jid
 }
+
+// Random bytes are drawn in 4 KiB batches: one getRandomValues call per 341 jids, not per jid.
+const randomPool = new Uint8Array(4092)
+let randomOffset = randomPool.byteLength
+const base64url = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 const decodePushable = Schema.decodeUnknownEither(PushableJob, { onExcessProperty: "error", errors: "all" })
 

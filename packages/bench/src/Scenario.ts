@@ -1,0 +1,110 @@
+/**
+ * What a benchmark runner is asked to do and what it reports, shared by the harness and the
+ * runners (each tool runs in its own process, so its memory and CPU figures are its own).
+ */
+import { Schema } from "effect"
+
+export const ScenarioName = Schema.Literal(
+  "push-await",
+  "push-concurrent",
+  "push-pipelined",
+  "push-bulk",
+  "process",
+  "latency",
+  "soak"
+)
+export type ScenarioName = typeof ScenarioName.Type
+
+export const ScenarioParams = Schema.Struct({
+  scenario: ScenarioName,
+  url: Schema.String,
+  queue: Schema.String,
+  count: Schema.Int,
+  /** Pushers for push-concurrent, window for push-pipelined, worker concurrency otherwise. */
+  concurrency: Schema.Int,
+  /** Jobs per second, for latency. */
+  rate: Schema.Number
+})
+export type ScenarioParams = typeof ScenarioParams.Type
+
+export const RunResult = Schema.Struct({
+  jobsPerSecond: Schema.Number,
+  seconds: Schema.Number,
+  cpuSeconds: Schema.Number,
+  peakRssKb: Schema.Number,
+  p50Ms: Schema.optional(Schema.Number),
+  p99Ms: Schema.optional(Schema.Number),
+  /** soak: resident memory after a GC at 10% and at 100% of the jobs. */
+  rssAtTenthKb: Schema.optional(Schema.Number),
+  rssAtEndKb: Schema.optional(Schema.Number)
+})
+export type RunResult = typeof RunResult.Type
+
+/** Reads the parameters a runner was started with. */
+export const readParams = (argv: ReadonlyArray<string>): ScenarioParams => {
+  const raw = argv[2]
+  if (raw === undefined) throw new Error("usage: runner '<json parameters>'")
+  return Schema.decodeUnknownSync(Schema.parseJson(ScenarioParams))(raw)
+}
+
+/**
+ * Marks the end of the measured work (the last job handled): a worker's shutdown afterwards,
+ * which waits for its in-flight FETCHes, is not part of throughput.
+ */
+export const stopClock = (): void => {
+  stoppedAt ??= { at: performance.now(), cpu: process.cpuUsage() }
+}
+let stoppedAt: { at: number; cpu: NodeJS.CpuUsage } | undefined = undefined
+
+/** Measures a run: wall time, CPU and peak RSS of this process. */
+export const measure = async (
+  count: number,
+  run: () => Promise<Partial<RunResult>>
+): Promise<RunResult> => {
+  const cpu = process.cpuUsage()
+  const started = performance.now()
+  const extra = await run()
+  stopClock()
+  const seconds = (stoppedAt!.at - started) / 1000
+  const usedUntilStop = { user: stoppedAt!.cpu.user - cpu.user, system: stoppedAt!.cpu.system - cpu.system }
+  return {
+    jobsPerSecond: count / seconds,
+    seconds,
+    cpuSeconds: (usedUntilStop.user + usedUntilStop.system) / 1e6,
+    peakRssKb: process.resourceUsage().maxRSS,
+    ...extra
+  }
+}
+
+/** Epoch milliseconds with sub-millisecond precision, comparable within one process. */
+export const nowMs = (): number => performance.timeOrigin + performance.now()
+
+export const percentiles = (samples: Array<number>): { p50Ms: number; p99Ms: number } => {
+  const sorted = samples.slice().sort((a, b) => a - b)
+  const at = (p: number) => sorted[Math.floor((sorted.length - 1) * p)] ?? 0
+  return { p50Ms: at(0.5), p99Ms: at(0.99) }
+}
+
+/** Resident memory after a full GC (runners start with --expose-gc). */
+export const settledRssKb = (): number => {
+  const gc: unknown = Reflect.get(globalThis, "gc")
+  if (typeof gc === "function") gc()
+  return Math.round(process.memoryUsage.rss() / 1024)
+}
+
+/** Prints the result as the runner's last line and exits. */
+export const report = (result: RunResult): never => {
+  process.stdout.write(`${JSON.stringify(result)}\n`)
+  process.exit(0)
+}
+
+/** Resolves when `condition` holds, checking every 5 ms. */
+export const until = (condition: () => boolean): Promise<void> =>
+  new Promise((resolve) => {
+    const check = () => {
+      if (!condition()) return setTimeout(check, 1)
+      stopClock()
+      resolve()
+    }
+    check()
+  })

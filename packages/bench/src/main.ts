@@ -1,0 +1,249 @@
+/**
+ * The benchmark harness: starts one Faktory server, runs every scenario for effect-faktory,
+ * the npm `faktory-worker` and `faktory_worker_go` (each in its own process, FLUSHing between
+ * runs), and writes a Markdown table of medians (min–max) with the ratio effect-faktory ÷ peer.
+ *
+ *   node packages/bench/dist/main.js [--smoke] [--reps N] [--out DIR] [--no-go] [--only a,b]
+ */
+import { Client } from "@effect-faktory/core"
+import { NodeTransport } from "@effect-faktory/node"
+import { FaktoryServer } from "@effect-faktory/testing"
+import { Console, Effect, Schema } from "effect"
+import { execFileSync, spawn } from "node:child_process"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
+import { RunResult, type ScenarioName, type ScenarioParams } from "./Scenario.js"
+
+const here = Path.dirname(fileURLToPath(import.meta.url))
+const packageRoot = Path.resolve(here, "..")
+
+type Tool = "effect" | "npm" | "go"
+const toolNames: Record<Tool, string> = {
+  effect: "effect-faktory",
+  npm: "faktory-worker (npm)",
+  go: "faktory_worker_go"
+}
+
+interface Row {
+  readonly id: string
+  readonly title: string
+  readonly scenario: ScenarioName
+  readonly count: number
+  readonly concurrency: number
+  readonly tools: ReadonlyArray<Tool>
+  /** Jobs pushed before the runner starts (processing scenarios). */
+  readonly prepush: boolean
+}
+
+const args = process.argv.slice(2)
+const flag = (name: string) => args.includes(name)
+const valueOf = (name: string) => {
+  const index = args.indexOf(name)
+  return index === -1 ? undefined : args[index + 1]
+}
+const smoke = flag("--smoke")
+const reps = Number(valueOf("--reps") ?? (smoke ? 1 : 3))
+const outDir = valueOf("--out") ?? Path.join(packageRoot, "results")
+const only = valueOf("--only")?.split(",")
+const scale = (full: number, tiny: number) => (smoke ? tiny : full)
+
+const allRows: ReadonlyArray<Row> = [
+  { id: "push-await", title: "push: one connection, awaiting each", scenario: "push-await", count: scale(10_000, 200), concurrency: 1, tools: ["effect", "npm"], prepush: false },
+  { id: "push-concurrent", title: "push: 50 concurrent pushers over the pool", scenario: "push-concurrent", count: scale(20_000, 400), concurrency: 50, tools: ["effect", "npm"], prepush: false },
+  { id: "push-pipelined", title: "push: pipelined on one connection (npm: its best, the pool)", scenario: "push-pipelined", count: scale(20_000, 400), concurrency: 500, tools: ["effect", "npm"], prepush: false },
+  { id: "push-bulk", title: "PUSHB in batches of 1,000", scenario: "push-bulk", count: scale(50_000, 2000), concurrency: 1, tools: ["effect", "npm"], prepush: false },
+  { id: "process-1", title: "process no-op jobs, concurrency 1", scenario: "process", count: scale(20_000, 200), concurrency: 1, tools: ["effect", "npm", "go"], prepush: true },
+  { id: "process-10", title: "process no-op jobs, concurrency 10", scenario: "process", count: scale(20_000, 400), concurrency: 10, tools: ["effect", "npm", "go"], prepush: true },
+  { id: "process-50", title: "process no-op jobs, concurrency 50", scenario: "process", count: scale(20_000, 400), concurrency: 50, tools: ["effect", "npm", "go"], prepush: true },
+  { id: "latency", title: "push → handler start at 100 jobs/s", scenario: "latency", count: scale(500, 30), concurrency: 10, tools: ["effect", "npm", "go"], prepush: false },
+  { id: "soak", title: "one worker, concurrency 10", scenario: "soak", count: scale(100_000, 1000), concurrency: 10, tools: ["effect", "npm"], prepush: true }
+]
+const rows = allRows.filter((row) => only === undefined || only.includes(row.id))
+
+const decodeResult = Schema.decodeUnknownSync(Schema.parseJson(RunResult))
+
+/** Builds the Go peer once; undefined (with the reason) when Go or its modules are not at hand. */
+const buildGo = (): { binary?: string; reason?: string } => {
+  if (flag("--no-go")) return { reason: "skipped (--no-go)" }
+  const binary = Path.join(Os.tmpdir(), `effect-faktory-bench-go-${process.pid}`)
+  try {
+    execFileSync("go", ["build", "-o", binary, "."], { cwd: Path.join(packageRoot, "go"), stdio: "pipe" })
+    return { binary }
+  } catch (error) {
+    return { reason: `not run: go build failed (${String(error).split("\n")[0]})` }
+  }
+}
+
+const runTool = (tool: Tool, params: ScenarioParams, goBinary: string | undefined) =>
+  Effect.async<RunResult, Error>((resume) => {
+    const json = JSON.stringify(params)
+    const [command, argv] = tool === "go"
+      ? [goBinary!, [json]]
+      : [process.execPath, ["--expose-gc", Path.join(here, "runners", `${tool}.js`), json]]
+    const child = spawn(command, argv, { env: { ...process.env, FAKTORY_URL: params.url }, stdio: ["ignore", "pipe", "pipe"] })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+    const timer = setTimeout(() => child.kill("SIGKILL"), (smoke ? 2 : 10) * 60_000)
+    child.on("exit", (code) => {
+      clearTimeout(timer)
+      const last = stdout.trim().split("\n").pop() ?? ""
+      try {
+        if (code !== 0) throw new Error(`exit ${code}`)
+        resume(Effect.succeed(decodeResult(last)))
+      } catch (error) {
+        resume(Effect.fail(new Error(`${tool} ${params.scenario} failed (${String(error)}):\n${stderr.slice(-2000)}`)))
+      }
+    })
+    return Effect.sync(() => child.kill("SIGKILL"))
+  })
+
+interface Summary {
+  readonly median: number
+  readonly min: number
+  readonly max: number
+}
+const summarize = (values: ReadonlyArray<number>): Summary => {
+  const sorted = values.slice().sort((a, b) => a - b)
+  return { median: sorted[Math.floor((sorted.length - 1) / 2)]!, min: sorted[0]!, max: sorted[sorted.length - 1]! }
+}
+
+type Results = Record<string, Partial<Record<Tool, ReadonlyArray<RunResult>>>>
+
+const main = Effect.gen(function*() {
+  const go = buildGo()
+  const server = yield* FaktoryServer.make({ webUi: false })
+  const client = yield* Client.make({ url: server.url, poolSize: 4 })
+  const version = (yield* client.info).server.faktory_version
+  const results: Results = {}
+  for (const row of rows) {
+    results[row.id] = {}
+    for (const tool of row.tools) {
+      if (tool === "go" && go.binary === undefined) continue
+      const runs: Array<RunResult> = []
+      for (let rep = 0; rep < reps; rep++) {
+        yield* client.flush
+        const queue = `bench-${row.id}`
+        if (row.prepush) {
+          yield* client.pushBulk(Array.from({ length: row.count }, (_, i) => ({ jobtype: "Noop", queue, args: [i] })))
+        }
+        const result = yield* runTool(tool, {
+          scenario: row.scenario,
+          url: server.url,
+          queue,
+          count: row.count,
+          concurrency: row.concurrency,
+          rate: 100
+        }, go.binary)
+        runs.push(result)
+        yield* Console.log(`${row.id} ${tool} #${rep + 1}: ${Math.round(result.jobsPerSecond)} jobs/s`)
+      }
+      results[row.id]![tool] = runs
+    }
+  }
+  if (go.binary !== undefined) Fs.rmSync(go.binary, { force: true })
+  const markdown = render(results, { version, goNote: go.reason })
+  Fs.mkdirSync(outDir, { recursive: true })
+  const name = smoke ? "smoke" : "latest"
+  Fs.writeFileSync(Path.join(outDir, `${name}.md`), markdown)
+  Fs.writeFileSync(
+    Path.join(outDir, `${name}.json`),
+    `${JSON.stringify({ date: new Date().toISOString(), faktory: version, node: process.version, cpus: Os.cpus().length, reps, smoke, rows: allRows.filter((r) => results[r.id] !== undefined), results }, null, 2)}\n`
+  )
+  yield* Console.log(`\n${markdown}`)
+}).pipe(Effect.scoped, Effect.provide(NodeTransport.layer))
+
+const fmt = (value: number, digits = 0) =>
+  value.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits })
+const cell = (runs: ReadonlyArray<RunResult> | undefined, pick: (run: RunResult) => number | undefined, digits = 0) => {
+  const values = (runs ?? []).map(pick).filter((value): value is number => value !== undefined)
+  if (values.length === 0) return "–"
+  const { max, median, min } = summarize(values)
+  return values.length === 1 ? fmt(median, digits) : `${fmt(median, digits)} (${fmt(min, digits)}–${fmt(max, digits)})`
+}
+const ratio = (
+  ours: ReadonlyArray<RunResult> | undefined,
+  theirs: ReadonlyArray<RunResult> | undefined,
+  pick: (run: RunResult) => number | undefined
+) => {
+  const a = (ours ?? []).map(pick).filter((value): value is number => value !== undefined)
+  const b = (theirs ?? []).map(pick).filter((value): value is number => value !== undefined)
+  if (a.length === 0 || b.length === 0) return "–"
+  return `${(summarize(a).median / summarize(b).median).toFixed(2)}×`
+}
+
+const render = (results: Results, meta: { version: string; goNote: string | undefined }): string => {
+  const lines: Array<string> = []
+  const header = (columns: ReadonlyArray<string>) => {
+    lines.push(`| ${columns.join(" | ")} |`)
+    lines.push(`|${columns.map(() => "---").join("|")}|`)
+  }
+  lines.push("# effect-faktory benchmarks", "")
+  lines.push(
+    `Faktory ${meta.version}, Node ${process.version}, ${Os.cpus().length} cores (the server shares them), ` +
+      `${new Date().toISOString().slice(0, 10)}. ${reps} run${reps === 1 ? "" : "s"} each: median (min–max).` +
+      `${smoke ? " **Smoke run: tiny counts, figures not meaningful.**" : ""}`
+  )
+  if (meta.goNote !== undefined) lines.push("", `faktory_worker_go: ${meta.goNote}.`)
+  const throughput = (run: RunResult) => run.jobsPerSecond
+  lines.push("", "## Throughput (jobs/s, higher is better)", "")
+  header(["scenario", "jobs", toolNames.effect, toolNames.npm, toolNames.go, "÷ npm", "÷ go"])
+  for (const row of allRows) {
+    const r = results[row.id]
+    if (r === undefined || row.scenario === "latency" || row.scenario === "soak") continue
+    lines.push(
+      `| ${row.title} | ${fmt(row.count)} | ${cell(r.effect, throughput)} | ${cell(r.npm, throughput)} | ${cell(r.go, throughput)} | ${
+        ratio(r.effect, r.npm, throughput)
+      } | ${ratio(r.effect, r.go, throughput)} |`
+    )
+  }
+  const latency = results["latency"]
+  if (latency !== undefined) {
+    lines.push("", "## Latency, push → handler start (ms, lower is better)", "")
+    header(["percentile", toolNames.effect, toolNames.npm, toolNames.go, "÷ npm", "÷ go"])
+    for (const [name, pick] of [["p50", (run: RunResult) => run.p50Ms], ["p99", (run: RunResult) => run.p99Ms]] as const) {
+      lines.push(
+        `| ${name} | ${cell(latency.effect, pick, 2)} | ${cell(latency.npm, pick, 2)} | ${cell(latency.go, pick, 2)} | ${
+          ratio(latency.effect, latency.npm, pick)
+        } | ${ratio(latency.effect, latency.go, pick)} |`
+      )
+    }
+  }
+  const resources = results["process-10"]
+  if (resources !== undefined) {
+    lines.push("", "## Worker resources, no-op jobs at concurrency 10 (lower is better)", "")
+    header(["measure", toolNames.effect, toolNames.npm, toolNames.go, "÷ npm", "÷ go"])
+    const cpu = (run: RunResult) => (run.cpuSeconds / run.jobsPerSecond / run.seconds) * 10_000
+    const rss = (run: RunResult) => run.peakRssKb / 1024
+    for (const [name, pick, digits] of [["CPU seconds per 10,000 jobs", cpu, 2], ["peak RSS (MB)", rss, 0]] as const) {
+      lines.push(
+        `| ${name} | ${cell(resources.effect, pick, digits)} | ${cell(resources.npm, pick, digits)} | ${cell(resources.go, pick, digits)} | ${
+          ratio(resources.effect, resources.npm, pick)
+        } | ${ratio(resources.effect, resources.go, pick)} |`
+      )
+    }
+  }
+  const soak = results["soak"]
+  const soakRow = allRows.find((row) => row.id === "soak")!
+  if (soak !== undefined) {
+    lines.push("", `## Soak: ${fmt(soakRow.count)} jobs through one worker, concurrency 10 (RSS after GC, MB)`, "")
+    header(["measure", toolNames.effect, toolNames.npm, "÷ npm"])
+    const tenth = (run: RunResult) => run.rssAtTenthKb === undefined ? undefined : run.rssAtTenthKb / 1024
+    const end = (run: RunResult) => run.rssAtEndKb === undefined ? undefined : run.rssAtEndKb / 1024
+    const growth = (run: RunResult) =>
+      run.rssAtEndKb === undefined || run.rssAtTenthKb === undefined ? undefined : (run.rssAtEndKb - run.rssAtTenthKb) / 1024
+    lines.push(`| RSS at ${fmt(soakRow.count / 10)} jobs | ${cell(soak.effect, tenth)} | ${cell(soak.npm, tenth)} | ${ratio(soak.effect, soak.npm, tenth)} |`)
+    lines.push(`| RSS at ${fmt(soakRow.count)} jobs | ${cell(soak.effect, end)} | ${cell(soak.npm, end)} | ${ratio(soak.effect, soak.npm, end)} |`)
+    lines.push(`| growth | ${cell(soak.effect, growth)} | ${cell(soak.npm, growth)} | – |`)
+    lines.push(`| jobs/s | ${cell(soak.effect, throughput)} | ${cell(soak.npm, throughput)} | ${ratio(soak.effect, soak.npm, throughput)} |`)
+  }
+  return `${lines.join("\n")}\n`
+}
+
+Effect.runPromise(main).catch((error: unknown) => {
+  console.error(error)
+  process.exitCode = 1
+})
