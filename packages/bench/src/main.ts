@@ -139,6 +139,9 @@ const main = Effect.gen(function*() {
           rate: 100
         }, go.binary)
         runs.push(result)
+        // A runner that exits with FETCHes pending leaves their server-side waits (up to 2 s)
+        // behind; they would reserve the next run's jobs for closed connections.
+        yield* Effect.sleep("2500 millis")
         yield* Console.log(`${row.id} ${tool} #${rep + 1}: ${Math.round(result.jobsPerSecond)} jobs/s`)
       }
       results[row.id]![tool] = runs

@@ -7,16 +7,14 @@
  *
  * @since 0.1.0
  */
-import * as Socket from "@effect/platform/Socket"
+import type * as Socket from "@effect/platform/Socket"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Mailbox from "effect/Mailbox"
 import * as MutableList from "effect/MutableList"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as Stream from "effect/Stream"
 import { AuthenticationError, ConnectionError, ProtocolError } from "./Errors.js"
 import type { FaktoryUrl } from "./FaktoryUrl.js"
 import * as Handshake from "./Handshake.js"
@@ -75,6 +73,13 @@ export interface Connection {
    * matched in order.
    */
   readonly send: (command: Protocol.Command) => Effect.Effect<Resp.Reply, ConnectionError | ProtocolError>
+  /**
+   * Sends several commands in one write and waits for all their replies, in order. Cheaper
+   * than concurrent `send`s, whose fibers may start after the first write went out.
+   */
+  readonly sendAll: (
+    commands: ReadonlyArray<Protocol.Command>
+  ) => Effect.Effect<ReadonlyArray<Resp.Reply>, ConnectionError | ProtocolError>
   /** `true` until the connection is closed or broken. */
   readonly isOpen: () => boolean
   /** Commands written whose replies have not arrived. */
@@ -85,9 +90,13 @@ export interface Connection {
   readonly closed: Effect.Effect<ConnectionError | ProtocolError>
 }
 
+const closedByClient = "the connection was closed by the client"
+
 interface ReplySlot {
-  /** Completes the waiting `send` (a no-op once its caller was interrupted). */
-  readonly resume: (result: Effect.Effect<Resp.Reply, ConnectionError | ProtocolError>) => void
+  /** Called with the reply (a no-op once the caller was interrupted). */
+  readonly onReply: (reply: Resp.Reply) => void
+  /** Called instead when the connection fails first. */
+  readonly onError: (error: ConnectionError | ProtocolError) => void
   readonly verb: string
   readonly sentAt: number
 }
@@ -159,7 +168,6 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
     tls: options.tls,
     connectTimeoutMillis: Duration.toMillis(options.connectTimeout ?? "5 seconds")
   })
-  const write = yield* opened.socket.writer
 
   const pending = MutableList.empty<ReplySlot>()
   let failure: ConnectionError | ProtocolError | undefined = undefined
@@ -193,11 +201,13 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
     timer = undefined
     let slot = MutableList.shift(pending)
     while (slot !== undefined) {
-      slot.resume(Effect.fail(error))
+      slot.onError(error)
       slot = MutableList.shift(pending)
     }
     opened.unref()
     Deferred.unsafeDone(closedSignal, Exit.succeed(error))
+    // A broken connection is closed at once, not at scope close; after END the server closes.
+    if (!(error._tag === "ConnectionError" && error.detail === closedByClient)) opened.destroy()
   }
 
   const enqueueSlot = (slot: ReplySlot): void => {
@@ -224,11 +234,11 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
     if (reply._tag === "ErrorReply" && reply.message === "shutdown in progress") {
       // The server closes right after this reply: it is a lost connection, not a refusal.
       const error = new ConnectionError({ reason: "Closed", address, detail: "the server is shutting down" })
-      slot.resume(Effect.fail(error))
+      slot.onError(error)
       shutdown(error)
       return
     }
-    slot.resume(Effect.succeed(reply))
+    slot.onReply(reply)
     if (MutableList.isEmpty(pending)) {
       if (timer !== undefined) clearTimeout(timer)
       timer = undefined
@@ -236,100 +246,115 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
     }
   }
 
-  // Writes are coalesced: whatever commands were sent since the last write go out together.
+  // Writes are coalesced: the lines of every command sent in the same tick go out in one
+  // write, on a microtask, so a burst of pipelined commands costs one system call.
   let outgoing: Array<string> = []
-  const wake = yield* Effect.makeLatch(false)
-  const writerLoop = Effect.gen(function*() {
-    while (true) {
-      yield* wake.await
-      wake.unsafeClose()
-      const lines = outgoing
-      outgoing = []
-      if (lines.length > 0) yield* write(lines.length === 1 ? lines[0]! : lines.join(""))
+  let flushScheduled = false
+  const flush = () => {
+    flushScheduled = false
+    const lines = outgoing
+    outgoing = []
+    if (failure === undefined && lines.length > 0) opened.write(lines.length === 1 ? lines[0]! : lines.join(""))
+  }
+  const enqueueLine = (line: string) => {
+    outgoing.push(line)
+    if (!flushScheduled) {
+      flushScheduled = true
+      queueMicrotask(flush)
     }
-  })
-  yield* writerLoop.pipe(
-    Effect.catchAll((error) => Effect.sync(() => shutdown(fromSocketError(error, address)))),
-    Effect.interruptible,
-    Effect.forkScoped
-  )
+  }
 
   // Background fibers are made interruptible explicitly: a connection is often opened inside
   // an uninterruptible region (a pool's acquire), whose status forked fibers would inherit,
   // and then the scope could never stop them.
+  // The greeting arrives unasked: its slot is the first in the FIFO, before any command.
   let greeted: Effect.Effect<Resp.Reply, ConnectionError | ProtocolError> | undefined = undefined
   let onGreeting: ((result: Effect.Effect<Resp.Reply, ConnectionError | ProtocolError>) => void) | undefined = undefined
-  // The greeting arrives unasked: its slot is the first in the FIFO, before any command.
+  const greet = (result: Effect.Effect<Resp.Reply, ConnectionError | ProtocolError>) => {
+    greeted = result
+    onGreeting?.(result)
+  }
   enqueueSlot({
     verb: "HI",
     sentAt: Date.now(),
-    resume: (result) => {
-      greeted = result
-      onGreeting?.(result)
-    }
+    onReply: (reply) => greet(Effect.succeed(reply)),
+    onError: (error) => greet(Effect.fail(error))
   })
   const awaitGreeting = Effect.async<Resp.Reply, ConnectionError | ProtocolError>((resume) => {
     if (greeted !== undefined) return resume(greeted)
     onGreeting = resume
   })
 
-  const chunks = yield* Mailbox.make<Uint8Array, Socket.SocketError>()
+  // Replies are decoded as the bytes arrive, in the socket's own callback: the same
+  // incremental decoder that `Resp.decodeStream` wraps, without a stream stage per chunk
+  // (measured: the stage cost more than the decoding).
+  const decoder = new Resp.Decoder(options.decoder)
+  const decoded: Array<Resp.Reply> = []
   yield* opened.socket.run((chunk) => {
-    chunks.unsafeOffer(chunk)
-  }).pipe(Mailbox.into(chunks), Effect.interruptible, Effect.forkScoped)
-  yield* Mailbox.toStream(chunks).pipe(
-    Resp.decodeStream(options.decoder),
-    Stream.runForEachChunk((replies) =>
-      Effect.sync(() => {
-        for (const reply of replies) dispatch(reply)
-      })
-    ),
+    if (failure !== undefined) return
+    const result = decoder.feed(chunk, decoded)
+    for (const reply of decoded) dispatch(reply)
+    decoded.length = 0
+    if (!Array.isArray(result)) shutdown(result)
+  }).pipe(
     Effect.matchEffect({
       onSuccess: () =>
         Effect.sync(() =>
           shutdown(new ConnectionError({ reason: "Closed", address, detail: "the server closed the connection" }))
         ),
-      onFailure: (error) =>
-        Effect.sync(() => shutdown(Socket.isSocketError(error) ? fromSocketError(error, address) : error))
+      onFailure: (error) => Effect.sync(() => shutdown(fromSocketError(error, address)))
     }),
     Effect.interruptible,
     Effect.forkScoped
   )
 
-  // Once broken, the socket is destroyed at once rather than at scope close.
-  yield* Deferred.await(closedSignal).pipe(
-    Effect.zipRight(write(new Socket.CloseEvent(1000)).pipe(Effect.interruptible, Effect.timeout("1 second"), Effect.ignore)),
-    Effect.interruptible,
-    Effect.forkScoped
-  )
-
-  // The slot is queued and the line written in one synchronous step, so concurrent senders
-  // put their slots in the FIFO in exactly the order their lines go out.
+  // Slots are queued and lines written in one synchronous step, so concurrent senders put
+  // their slots in the FIFO in exactly the order their lines go out.
   const send = (command: Protocol.Command): Effect.Effect<Resp.Reply, ConnectionError | ProtocolError> =>
     Effect.async((resume) => {
       if (failure !== undefined) return resume(Effect.fail(failure))
-      enqueueSlot({ resume, verb: command.verb, sentAt: Date.now() })
-      outgoing.push(command.line)
-      wake.unsafeOpen()
+      enqueueSlot({
+        verb: command.verb,
+        sentAt: Date.now(),
+        onReply: (reply) => resume(Effect.succeed(reply)),
+        onError: (error) => resume(Effect.fail(error))
+      })
+      enqueueLine(command.line)
     })
 
-  yield* Effect.addFinalizer(() =>
-    Effect.suspend(() => {
-      if (failure !== undefined) return Effect.void
-      // END gets no reply; the server closes its side. The write is bounded: a socket that
-      // broke meanwhile never completes it, and finalizers are otherwise uninterruptible.
-      return write(Protocol.end.line).pipe(
-        Effect.interruptible,
-        Effect.timeout("1 second"),
-        Effect.ignore,
-        Effect.zipRight(Effect.sync(() =>
-          shutdown(
-            new ConnectionError({ reason: "Closed", address, detail: "the connection was closed by the client" })
-          )
-        ))
-      )
+  const sendAll = (
+    commands: ReadonlyArray<Protocol.Command>
+  ): Effect.Effect<ReadonlyArray<Resp.Reply>, ConnectionError | ProtocolError> =>
+    Effect.async((resume) => {
+      if (failure !== undefined) return resume(Effect.fail(failure))
+      const replies: Array<Resp.Reply> = []
+      let settled = false
+      const onError = (error: ConnectionError | ProtocolError) => {
+        if (settled) return
+        settled = true
+        resume(Effect.fail(error))
+      }
+      const onReply = (reply: Resp.Reply) => {
+        replies.push(reply)
+        if (replies.length === commands.length) {
+          settled = true
+          resume(Effect.succeed(replies))
+        }
+      }
+      for (const command of commands) {
+        enqueueSlot({ verb: command.verb, sentAt: Date.now(), onReply, onError })
+        enqueueLine(command.line)
+      }
     })
-  )
+
+  // END gets no reply; the server closes its side. Lines still queued go first.
+  const sayEnd = () => {
+    if (failure !== undefined) return
+    flush()
+    opened.write(Protocol.end.line)
+    shutdown(new ConnectionError({ reason: "Closed", address, detail: closedByClient }))
+  }
+  yield* Effect.addFinalizer(() => Effect.sync(sayEnd))
 
   const handshake = Effect.gen(function*() {
     const hi = yield* Effect.flatMap(awaitGreeting, Handshake.parseHi)
@@ -389,11 +414,10 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
   return {
     address,
     send,
+    sendAll,
     isOpen: () => failure === undefined,
     inFlight: () => MutableList.length(pending),
-    close: Effect.sync(() =>
-      shutdown(new ConnectionError({ reason: "Closed", address, detail: "the connection was closed by the client" }))
-    ),
+    close: Effect.sync(sayEnd),
     closed: Deferred.await(closedSignal)
   } satisfies Connection
 })

@@ -17,7 +17,7 @@ import * as Option from "effect/Option"
 import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as SchemaAST from "effect/SchemaAST"
-import type { PushBulkResult } from "./Client.js"
+import { type PushBulkResult, spanOptions } from "./Client.js"
 import * as DefaultClient from "./DefaultClient.js"
 import { type CommandError, JobValidationError } from "./Errors.js"
 import * as JobPayload from "./JobPayload.js"
@@ -340,7 +340,7 @@ const makeDefinition = <Name extends string, A, I>(
     options,
     with: (extra) => makeDefinition(jobtype, schema, mergeOptions(options, extra)),
     payload: (args) => payload(args),
-    push: (args) => Effect.flatMap(payload(args), pushPayload).pipe(Effect.withSpan(`${jobtype}.push`)),
+    push: (args) => Effect.flatMap(payload(args), pushPayload).pipe(Effect.withSpan(`${jobtype}.push`, spanOptions)),
     pushAt: (args, at) => Effect.flatMap(payload(args, { at }), pushPayload),
     pushIn: (args, delay) =>
       Effect.suspend(() =>

@@ -50,7 +50,15 @@ export interface ConnectOptions {
  * @category models
  */
 export interface TransportSocket {
+  /** For reading: `run` delivers the bytes as they arrive. */
   readonly socket: Socket.Socket
+  /**
+   * Writes at once, without waiting for the bytes to drain. Commands are small and their
+   * replies are the flow control; a failed write surfaces as `socket.run` failing.
+   */
+  readonly write: (data: string) => void
+  /** Closes the socket at once. */
+  readonly destroy: () => void
   readonly ref: () => void
   readonly unref: () => void
 }

@@ -140,6 +140,12 @@ export const connect = (options: Transport.ConnectOptions) =>
     const socket = yield* NodeSocket.fromDuplex(Effect.succeed(raw))
     return {
       socket,
+      write: (data) => {
+        if (!raw.destroyed) raw.write(data)
+      },
+      destroy: () => {
+        raw.destroy()
+      },
       ref: () => {
         raw.ref()
       },
