@@ -72,13 +72,30 @@ export const layer = (options: Worker.WorkerOptions = {}) =>
  * @category running
  */
 export const runMain = <E>(workerLayer: Layer.Layer<Worker.Worker, E>): void => {
+  exitOnSecondInterrupt()
+  NodeRuntime.runMain(run(workerLayer))
+}
+
+/**
+ * For entry points: the runtime turns the first SIGINT into a graceful terminate; a second
+ * one exits at once with code 130, as a person pressing Ctrl-C twice expects.
+ *
+ * @example
+ * ```ts
+ * import { NodeWorker } from "@effect-faktory/node"
+ *
+ * NodeWorker.exitOnSecondInterrupt()
+ * ```
+ *
+ * @since 0.1.0
+ * @category running
+ */
+export const exitOnSecondInterrupt = (): void => {
   let interrupts = 0
-  // The runtime turns the first SIGINT into interruption; a second one means "now".
   process.on("SIGINT", () => {
     interrupts++
     if (interrupts >= 2) process.exit(130)
   })
-  NodeRuntime.runMain(run(workerLayer))
 }
 
 /**
