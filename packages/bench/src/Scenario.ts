@@ -108,3 +108,58 @@ export const until = (condition: () => boolean): Promise<void> =>
     }
     check()
   })
+
+/** Runs a tool's worker until `done` holds; `onJob` sees each job's argument. */
+export type RunWorker = (workers: number, onJob: (arg: number) => void, done: () => boolean) => Promise<void>
+
+/** A tool's producer, for the latency scenario. */
+export interface Producer {
+  readonly push: (arg: number) => Promise<void>
+  readonly close: () => Promise<void>
+}
+
+/**
+ * The worker scenarios, alike for every tool: only how its worker runs and how it pushes
+ * differ, so both runners measure exactly the same thing.
+ */
+export const workerScenarios = (
+  params: ScenarioParams,
+  runWorker: RunWorker,
+  openProducer: () => Promise<Producer>
+): Record<"process" | "latency" | "soak", () => Promise<RunResult>> => {
+  const { concurrency, count } = params
+  return {
+    process: () => {
+      let done = 0
+      return measure(count, async () => {
+        await runWorker(concurrency, () => done++, () => done >= count)
+        return {}
+      })
+    },
+    latency: () => {
+      const samples: Array<number> = []
+      return measure(count, async () => {
+        const working = runWorker(concurrency, (sent) => samples.push(nowMs() - sent), () => samples.length >= count)
+        const producer = await openProducer()
+        for (let i = 0; i < count; i++) {
+          await producer.push(nowMs())
+          await new Promise((resolve) => setTimeout(resolve, 1000 / params.rate))
+        }
+        await producer.close()
+        await working
+        return percentiles(samples)
+      })
+    },
+    soak: () => {
+      let done = 0
+      let rssAtTenthKb = 0
+      return measure(count, async () => {
+        await runWorker(concurrency, () => {
+          done++
+          if (done === Math.floor(count / 10)) rssAtTenthKb = settledRssKb()
+        }, () => done >= count)
+        return { rssAtTenthKb, rssAtEndKb: settledRssKb() }
+      })
+    }
+  }
+}

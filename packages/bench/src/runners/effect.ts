@@ -3,8 +3,8 @@
  */
 import { Client, Job, JobPayload, Protocol, Worker } from "@effect-faktory/core"
 import { NodeTransport, NodeWorker } from "@effect-faktory/node"
-import { Effect, Either, Layer, Schema } from "effect"
-import { measure, nowMs, percentiles, readParams, report, type RunResult, settledRssKb, until } from "../Scenario.js"
+import { Effect, Either, Exit, Layer, Schema, Scope } from "effect"
+import { measure, type Producer, readParams, report, type RunResult, until, workerScenarios } from "../Scenario.js"
 
 const params = readParams(process.argv)
 const { count, concurrency, queue, url } = params
@@ -31,6 +31,17 @@ const runWorker = (workers: number, onJob: (arg: number) => void, done: () => bo
       )
     )
   )
+
+const openProducer = async (): Promise<Producer> => {
+  const scope = await Effect.runPromise(Scope.make())
+  const client = await Effect.runPromise(
+    Client.make({ url, poolSize: 1 }).pipe(Scope.extend(scope), Effect.provide(NodeTransport.layer))
+  )
+  return {
+    push: (arg) => Effect.runPromise(Effect.asVoid(client.push({ jobtype: "Noop", queue, args: [arg] }))),
+    close: () => Effect.runPromise(Scope.close(scope, Exit.void))
+  }
+}
 
 const scenarios: Record<typeof params.scenario, () => Promise<RunResult>> = {
   "push-await": () =>
@@ -68,39 +79,7 @@ const scenarios: Record<typeof params.scenario, () => Promise<RunResult>> = {
     measure(count, () =>
       withClient(1, (client) =>
         Effect.as(client.pushBulk(Array.from({ length: count }, (_, i) => ({ jobtype: "Noop", queue, args: [i] }))), {}))),
-  process: () => {
-    let done = 0
-    return measure(count, async () => {
-      await runWorker(concurrency, () => done++, () => done >= count)
-      return {}
-    })
-  },
-  latency: () => {
-    const samples: Array<number> = []
-    return measure(count, async () => {
-      const working = runWorker(concurrency, (sent) => samples.push(nowMs() - sent), () => samples.length >= count)
-      await withClient(1, (client) =>
-        Effect.gen(function*() {
-          for (let i = 0; i < count; i++) {
-            yield* client.push({ jobtype: "Noop", queue, args: [nowMs()] })
-            yield* Effect.sleep(1000 / params.rate)
-          }
-        }))
-      await working
-      return percentiles(samples)
-    })
-  },
-  soak: () => {
-    let done = 0
-    let rssAtTenthKb = 0
-    return measure(count, async () => {
-      await runWorker(concurrency, () => {
-        done++
-        if (done === Math.floor(count / 10)) rssAtTenthKb = settledRssKb()
-      }, () => done >= count)
-      return { rssAtTenthKb, rssAtEndKb: settledRssKb() }
-    })
-  }
+  ...workerScenarios(params, runWorker, openProducer)
 }
 
 scenarios[params.scenario]().then(report, (error: unknown) => {

@@ -3,7 +3,7 @@
  * today, one JSON line.
  */
 import { create } from "faktory-worker"
-import { measure, nowMs, percentiles, readParams, report, type RunResult, settledRssKb, until } from "../Scenario.js"
+import { measure, type Producer, readParams, report, type RunResult, until, workerScenarios } from "../Scenario.js"
 
 const params = readParams(process.argv)
 const faktory = create()
@@ -25,6 +25,16 @@ const runWorker = async (workers: number, onJob: (arg: number) => void, done: ()
   const worker = await faktory.work({ url, concurrency: workers, queues: [queue] })
   await until(done)
   await worker.stop()
+}
+
+const openProducer = async (): Promise<Producer> => {
+  const client = await connect(1)
+  return {
+    push: async (arg) => {
+      await job(client, arg).push()
+    },
+    close: () => client.close()
+  }
 }
 
 const scenarios: Record<typeof params.scenario, () => Promise<RunResult>> = {
@@ -58,38 +68,7 @@ const scenarios: Record<typeof params.scenario, () => Promise<RunResult>> = {
       await client.close()
       return {}
     }),
-  process: () => {
-    let done = 0
-    return measure(count, async () => {
-      await runWorker(concurrency, () => done++, () => done >= count)
-      return {}
-    })
-  },
-  latency: () => {
-    const samples: Array<number> = []
-    return measure(count, async () => {
-      const working = runWorker(concurrency, (sent) => samples.push(nowMs() - sent), () => samples.length >= count)
-      const client = await connect(1)
-      for (let i = 0; i < count; i++) {
-        await job(client, nowMs()).push()
-        await new Promise((resolve) => setTimeout(resolve, 1000 / params.rate))
-      }
-      await client.close()
-      await working
-      return percentiles(samples)
-    })
-  },
-  soak: () => {
-    let done = 0
-    let rssAtTenthKb = 0
-    return measure(count, async () => {
-      await runWorker(concurrency, () => {
-        done++
-        if (done === Math.floor(count / 10)) rssAtTenthKb = settledRssKb()
-      }, () => done >= count)
-      return { rssAtTenthKb, rssAtEndKb: settledRssKb() }
-    })
-  }
+  ...workerScenarios(params, runWorker, openProducer)
 }
 
 scenarios[params.scenario]().then(report, (error: unknown) => {
