@@ -31,6 +31,7 @@ type result struct {
 	JobsPerSecond float64  `json:"jobsPerSecond"`
 	Seconds       float64  `json:"seconds"`
 	CPUSeconds    float64  `json:"cpuSeconds"`
+	UserCPU       float64  `json:"userCpuSeconds"`
 	PeakRssKb     int64    `json:"peakRssKb"`
 	P50Ms         *float64 `json:"p50Ms,omitempty"`
 	P99Ms         *float64 `json:"p99Ms,omitempty"`
@@ -38,11 +39,12 @@ type result struct {
 
 func nowMs() float64 { return float64(time.Now().UnixNano()) / 1e6 }
 
-func usage() (float64, int64) {
+// usage returns CPU seconds (user and kernel), user CPU seconds and peak RSS in KB.
+func usage() (float64, float64, int64) {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	cpu := float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
-	return cpu, ru.Maxrss // KB on Linux
+	user := float64(ru.Utime.Sec) + float64(ru.Utime.Usec)/1e6
+	return user + float64(ru.Stime.Sec) + float64(ru.Stime.Usec)/1e6, user, ru.Maxrss // KB on Linux
 }
 
 func percentile(sorted []float64, p float64) float64 {
@@ -83,7 +85,7 @@ func main() {
 	})
 
 	ctx, cancel := context.WithCancel(context.Background())
-	cpuBefore, _ := usage()
+	cpuBefore, userBefore, _ := usage()
 	started := time.Now()
 	go func() { _ = mgr.RunWithContext(ctx) }()
 
@@ -112,7 +114,7 @@ func main() {
 		os.Exit(1)
 	}
 	elapsed := time.Since(started).Seconds()
-	cpuAfter, peak := usage()
+	cpuAfter, userAfter, peak := usage()
 	cancel()
 	// Give the manager a moment to ACK the last jobs and END.
 	time.Sleep(200 * time.Millisecond)
@@ -121,6 +123,7 @@ func main() {
 		JobsPerSecond: float64(p.Count) / elapsed,
 		Seconds:       elapsed,
 		CPUSeconds:    cpuAfter - cpuBefore,
+		UserCPU:       userAfter - userBefore,
 		PeakRssKb:     peak,
 	}
 	if p.Scenario == "latency" {
@@ -144,4 +147,7 @@ func (quiet) Warnf(format string, v ...interface{})  {}
 func (quiet) Error(v ...interface{})                 { fmt.Fprintln(os.Stderr, v...) }
 func (quiet) Errorf(format string, v ...interface{}) { fmt.Fprintf(os.Stderr, format+"\n", v...) }
 func (quiet) Fatal(v ...interface{})                 { fmt.Fprintln(os.Stderr, v...); os.Exit(1) }
-func (quiet) Fatalf(format string, v ...interface{}) { fmt.Fprintf(os.Stderr, format+"\n", v...); os.Exit(1) }
+func (quiet) Fatalf(format string, v ...interface{}) {
+	fmt.Fprintf(os.Stderr, format+"\n", v...)
+	os.Exit(1)
+}

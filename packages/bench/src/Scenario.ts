@@ -31,6 +31,8 @@ export const RunResult = Schema.Struct({
   jobsPerSecond: Schema.Number,
   seconds: Schema.Number,
   cpuSeconds: Schema.Number,
+  /** The user-space part of cpuSeconds (the rest is the kernel's, mostly socket I/O). */
+  userCpuSeconds: Schema.Number,
   peakRssKb: Schema.Number,
   p50Ms: Schema.optional(Schema.Number),
   p99Ms: Schema.optional(Schema.Number),
@@ -71,6 +73,7 @@ export const measure = async (
     jobsPerSecond: count / seconds,
     seconds,
     cpuSeconds: (usedUntilStop.user + usedUntilStop.system) / 1e6,
+    userCpuSeconds: usedUntilStop.user / 1e6,
     peakRssKb: process.resourceUsage().maxRSS,
     ...extra
   }

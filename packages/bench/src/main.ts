@@ -220,8 +220,14 @@ const render = (results: Results, meta: { version: string; goNote: string | unde
     lines.push("", "## Worker resources, no-op jobs at concurrency 10 (lower is better)", "")
     header(["measure", toolNames.effect, toolNames.npm, toolNames.go, "÷ npm", "÷ go"])
     const cpu = (run: RunResult) => (run.cpuSeconds / run.jobsPerSecond / run.seconds) * 10_000
+    const userCpu = (run: RunResult) => (run.userCpuSeconds / run.jobsPerSecond / run.seconds) * 10_000
     const rss = (run: RunResult) => run.peakRssKb / 1024
-    for (const [name, pick, digits] of [["CPU seconds per 10,000 jobs", cpu, 2], ["peak RSS (MB)", rss, 0]] as const) {
+    const measures = [
+      ["CPU seconds per 10,000 jobs", cpu, 2],
+      ["of which user space (the rest is the kernel's)", userCpu, 2],
+      ["peak RSS (MB)", rss, 0]
+    ] as const
+    for (const [name, pick, digits] of measures) {
       lines.push(
         `| ${name} | ${cell(resources.effect, pick, digits)} | ${cell(resources.npm, pick, digits)} | ${cell(resources.go, pick, digits)} | ${
           ratio(resources.effect, resources.npm, pick)

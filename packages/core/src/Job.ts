@@ -12,11 +12,18 @@
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import type * as Fiber from "effect/Fiber"
+import type * as FiberId from "effect/FiberId"
+import type * as FiberRefs from "effect/FiberRefs"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as ParseResult from "effect/ParseResult"
+import * as Runtime from "effect/Runtime"
+import type * as RuntimeFlags from "effect/RuntimeFlags"
 import * as Schema from "effect/Schema"
 import * as SchemaAST from "effect/SchemaAST"
+import * as Tracer from "effect/Tracer"
 import { type PushBulkResult, spanOptions } from "./Client.js"
 import * as DefaultClient from "./DefaultClient.js"
 import { type CommandError, JobValidationError } from "./Errors.js"
@@ -111,6 +118,23 @@ const isHandlerEntry = (value: unknown): value is HandlerEntry =>
   typeof value === "object" && value !== null && HandlerEntryTypeId in value
 
 /**
+ * What the worker gives a job's fiber: its own fiber refs and runtime flags (loggers, log
+ * level, interruptibility), the job's log annotations, and the job's span as parent of the
+ * handler's spans.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface JobFiberOptions {
+  readonly fiberRefs: FiberRefs.FiberRefs
+  readonly runtimeFlags: RuntimeFlags.RuntimeFlags
+  readonly updateRefs?: ((refs: FiberRefs.FiberRefs, fiberId: FiberId.Runtime) => FiberRefs.FiberRefs) | undefined
+  readonly span?: Tracer.AnySpan | undefined
+  /** Runs around the handler (the worker's middleware). */
+  readonly around?: (<R>(job: JobContext, handler: Effect.Effect<unknown, unknown, R>) => Effect.Effect<unknown, unknown, R>) | undefined
+}
+
+/**
  * A registered handler, type-erased, as the worker finds it in its context.
  *
  * @since 0.1.0
@@ -121,8 +145,16 @@ export class HandlerEntry {
   readonly [HandlerEntryTypeId] = HandlerEntryTypeId
   constructor(
     readonly jobtype: string,
-    /** Decodes the arguments (failing with `InvalidArgumentsError`) and runs the handler. */
-    readonly execute: (args: ReadonlyArray<unknown>, context: JobContext) => Effect.Effect<unknown, unknown>,
+    /**
+     * Starts the job in a fiber of its own: decodes the arguments (failing with
+     * `InvalidArgumentsError`) and runs the handler with its layer's services and
+     * `CurrentJob`. A handler that never suspends has finished when this returns.
+     */
+    readonly start: (
+      args: ReadonlyArray<unknown>,
+      context: JobContext,
+      options: JobFiberOptions
+    ) => Fiber.RuntimeFiber<unknown, unknown>,
     readonly guardReservation: boolean
   ) {}
 }
@@ -309,6 +341,9 @@ const makeDefinition = <Name extends string, A, I>(
       const [only] = yield* Schema.decodeUnknown(Schema.Tuple(schema))(args)
       return only
     })
+  const decodeArgsSync: (args: ReadonlyArray<unknown>) => Either.Either<A, ParseResult.ParseError> = positional
+    ? Schema.decodeUnknownEither(schema)
+    : (args) => Either.map(Schema.decodeUnknownEither(Schema.Tuple(schema))(args), ([only]) => only)
 
   const payload = (args: A, extra: JobOptions = {}): Effect.Effect<JobPayload.PushableJob, JobValidationError> =>
     Effect.gen(function*() {
@@ -354,16 +389,32 @@ const makeDefinition = <Name extends string, A, I>(
     decodeArgs: (args) => decodeArgs(args),
     handle: <E, R>(handler: (args: A, context: JobContext) => Effect.Effect<unknown, E, R>) =>
       Layer.effectContext(
-        Effect.map(Effect.context<Exclude<R, CurrentJob>>(), (context) => {
+        Effect.map(Effect.context<Exclude<R, CurrentJob>>(), (services) => {
+          const run = (rawArgs: ReadonlyArray<unknown>, job: JobContext): Effect.Effect<unknown, unknown, R> => {
+            // Synchronous decoding first: it is cheaper. When it fails, the effectful decoding
+            // decides, as a Schema with asynchronous parts cannot decode synchronously.
+            const quick = decodeArgsSync(rawArgs)
+            if (Either.isRight(quick)) return handler(quick.right, job)
+            return decodeArgs(rawArgs).pipe(
+              Effect.mapError((error) => new InvalidArgumentsError({ jobtype, detail: JobPayload.formatIssues(error) })),
+              Effect.flatMap((args) => handler(args, job))
+            )
+          }
           const entry = new HandlerEntry(
             jobtype,
-            (rawArgs, jobContext) =>
-              decodeArgs(rawArgs).pipe(
-                Effect.mapError((error) => new InvalidArgumentsError({ jobtype, detail: JobPayload.formatIssues(error) })),
-                Effect.flatMap((args) => handler(args, jobContext)),
-                Effect.provideService(CurrentJob, jobContext),
-                Effect.provide(context)
-              ),
+            (rawArgs, job, options) => {
+              // One runtime per job, built rather than provided: the fiber starts with its
+              // services in place (providing them costs more than the rest of a small job).
+              // R is always within Exclude<R, CurrentJob> | CurrentJob; TypeScript cannot show
+              // it for a generic R, hence the one assertion.
+              const withJob = Context.add(services, CurrentJob, job) as Context.Context<R>
+              const context = options.span === undefined ? withJob : Context.add(withJob, Tracer.ParentSpan, options.span)
+              const runtime = Runtime.make({ context, fiberRefs: options.fiberRefs, runtimeFlags: options.runtimeFlags })
+              const handled = run(rawArgs, job)
+              return Runtime.runFork(runtime, options.around === undefined ? handled : options.around(job, handled), {
+                updateRefs: options.updateRefs
+              })
+            },
             options.guardReservation ?? true
           )
           const tag = Context.GenericTag<JobHandler<Name>, HandlerEntry>(

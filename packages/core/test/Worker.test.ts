@@ -2,7 +2,7 @@ import { expect, layer } from "@effect/vitest"
 import { Client, Job, Worker } from "@effect-faktory/core"
 import { NodeTransport } from "@effect-faktory/node"
 import { FaktoryServer } from "@effect-faktory/testing"
-import { Effect, Layer, Option, Schedule, Schema } from "effect"
+import { Effect, HashMap, Layer, Logger, Option, ParseResult, Schedule, Schema } from "effect"
 import * as Http from "node:http"
 
 const Env = FaktoryServer.clientLayer().pipe(Layer.provideMerge(FaktoryServer.layer()))
@@ -196,6 +196,44 @@ layer(Env, { excludeTestServices: true, timeout: "90 seconds" })("Worker against
       yield* Wrapped.push([])
       yield* waitFor("the job", () => trace.length === 5)
       expect(trace).toEqual(["outer>Wrapped", "inner>Wrapped", "handler", "<inner", "<outer"])
+    }))
+
+  it.scoped("runs handlers with the worker's logger and annotations, the job's span, and asynchronous Schemas", () =>
+    Effect.gen(function*() {
+      // An argument Schema that decodes asynchronously cannot take the synchronous path.
+      const Shouted = Schema.transformOrFail(Schema.String, Schema.String, {
+        decode: (text) => Effect.as(Effect.sleep("1 millis"), text.toUpperCase()),
+        encode: (text) => ParseResult.succeed(text.toLowerCase())
+      })
+      const Traced = Job.define("Traced", { args: Schema.Tuple(Shouted), queue: "w-traced" })
+      const logged: Array<{ message: unknown; annotations: Record<string, unknown> }> = []
+      const spans: Array<{ name: string; jid: unknown; parent: string | undefined }> = []
+      const seen: Array<string> = []
+      const captured = Logger.make(({ annotations, message }) => {
+        logged.push({ message, annotations: Object.fromEntries(HashMap.toEntries(annotations)) })
+      })
+      yield* startWorker(
+        { queues: ["w-traced"] },
+        Traced.handle(([text]) =>
+          Effect.gen(function*() {
+            seen.push(text)
+            yield* Effect.log(`handling ${text}`)
+            const job = yield* Effect.currentSpan
+            const inner = yield* Effect.currentSpan.pipe(Effect.withSpan("inner"))
+            spans.push({
+              name: job.name,
+              jid: job.attributes.get("faktory.jid"),
+              parent: Option.getOrUndefined(Option.map(inner.parent, (parent) => parent._tag === "Span" ? parent.name : "external"))
+            })
+          })
+        )
+      ).pipe(Effect.annotateLogs("app", "billing"), Effect.provide(Logger.replace(Logger.defaultLogger, captured)))
+      const jid = yield* Traced.push(["abc"])
+      yield* waitFor("the job", () => spans.length === 1)
+      expect(seen).toEqual(["ABC"])
+      expect(spans).toEqual([{ name: "faktory.job Traced", jid, parent: "faktory.job Traced" }])
+      expect(logged.find((entry) => Array.isArray(entry.message) && entry.message[0] === "handling ABC")?.annotations)
+        .toEqual({ app: "billing", jid, jobtype: "Traced" })
     }))
 
   it.scoped("gives handlers the job's context", () =>
