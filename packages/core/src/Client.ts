@@ -33,6 +33,7 @@ import * as JobPayload from "./JobPayload.js"
 import * as Protocol from "./Protocol.js"
 import type * as Resp from "./Resp.js"
 import * as ServerInfo from "./ServerInfo.js"
+import * as Spans from "./Spans.js"
 import { type TlsOptions, Transport } from "./Transport.js"
 
 /**
@@ -172,11 +173,6 @@ export const Client: Context.Tag<Client, Client> = Context.GenericTag<Client>("@
 
 const enterpriseMarker = "only available in Faktory Enterprise"
 
-/**
- * Library spans skip the call-site stack trace: capturing one per command cost more CPU than
- * the command itself (a third of a no-op job's worker time, measured in the benchmarks).
- */
-export const spanOptions = { captureStackTrace: false } as const
 
 /**
  * Turns an error reply into the error a user can act on.
@@ -323,14 +319,14 @@ export const make = (
 
     const push = Effect.fnUntraced(function*(input: JobPayload.JobInput) {
       const job = yield* JobPayload.prepare(input)
-      yield* Effect.annotateCurrentSpan({ "faktory.jid": job.jid, "faktory.jobtype": job.jobtype })
+      yield* Spans.annotateCurrentSpan({ "faktory.jid": job.jid, "faktory.jobtype": job.jobtype })
       let sent = job.jid
       yield* throughMiddleware(job, (final) => {
         sent = final.jid
         return roundTrip(Protocol.push(final), expectOk("PUSH"))
       })
       return sent
-    }, Effect.withSpan("Faktory.push", spanOptions))
+    }, Spans.withSpan("Faktory.push"))
 
     const pushBulk = Effect.fnUntraced(function*(inputs: ReadonlyArray<JobPayload.JobInput>) {
       const now = new Date()
@@ -347,7 +343,7 @@ export const make = (
       for (const job of prepared) {
         yield* throughMiddleware(job, (final) => Effect.sync(() => jobs.push(final)))
       }
-      yield* Effect.annotateCurrentSpan({ "faktory.jobs": jobs.length })
+      yield* Spans.annotateCurrentSpan({ "faktory.jobs": jobs.length })
       if (jobs.length === 0) return { pushed: [], rejected: [] }
       const batches: Array<Array<JobPayload.PushableJob>> = []
       for (let start = 0; start < jobs.length; start += PUSH_BULK_BATCH_SIZE) {
@@ -364,7 +360,7 @@ export const make = (
       const rejected = refusals.flatMap((refused) => Object.entries(refused).map(([jid, reason]) => ({ jid, reason })))
       const refusedJids = new Set(rejected.map((entry) => entry.jid))
       return { pushed: jobs.map((job) => job.jid).filter((jid) => !refusedJids.has(jid)), rejected }
-    }, Effect.withSpan("Faktory.pushBulk", spanOptions))
+    }, Spans.withSpan("Faktory.pushBulk"))
 
     const fetch = Effect.fnUntraced(function*(queues: ReadonlyArray<string>) {
       const command = yield* fromEither(Protocol.fetch(queues))
@@ -380,14 +376,14 @@ export const make = (
         case "SimpleString":
           return yield* unexpected("FETCH", reply)
       }
-    }, Effect.withSpan("Faktory.fetch", spanOptions))
+    }, Spans.withSpan("Faktory.fetch"))
 
     const beat = Effect.fnUntraced(function*(payload: Protocol.Beat) {
       const reply = yield* pool.use((connection) => connection.send(Protocol.beat(payload)))
       if (reply._tag === "SimpleString" && reply.value === "OK") return "running" as const
       const { state } = yield* expectBeat(reply)
       return state
-    }, Effect.withSpan("Faktory.beat", spanOptions))
+    }, Spans.withSpan("Faktory.beat"))
 
     const queueCommand = (action: Protocol.QueueAction) =>
       Effect.fnUntraced(function*(names: ReadonlyArray<string>) {
@@ -395,7 +391,7 @@ export const make = (
         if (names.length === 0) return
         const command = yield* fromEither(Protocol.queue(action, names))
         yield* roundTrip(command, expectOk(`QUEUE ${action}`))
-      }, Effect.withSpan(`Faktory.queue${action}`, spanOptions))
+      }, Spans.withSpan(`Faktory.queue${action}`))
 
     const textReply = (verb: string) => (reply: Resp.Reply) => {
       switch (reply._tag) {
@@ -414,16 +410,16 @@ export const make = (
       push,
       pushBulk,
       fetch,
-      ack: (jid: string) => roundTrip(Protocol.ack(jid), expectOk("ACK")).pipe(Effect.withSpan("Faktory.ack", spanOptions)),
+      ack: (jid: string) => roundTrip(Protocol.ack(jid), expectOk("ACK")).pipe(Spans.withSpan("Faktory.ack")),
       fail: (failure: Protocol.Failure) =>
-        roundTrip(Protocol.fail(failure), expectOk("FAIL")).pipe(Effect.withSpan("Faktory.fail", spanOptions)),
+        roundTrip(Protocol.fail(failure), expectOk("FAIL")).pipe(Spans.withSpan("Faktory.fail")),
       beat,
-      info: roundTrip(Protocol.info, expectInfo).pipe(Effect.withSpan("Faktory.info", spanOptions)),
-      flush: roundTrip(Protocol.flush, expectOk("FLUSH")).pipe(Effect.withSpan("Faktory.flush", spanOptions)),
+      info: roundTrip(Protocol.info, expectInfo).pipe(Spans.withSpan("Faktory.info")),
+      flush: roundTrip(Protocol.flush, expectOk("FLUSH")).pipe(Spans.withSpan("Faktory.flush")),
       mutate: Effect.fnUntraced(function*(mutation: Protocol.Mutation) {
         const command = yield* fromEither(Protocol.mutate(mutation))
         yield* roundTrip(command, expectOk("MUTATE"))
-      }, Effect.withSpan("Faktory.mutate", spanOptions)),
+      }, Spans.withSpan("Faktory.mutate")),
       pauseQueues: queueCommand("PAUSE"),
       resumeQueues: queueCommand("RESUME"),
       removeQueues: queueCommand("REMOVE"),
@@ -431,11 +427,11 @@ export const make = (
         if (names.length === 0) return {}
         const command = yield* fromEither(Protocol.queueLatency(names))
         return yield* roundTrip(command, expectLatency)
-      }, Effect.withSpan("Faktory.queueLatency", spanOptions)),
+      }, Spans.withSpan("Faktory.queueLatency")),
       batch: (request: Protocol.BatchCommand) =>
-        roundTrip(Protocol.batch(request), textReply("BATCH")).pipe(Effect.withSpan("Faktory.batch", spanOptions)),
+        roundTrip(Protocol.batch(request), textReply("BATCH")).pipe(Spans.withSpan("Faktory.batch")),
       track: (request: Protocol.TrackCommand) =>
-        roundTrip(Protocol.track(request), textReply("TRACK")).pipe(Effect.withSpan("Faktory.track", spanOptions)),
+        roundTrip(Protocol.track(request), textReply("TRACK")).pipe(Spans.withSpan("Faktory.track")),
       withConnection: pool.useExclusive
     })
   })

@@ -24,10 +24,11 @@ import type * as RuntimeFlags from "effect/RuntimeFlags"
 import * as Schema from "effect/Schema"
 import * as SchemaAST from "effect/SchemaAST"
 import * as Tracer from "effect/Tracer"
-import { type PushBulkResult, spanOptions } from "./Client.js"
+import type { PushBulkResult } from "./Client.js"
 import * as DefaultClient from "./DefaultClient.js"
 import { type CommandError, JobValidationError } from "./Errors.js"
 import * as JobPayload from "./JobPayload.js"
+import * as Spans from "./Spans.js"
 
 /**
  * What a job definition fixes for every job it pushes, and how the worker treats it.
@@ -375,7 +376,7 @@ const makeDefinition = <Name extends string, A, I>(
     options,
     with: (extra) => makeDefinition(jobtype, schema, mergeOptions(options, extra)),
     payload: (args) => payload(args),
-    push: (args) => Effect.flatMap(payload(args), pushPayload).pipe(Effect.withSpan(`${jobtype}.push`, spanOptions)),
+    push: (args) => Effect.flatMap(payload(args), pushPayload).pipe(Spans.withSpan(`${jobtype}.push`)),
     pushAt: (args, at) => Effect.flatMap(payload(args, { at }), pushPayload),
     pushIn: (args, delay) =>
       Effect.suspend(() =>

@@ -35,6 +35,7 @@ import * as RuntimeFlags from "effect/RuntimeFlags"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import type * as Tracer from "effect/Tracer"
 import * as Client from "./Client.js"
 import {
   type InvalidArgumentError,
@@ -49,6 +50,7 @@ import type * as Connection from "./Connection.js"
 import * as Job from "./Job.js"
 import * as JobPayload from "./JobPayload.js"
 import * as Protocol from "./Protocol.js"
+import * as Spans from "./Spans.js"
 import type { Transport } from "./Transport.js"
 
 /**
@@ -183,6 +185,8 @@ export class ReservationExpiredError extends Schema.TaggedError<ReservationExpir
     return `interrupted before its ${this.seconds} s reservation ran out`
   }
 }
+
+const noSpan: Effect.Effect<Tracer.Span | undefined> = Effect.succeed(undefined)
 
 const randomWid = (): string => {
   const bytes = crypto.getRandomValues(new Uint8Array(8))
@@ -355,6 +359,8 @@ export const make = (
     const stopped = yield* Deferred.make<void>()
     const stopping = yield* Deferred.make<void>()
     const clock = yield* Effect.clock
+    // Each job gets a consumer span when a tracer records them (see Spans).
+    const tracing = yield* Spans.isRecording
     const processors = yield* FiberSet.make<unknown, never>()
     const lifecycle = yield* FiberSet.make<unknown, never>()
 
@@ -438,11 +444,13 @@ export const make = (
       const entry = handlers.get(job.jobtype)
       if (entry === undefined) return Effect.succeed(Exit.fail(new UnknownJobTypeError({ jobtype: job.jobtype })))
       return Effect.flatMap(
-        Effect.makeSpan(`faktory.job ${job.jobtype}`, {
-          captureStackTrace: false,
-          kind: "consumer",
-          attributes: { "faktory.jid": job.jid, "faktory.jobtype": job.jobtype, "faktory.queue": job.queue }
-        }),
+        tracing
+          ? Effect.makeSpan(`faktory.job ${job.jobtype}`, {
+            captureStackTrace: false,
+            kind: "consumer",
+            attributes: { "faktory.jid": job.jid, "faktory.jobtype": job.jobtype, "faktory.queue": job.queue }
+          })
+          : noSpan,
         (span) => {
           runningJobs++
           const fiber = entry.start(job.args, Job.contextOf(job), {
@@ -457,7 +465,7 @@ export const make = (
             runningJobs--
             jobs.delete(fiber)
             deadlines.delete(fiber)
-            span.end(clock.unsafeCurrentTimeNanos(), exit)
+            span?.end(clock.unsafeCurrentTimeNanos(), exit)
           }
           const outcome = (exit: Exit.Exit<unknown, unknown>): Exit.Exit<unknown, unknown> =>
             expired.delete(fiber) && Exit.isInterrupted(exit)

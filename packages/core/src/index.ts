@@ -30,6 +30,8 @@ export * as ServerInfo from "./ServerInfo.js"
 /** @since 0.1.0 */
 export * as Sha256 from "./Sha256.js"
 /** @since 0.1.0 */
+export * as Spans from "./Spans.js"
+/** @since 0.1.0 */
 export * as Transport from "./Transport.js"
 /** @since 0.1.0 */
 export * as Worker from "./Worker.js"

@@ -2,7 +2,7 @@ import { expect, layer } from "@effect/vitest"
 import { Client, Job, Worker } from "@effect-faktory/core"
 import { NodeTransport } from "@effect-faktory/node"
 import { FaktoryServer } from "@effect-faktory/testing"
-import { Effect, HashMap, Layer, Logger, Option, ParseResult, Schedule, Schema } from "effect"
+import { Effect, HashMap, Layer, Logger, Option, ParseResult, Schedule, Schema, Tracer } from "effect"
 import * as Http from "node:http"
 
 const Env = FaktoryServer.clientLayer().pipe(Layer.provideMerge(FaktoryServer.layer()))
@@ -209,6 +209,16 @@ layer(Env, { excludeTestServices: true, timeout: "90 seconds" })("Worker against
       const logged: Array<{ message: unknown; annotations: Record<string, unknown> }> = []
       const spans: Array<{ name: string; jid: unknown; parent: string | undefined }> = []
       const seen: Array<string> = []
+      const builtIn = yield* Effect.tracer
+      const recorded: Array<Tracer.Span> = []
+      const recording = Tracer.make({
+        span: (...args) => {
+          const span = builtIn.span(...args)
+          recorded.push(span)
+          return span
+        },
+        context: builtIn.context
+      })
       const captured = Logger.make(({ annotations, message }) => {
         logged.push({ message, annotations: Object.fromEntries(HashMap.toEntries(annotations)) })
       })
@@ -227,11 +237,19 @@ layer(Env, { excludeTestServices: true, timeout: "90 seconds" })("Worker against
             })
           })
         )
-      ).pipe(Effect.annotateLogs("app", "billing"), Effect.provide(Logger.replace(Logger.defaultLogger, captured)))
+      ).pipe(
+        Effect.annotateLogs("app", "billing"),
+        Effect.provide(Logger.replace(Logger.defaultLogger, captured)),
+        // Job spans are made for a tracer that records them, as an OpenTelemetry layer installs.
+        Effect.withTracer(recording)
+      )
       const jid = yield* Traced.push(["abc"])
       yield* waitFor("the job", () => spans.length === 1)
       expect(seen).toEqual(["ABC"])
       expect(spans).toEqual([{ name: "faktory.job Traced", jid, parent: "faktory.job Traced" }])
+      const jobSpan = recorded.find((span) => span.name === "faktory.job Traced")
+      yield* waitFor("the job span to end", () => jobSpan?.status._tag === "Ended")
+      expect(jobSpan?.kind).toBe("consumer")
       expect(logged.find((entry) => Array.isArray(entry.message) && entry.message[0] === "handling ABC")?.annotations)
         .toEqual({ app: "billing", jid, jobtype: "Traced" })
     }))
