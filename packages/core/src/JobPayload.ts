@@ -13,6 +13,8 @@ import { JobValidationError, ProtocolError } from "./Errors.js"
 
 const utf8 = new TextEncoder()
 
+const queueName = /^[a-zA-Z0-9._-]+$/
+
 /**
  * The queue-name rule the server applies when it creates a queue.
  *
@@ -20,7 +22,7 @@ const utf8 = new TextEncoder()
  * @category schemas
  */
 export const QueueName = Schema.String.pipe(
-  Schema.pattern(/^[a-zA-Z0-9._-]+$/, {
+  Schema.pattern(queueName, {
     message: (issue) => `queue name ${JSON.stringify(issue.actual)} must match ^[a-zA-Z0-9._-]+$`
   })
 )
@@ -273,7 +275,42 @@ export const prepare = (input: JobInput, now: Date = new Date()): Either.Either<
     }
     candidate.at = input.at.toISOString()
   }
+  if (isPlainValid(candidate)) return Either.right(candidate)
   return Either.mapLeft(decodePushable(candidate), (error) => invalid(input, formatIssues(error)))
+}
+
+const pushableKeys = new Set<string>(Object.keys(PushableJob.fields))
+const isString = (value: unknown): value is string => typeof value === "string"
+const isIntIn = (value: unknown, min: number, max: number) =>
+  typeof value === "number" && Number.isSafeInteger(value) && value >= min && value <= max
+
+/**
+ * The common job checked by hand: the same rules as `PushableJob`, for the plain shapes
+ * nearly every push has. `true` only when the Schema would accept the job as it is; anything
+ * else (and every invalid job, for its message) goes to the Schema. Measured: the Schema's
+ * generic walk was the largest part of a push's own CPU time. The two agree by property test.
+ */
+const isPlainValid = (job: Record<string, unknown>): job is PushableJob => {
+  for (const key in job) {
+    if (!pushableKeys.has(key)) return false
+  }
+  const { args, at, backtrace, created_at, custom, jid, jobtype, queue, reserve_for, retry } = job
+  return isString(jid) && jid.length >= 8 &&
+    isString(jobtype) && jobtype.trim() !== "" &&
+    Array.isArray(args) && findNonJson(args, "args", new Set()) === undefined &&
+    (queue === undefined || (isString(queue) && queueName.test(queue))) &&
+    (at === undefined || (isString(at) && RFC3339.test(at) && !Number.isNaN(Date.parse(at)))) &&
+    (retry === undefined || Number.isSafeInteger(retry)) &&
+    (reserve_for === undefined || isIntIn(reserve_for, 60, 86400)) &&
+    (backtrace === undefined || isIntIn(backtrace, 0, Number.MAX_SAFE_INTEGER)) &&
+    isString(created_at) &&
+    (custom === undefined || (isPlainRecord(custom) && findNonJson(custom, "custom", new Set()) === undefined))
+}
+
+const isPlainRecord = (value: unknown): value is Record<string, unknown> => {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false
+  const proto: unknown = Object.getPrototypeOf(value)
+  return (proto === Object.prototype || proto === null) && Object.getOwnPropertySymbols(value).length === 0
 }
 
 const invalid = (input: JobInput, detail: string) =>

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { JobPayload } from "@effect-faktory/core"
-import { Either, FastCheck as fc } from "effect"
+import { Either, FastCheck as fc, Schema } from "effect"
 
 const rejected = (input: JobPayload.JobInput) => {
   const result = JobPayload.prepare(input)
@@ -83,6 +83,38 @@ describe("JobPayload.prepare", () => {
     const job = Either.getOrThrow(JobPayload.prepare({ jobtype: "X", args }))
     expect(JSON.parse(JSON.stringify(job.args))).toEqual(JSON.parse(JSON.stringify(args)))
   })
+
+  const exactly = Schema.is(JobPayload.PushableJob, { onExcessProperty: "error" })
+  const anyValue = fc.oneof(fc.jsonValue(), fc.constant(undefined), fc.constant(Number.NaN), fc.date(), fc.func(fc.integer()))
+  /** Valid jobs, each field present or not, then (usually) one field set to an edge or any value. */
+  const validJob = fc.record({
+    jobtype: fc.oneof(fc.constant("Ping"), fc.string().filter((text) => text.trim() !== "")),
+    jid: fc.string({ minLength: 8 }),
+    args: fc.array(fc.jsonValue()),
+    queue: fc.stringMatching(/^[a-zA-Z0-9._-]+$/),
+    at: fc.date({ noInvalidDate: true, min: new Date(0), max: new Date(9e12) }).map((date) => date.toISOString()),
+    retry: fc.oneof(fc.integer(), fc.constantFrom(-1, 0)),
+    reserve_for: fc.oneof(fc.integer({ min: 60, max: 86400 }), fc.constantFrom(60, 86400)),
+    backtrace: fc.oneof(fc.nat(), fc.constant(0)),
+    custom: fc.dictionary(fc.string(), fc.jsonValue())
+  }, { requiredKeys: ["jobtype"] })
+  const edgeValue = fc.oneof(
+    fc.constantFrom(59, 86401, -1, 0.5, 60.5, 2 ** 53, "", " ", "short", "no spaces", "ü", null, [], {}, [undefined]),
+    fc.constantFrom("2026-13-01T00:00:00Z", "2026-11-23 10:00:00", "2026-02-30T00:00:00Z", "2026-11-23T10:00:00+01:00"),
+    fc.constant(new Map()),
+    anyValue
+  )
+  const field = fc.constantFrom("jobtype", "jid", "args", "queue", "at", "retry", "reserve_for", "backtrace", "custom", "surprise")
+  const jobInput = fc.tuple(validJob, fc.option(fc.tuple(field, edgeValue), { freq: 4 })).map(([job, change]) =>
+    change === null ? job : { ...job, [change[0]]: change[1] }
+  )
+
+  // prepare checks common jobs by hand before falling back to the Schema: the hand check
+  // must never accept a job the Schema would refuse.
+  it.prop("accepts exactly what the PushableJob Schema accepts", [jobInput], ([input]) => {
+    const result = JobPayload.prepare(input as JobPayload.JobInput)
+    if (Either.isRight(result)) expect(exactly(result.right)).toBe(true)
+  }, { fastCheck: { numRuns: 2000 } })
 
   it("makes distinct jids", () => {
     const jids = new Set(Array.from({ length: 10000 }, JobPayload.randomJid))
