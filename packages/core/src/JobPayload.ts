@@ -92,12 +92,44 @@ const decodeJobJson = Schema.decodeUnknownEither(Schema.parseJson(Job))
  * @since 0.1.0
  * @category decoding
  */
-export const decode = (json: string): Either.Either<Job, ProtocolError> =>
-  Either.mapLeft(decodeJobJson(json), (error) =>
+export const decode = (json: string): Either.Either<Job, ProtocolError> => {
+  const parsed = parseJson(json)
+  if (isPlainJob(parsed)) return Either.right(parsed)
+  return Either.mapLeft(decodeJobJson(json), (error) =>
     new ProtocolError({
       reason: "MalformedPayload",
       detail: `the server returned a malformed job: ${ParseResult.TreeFormatter.formatErrorSync(error)}`
     }))
+}
+
+const parseJson = (json: string): unknown => {
+  try {
+    return JSON.parse(json)
+  } catch {
+    return undefined
+  }
+}
+
+const isOptional = <A>(value: unknown, is: (value: unknown) => value is A) => value === undefined || is(value)
+const isString = (value: unknown): value is string => typeof value === "string"
+const isNumber = (value: unknown): value is number => typeof value === "number"
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
+
+/**
+ * A fetched job checked by hand: the same rules as the `Job` Schema, for jobs without a
+ * failure record (first runs, nearly every fetch). `true` only when the Schema would accept
+ * it; retries and anything unusual go to the Schema. Measured: the Schema's walk was the
+ * largest part of a no-op job's own CPU time in the worker. The two agree by property test.
+ */
+const isPlainJob = (value: unknown): value is Job => {
+  if (!isRecord(value)) return false
+  const { args, at, backtrace, created_at, custom, enqueued_at, failure, jid, jobtype, queue, reserve_for, retry } = value
+  return isString(jid) && isString(jobtype) && Array.isArray(args) && failure === undefined &&
+    isOptional(queue, isString) && isOptional(at, isString) && isOptional(created_at, isString) &&
+    isOptional(enqueued_at, isString) && (retry === null || isOptional(retry, isNumber)) &&
+    isOptional(reserve_for, isNumber) && isOptional(backtrace, isNumber) && isOptional(custom, isRecord)
+}
 
 /**
  * A value JSON carries as is: no `undefined`, functions, symbols, bigints, non-finite
@@ -280,7 +312,6 @@ export const prepare = (input: JobInput, now: Date = new Date()): Either.Either<
 }
 
 const pushableKeys = new Set<string>(Object.keys(PushableJob.fields))
-const isString = (value: unknown): value is string => typeof value === "string"
 const isIntIn = (value: unknown, min: number, max: number) =>
   typeof value === "number" && Number.isSafeInteger(value) && value >= min && value <= max
 

@@ -123,6 +123,36 @@ describe("JobPayload.prepare", () => {
 })
 
 describe("JobPayload.decode", () => {
+  const isJob = Schema.is(JobPayload.Job)
+  const jsonish = fc.oneof(fc.jsonValue(), fc.constantFrom(null, "", 0, [], {}, "2026-11-23T10:00:00Z"))
+  const fetched = fc.tuple(
+    fc.record({
+      jid: fc.string(),
+      jobtype: fc.string(),
+      args: fc.array(fc.jsonValue()),
+      queue: fc.string(),
+      at: fc.string(),
+      retry: fc.oneof(fc.integer(), fc.constant(null)),
+      reserve_for: fc.integer(),
+      backtrace: fc.integer(),
+      created_at: fc.string(),
+      enqueued_at: fc.string(),
+      custom: fc.dictionary(fc.string(), fc.jsonValue()),
+      failure: fc.record({ retry_count: fc.nat(), message: fc.string(), errtype: fc.string() })
+    }, { requiredKeys: ["jid", "jobtype", "args"] }),
+    fc.option(
+      fc.tuple(fc.constantFrom("jid", "jobtype", "args", "queue", "retry", "reserve_for", "custom", "failure", "unique_for"), jsonish),
+      { freq: 3 }
+    )
+  ).map(([job, change]) => JSON.stringify(change === null ? job : { ...job, [change[0]]: change[1] }))
+
+  // decode checks common jobs by hand before falling back to the Schema: the hand check
+  // must never accept a job the Schema would refuse.
+  it.prop("accepts exactly what the Job Schema accepts", [fetched], ([json]) => {
+    const parsed: unknown = JSON.parse(json)
+    expect(Either.isRight(JobPayload.decode(json))).toBe(isJob(parsed))
+  }, { fastCheck: { numRuns: 2000 } })
+
   it("decodes what the server returns, including jobs from other clients", () => {
     const json =
       "{\"retry\":null,\"failure\":{\"retry_count\":0,\"remaining\":25,\"failed_at\":\"2026-11-23T10:00:00Z\",\"message\":\"boom\",\"errtype\":\"RuntimeError\"},\"jid\":\"ruby-jid-1\",\"queue\":\"default\",\"jobtype\":\"HardWorker\",\"args\":[1,\"a\"],\"reserve_for\":30}"

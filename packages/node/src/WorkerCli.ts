@@ -27,7 +27,7 @@ import * as NodeWorker from "./NodeWorker.js"
  *
  * @example
  * ```ts
- * import { WorkerCli } from "@effect-faktory/node"
+ * import * as WorkerCli from "@effect-faktory/node/WorkerCli"
  *
  * new WorkerCli.CliError({ detail: "no handler layers" }).message
  * ```
@@ -47,7 +47,7 @@ export class CliError extends Schema.TaggedError<CliError>()("CliError", { detai
  *
  * @example
  * ```ts
- * import { WorkerCli } from "@effect-faktory/node"
+ * import * as WorkerCli from "@effect-faktory/node/WorkerCli"
  *
  * WorkerCli.parseQueues(["critical", "default"]) // Either.right(["critical", "default"])
  * WorkerCli.parseQueues(["critical,3", "default"]) // Either.right({ critical: 3, default: 1 })
@@ -85,7 +85,7 @@ const isSelfContainedLayer = (value: unknown): value is Layer.Layer<never, unkno
  *
  * @example
  * ```ts
- * import { WorkerCli } from "@effect-faktory/node"
+ * import * as WorkerCli from "@effect-faktory/node/WorkerCli"
  *
  * const layers = WorkerCli.loadHandlers("./dist/jobs.js")
  * ```
@@ -175,7 +175,7 @@ export const command = Command.make(
  * ```ts
  * import { NodeContext, NodeRuntime } from "@effect/platform-node"
  * import { Effect } from "effect"
- * import { WorkerCli } from "@effect-faktory/node"
+ * import * as WorkerCli from "@effect-faktory/node/WorkerCli"
  *
  * WorkerCli.run(process.argv).pipe(Effect.provide(NodeContext.layer), NodeRuntime.runMain)
  * ```

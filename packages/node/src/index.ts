@@ -15,5 +15,5 @@ export * as NodeClient from "./NodeClient.js"
 export * as NodeTransport from "./NodeTransport.js"
 /** @since 0.1.0 */
 export * as NodeWorker from "./NodeWorker.js"
-/** @since 0.1.0 */
-export * as WorkerCli from "./WorkerCli.js"
+// The `faktory-worker` command line (`@effect-faktory/node/WorkerCli`) is not re-exported:
+// loading @effect/cli costs every worker about 10 MB of memory, and only the binary needs it.
