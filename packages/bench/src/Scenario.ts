@@ -34,6 +34,8 @@ export const RunResult = Schema.Struct({
   /** The user-space part of cpuSeconds (the rest is the kernel's, mostly socket I/O). */
   userCpuSeconds: Schema.Number,
   peakRssKb: Schema.Number,
+  /** Resident memory after a GC with the library loaded, before any work (Node runners). */
+  loadedRssKb: Schema.optional(Schema.Number),
   p50Ms: Schema.optional(Schema.Number),
   p99Ms: Schema.optional(Schema.Number),
   /** soak: resident memory after a GC at 10% and at 100% of the jobs. */
@@ -63,6 +65,7 @@ export const measure = async (
   count: number,
   run: () => Promise<Partial<RunResult>>
 ): Promise<RunResult> => {
+  const loadedRssKb = settledRssKb()
   const cpu = process.cpuUsage()
   const started = performance.now()
   const extra = await run()
@@ -75,6 +78,7 @@ export const measure = async (
     cpuSeconds: (usedUntilStop.user + usedUntilStop.system) / 1e6,
     userCpuSeconds: usedUntilStop.user / 1e6,
     peakRssKb: process.resourceUsage().maxRSS,
+    loadedRssKb,
     ...extra
   }
 }

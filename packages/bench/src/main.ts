@@ -222,10 +222,12 @@ const render = (results: Results, meta: { version: string; goNote: string | unde
     const cpu = (run: RunResult) => (run.cpuSeconds / run.jobsPerSecond / run.seconds) * 10_000
     const userCpu = (run: RunResult) => (run.userCpuSeconds / run.jobsPerSecond / run.seconds) * 10_000
     const rss = (run: RunResult) => run.peakRssKb / 1024
+    const loaded = (run: RunResult) => run.loadedRssKb === undefined ? undefined : run.loadedRssKb / 1024
     const measures = [
       ["CPU seconds per 10,000 jobs", cpu, 2],
       ["of which user space (the rest is the kernel's)", userCpu, 2],
-      ["peak RSS (MB)", rss, 0]
+      ["peak RSS (MB)", rss, 0],
+      ["RSS with the library loaded, before any work (MB)", loaded, 0]
     ] as const
     for (const [name, pick, digits] of measures) {
       lines.push(
