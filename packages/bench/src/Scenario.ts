@@ -1,54 +1,61 @@
 /**
  * What a benchmark runner is asked to do and what it reports, shared by the harness and the
  * runners (each tool runs in its own process, so its memory and CPU figures are its own).
+ *
+ * This module imports nothing: the npm runner loads it, and its memory figures must be the
+ * npm library's alone (Effect would add about 30 MB). The harness checks runner output with
+ * the Schemas in `ScenarioSchema`.
  */
-import { Schema } from "effect"
 
-export const ScenarioName = Schema.Literal(
-  "push-await",
-  "push-concurrent",
-  "push-pipelined",
-  "push-bulk",
-  "process",
-  "latency",
-  "soak"
-)
-export type ScenarioName = typeof ScenarioName.Type
+export const scenarioNames = ["push-await", "push-concurrent", "push-pipelined", "push-bulk", "process", "latency", "soak"] as const
+export type ScenarioName = typeof scenarioNames[number]
 
-export const ScenarioParams = Schema.Struct({
-  scenario: ScenarioName,
-  url: Schema.String,
-  queue: Schema.String,
-  count: Schema.Int,
+export interface ScenarioParams {
+  readonly scenario: ScenarioName
+  readonly url: string
+  readonly queue: string
+  readonly count: number
   /** Pushers for push-concurrent, window for push-pipelined, worker concurrency otherwise. */
-  concurrency: Schema.Int,
+  readonly concurrency: number
   /** Jobs per second, for latency. */
-  rate: Schema.Number
-})
-export type ScenarioParams = typeof ScenarioParams.Type
+  readonly rate: number
+}
 
-export const RunResult = Schema.Struct({
-  jobsPerSecond: Schema.Number,
-  seconds: Schema.Number,
-  cpuSeconds: Schema.Number,
+export interface RunResult {
+  readonly jobsPerSecond: number
+  readonly seconds: number
+  readonly cpuSeconds: number
   /** The user-space part of cpuSeconds (the rest is the kernel's, mostly socket I/O). */
-  userCpuSeconds: Schema.Number,
-  peakRssKb: Schema.Number,
+  readonly userCpuSeconds: number
+  readonly peakRssKb: number
   /** Resident memory after a GC with the library loaded, before any work (Node runners). */
-  loadedRssKb: Schema.optional(Schema.Number),
-  p50Ms: Schema.optional(Schema.Number),
-  p99Ms: Schema.optional(Schema.Number),
+  readonly loadedRssKb?: number | undefined
+  readonly p50Ms?: number | undefined
+  readonly p99Ms?: number | undefined
   /** soak: resident memory after a GC at 10% and at 100% of the jobs. */
-  rssAtTenthKb: Schema.optional(Schema.Number),
-  rssAtEndKb: Schema.optional(Schema.Number)
-})
-export type RunResult = typeof RunResult.Type
+  readonly rssAtTenthKb?: number | undefined
+  readonly rssAtEndKb?: number | undefined
+}
 
-/** Reads the parameters a runner was started with. */
+const isScenarioName = (value: unknown): value is ScenarioName =>
+  scenarioNames.some((name) => name === value)
+const isInt = (value: unknown): value is number => typeof value === "number" && Number.isSafeInteger(value)
+
+/** Reads the parameters a runner was started with (the harness wrote them). */
 export const readParams = (argv: ReadonlyArray<string>): ScenarioParams => {
   const raw = argv[2]
   if (raw === undefined) throw new Error("usage: runner '<json parameters>'")
-  return Schema.decodeUnknownSync(Schema.parseJson(ScenarioParams))(raw)
+  const parsed: unknown = JSON.parse(raw)
+  if (typeof parsed !== "object" || parsed === null) throw new Error(`parameters must be an object: ${raw}`)
+  const field = (key: string): unknown => Reflect.get(parsed, key)
+  const [concurrency, count, queue, rate, scenario, url] = ["concurrency", "count", "queue", "rate", "scenario", "url"].map(field)
+  if (
+    !isScenarioName(scenario) || typeof url !== "string" || typeof queue !== "string" || !isInt(count) ||
+    !isInt(concurrency) || typeof rate !== "number"
+  ) {
+    throw new Error(`bad parameters: ${raw}`)
+  }
+  return { scenario, url, queue, count, concurrency, rate }
 }
 
 /**

@@ -14,7 +14,8 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
-import { RunResult, type ScenarioName, type ScenarioParams } from "./Scenario.js"
+import type { RunResult, ScenarioName, ScenarioParams } from "./Scenario.js"
+import * as ScenarioSchema from "./ScenarioSchema.js"
 
 const here = Path.dirname(fileURLToPath(import.meta.url))
 const packageRoot = Path.resolve(here, "..")
@@ -62,7 +63,7 @@ const allRows: ReadonlyArray<Row> = [
 ]
 const rows = allRows.filter((row) => only === undefined || only.includes(row.id))
 
-const decodeResult = Schema.decodeUnknownSync(Schema.parseJson(RunResult))
+const decodeResult = Schema.decodeUnknownSync(Schema.parseJson(ScenarioSchema.RunResult))
 
 /** Builds the Go peer once; undefined (with the reason) when Go or its modules are not at hand. */
 const buildGo = (): { binary?: string; reason?: string } => {
