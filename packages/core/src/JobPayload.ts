@@ -128,7 +128,8 @@ const isPlainJob = (value: unknown): value is Job => {
   return isString(jid) && isString(jobtype) && Array.isArray(args) && failure === undefined &&
     isOptional(queue, isString) && isOptional(at, isString) && isOptional(created_at, isString) &&
     isOptional(enqueued_at, isString) && (retry === null || isOptional(retry, isNumber)) &&
-    isOptional(reserve_for, isNumber) && isOptional(backtrace, isNumber) && isOptional(custom, isRecord)
+    isOptional(reserve_for, isNumber) && isOptional(backtrace, isNumber) &&
+    (custom === undefined || (isRecord(custom) && !Object.hasOwn(custom, "__proto__")))
 }
 
 /**
@@ -322,6 +323,8 @@ const isIntIn = (value: unknown, min: number, max: number) =>
  * generic walk was the largest part of a push's own CPU time. The two agree by property test.
  */
 const isPlainValid = (job: Record<string, unknown>): job is PushableJob => {
+  // An input key "__proto__" replaced the candidate's prototype: leave that to the Schema.
+  if (Object.getPrototypeOf(job) !== Object.prototype) return false
   for (const key in job) {
     if (!pushableKeys.has(key)) return false
   }
@@ -341,7 +344,9 @@ const isPlainValid = (job: Record<string, unknown>): job is PushableJob => {
 const isPlainRecord = (value: unknown): value is Record<string, unknown> => {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return false
   const proto: unknown = Object.getPrototypeOf(value)
-  return (proto === Object.prototype || proto === null) && Object.getOwnPropertySymbols(value).length === 0
+  // An own "__proto__" key is one the Schema's Record treats differently: leave it to the Schema.
+  return (proto === Object.prototype || proto === null) && Object.getOwnPropertySymbols(value).length === 0 &&
+    !Object.hasOwn(value, "__proto__")
 }
 
 const invalid = (input: JobInput, detail: string) =>

@@ -96,7 +96,7 @@ describe("JobPayload.prepare", () => {
     retry: fc.oneof(fc.integer(), fc.constantFrom(-1, 0)),
     reserve_for: fc.oneof(fc.integer({ min: 60, max: 86400 }), fc.constantFrom(60, 86400)),
     backtrace: fc.oneof(fc.nat(), fc.constant(0)),
-    custom: fc.dictionary(fc.string(), fc.jsonValue())
+    custom: fc.oneof(fc.dictionary(fc.string(), fc.jsonValue()), fc.constant(JSON.parse('{"__proto__":{"a":1}}')))
   }, { requiredKeys: ["jobtype"] })
   const edgeValue = fc.oneof(
     fc.constantFrom(59, 86401, -1, 0.5, 60.5, 2 ** 53, "", " ", "short", "no spaces", "ü", null, [], {}, [undefined]),
@@ -114,7 +114,7 @@ describe("JobPayload.prepare", () => {
   it.prop("accepts exactly what the PushableJob Schema accepts", [jobInput], ([input]) => {
     const result = JobPayload.prepare(input as JobPayload.JobInput)
     if (Either.isRight(result)) expect(exactly(result.right)).toBe(true)
-  }, { fastCheck: { numRuns: 2000 } })
+  }, { fastCheck: { numRuns: 3000 } })
 
   it("makes distinct jids", () => {
     const jids = new Set(Array.from({ length: 10000 }, JobPayload.randomJid))
@@ -137,7 +137,7 @@ describe("JobPayload.decode", () => {
       backtrace: fc.integer(),
       created_at: fc.string(),
       enqueued_at: fc.string(),
-      custom: fc.dictionary(fc.string(), fc.jsonValue()),
+      custom: fc.oneof(fc.dictionary(fc.string(), fc.jsonValue()), fc.constant(JSON.parse('{"__proto__":{"a":1}}'))),
       failure: fc.record({ retry_count: fc.nat(), message: fc.string(), errtype: fc.string() })
     }, { requiredKeys: ["jid", "jobtype", "args"] }),
     fc.option(
@@ -151,7 +151,7 @@ describe("JobPayload.decode", () => {
   it.prop("accepts exactly what the Job Schema accepts", [fetched], ([json]) => {
     const parsed: unknown = JSON.parse(json)
     expect(Either.isRight(JobPayload.decode(json))).toBe(isJob(parsed))
-  }, { fastCheck: { numRuns: 2000 } })
+  }, { fastCheck: { numRuns: 3000 } })
 
   it("decodes what the server returns, including jobs from other clients", () => {
     const json =
