@@ -1,20 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Spans } from "@effect-faktory/core"
-import { Effect, Option, Tracer } from "effect"
-
-/** A tracer that records every span it makes, as an exporting tracer would. */
-const recordingTracer = Effect.map(Effect.tracer, (builtIn) => {
-  const made: Array<Tracer.Span> = []
-  const tracer = Tracer.make({
-    span: (...args) => {
-      const span = builtIn.span(...args)
-      made.push(span)
-      return span
-    },
-    context: builtIn.context
-  })
-  return { made, tracer }
-})
+import { Effect, Option } from "effect"
+import { recordingTracer } from "./RecordingTracer.js"
 
 describe("Spans", () => {
   it.effect("the built-in tracer records nothing, so no span is made under it", () =>

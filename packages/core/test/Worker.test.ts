@@ -2,8 +2,9 @@ import { expect, layer } from "@effect/vitest"
 import { Client, Job, Worker } from "@effect-faktory/core"
 import { NodeTransport } from "@effect-faktory/node"
 import { FaktoryServer } from "@effect-faktory/testing"
-import { Effect, HashMap, Layer, Logger, Option, ParseResult, Schedule, Schema, Tracer } from "effect"
+import { Effect, HashMap, Layer, Logger, Option, ParseResult, Schedule, Schema } from "effect"
 import * as Http from "node:http"
+import { recordingTracer } from "./RecordingTracer.js"
 
 const Env = FaktoryServer.clientLayer().pipe(Layer.provideMerge(FaktoryServer.layer()))
 
@@ -209,16 +210,7 @@ layer(Env, { excludeTestServices: true, timeout: "90 seconds" })("Worker against
       const logged: Array<{ message: unknown; annotations: Record<string, unknown> }> = []
       const spans: Array<{ name: string; jid: unknown; parent: string | undefined }> = []
       const seen: Array<string> = []
-      const builtIn = yield* Effect.tracer
-      const recorded: Array<Tracer.Span> = []
-      const recording = Tracer.make({
-        span: (...args) => {
-          const span = builtIn.span(...args)
-          recorded.push(span)
-          return span
-        },
-        context: builtIn.context
-      })
+      const { made: recorded, tracer: recording } = yield* recordingTracer
       const captured = Logger.make(({ annotations, message }) => {
         logged.push({ message, annotations: Object.fromEntries(HashMap.toEntries(annotations)) })
       })
