@@ -132,56 +132,79 @@ const isPlainJob = (value: unknown): value is Job => {
     (custom === undefined || (isRecord(custom) && !Object.hasOwn(custom, "__proto__")))
 }
 
+/** Where a value JSON cannot carry sits (path segments, outermost first) and what it is. */
+interface NonJson {
+  readonly path: Array<string>
+  readonly problem: string
+}
+
 /**
- * A value JSON carries as is: no `undefined`, functions, symbols, bigints, non-finite
- * numbers or cycles. Returns where the first offending value is, or `undefined`.
+ * Finds the first value JSON cannot carry as is: `undefined`, functions, symbols, bigints,
+ * non-finite numbers, class instances or cycles. `ancestors` holds the objects above `value`
+ * (a short stack: arguments are shallow). Paths are built only for what is found, as the
+ * walk runs on every push.
  */
-const findNonJson = (value: unknown, path: string, seen: Set<object>): string | undefined => {
+const findNonJsonIn = (value: unknown, ancestors: Array<object>): NonJson | undefined => {
   switch (typeof value) {
     case "string":
     case "boolean":
       return undefined
     case "number":
-      return Number.isFinite(value) ? undefined : `${path} is ${value}, which JSON cannot carry`
+      return Number.isFinite(value) ? undefined : { path: [], problem: `is ${value}, which JSON cannot carry` }
     case "object": {
       if (value === null) return undefined
-      if (seen.has(value)) return `${path} refers back to itself`
+      if (ancestors.includes(value)) return { path: [], problem: "refers back to itself" }
       if (value instanceof Date) {
-        return Number.isNaN(value.getTime()) ? `${path} is an invalid Date` : undefined
+        return Number.isNaN(value.getTime()) ? { path: [], problem: "is an invalid Date" } : undefined
       }
-      seen.add(value)
-      try {
-        if (Array.isArray(value)) {
-          for (let i = 0; i < value.length; i++) {
-            const found = findNonJson(value[i], `${path}[${i}]`, seen)
-            if (found !== undefined) return found
+      if (Array.isArray(value)) {
+        ancestors.push(value)
+        for (let i = 0; i < value.length; i++) {
+          const found = findNonJsonIn(value[i], ancestors)
+          if (found !== undefined) {
+            found.path.unshift(`[${i}]`)
+            return found
           }
-          return undefined
         }
-        const proto: unknown = Object.getPrototypeOf(value)
-        if (proto !== Object.prototype && proto !== null) {
-          return `${path} is a ${value.constructor?.name ?? "class instance"}, not a plain object`
-        }
-        for (const [key, item] of Object.entries(value)) {
-          const found = findNonJson(item, `${path}.${key}`, seen)
-          if (found !== undefined) return found
-        }
+        ancestors.pop()
         return undefined
-      } finally {
-        seen.delete(value)
       }
+      const proto: unknown = Object.getPrototypeOf(value)
+      if (proto !== Object.prototype && proto !== null) {
+        return { path: [], problem: `is a ${value.constructor?.name ?? "class instance"}, not a plain object` }
+      }
+      ancestors.push(value)
+      for (const key in value) {
+        if (!Object.hasOwn(value, key)) continue
+        const found = findNonJsonIn(Reflect.get(value, key), ancestors)
+        if (found !== undefined) {
+          found.path.unshift(`.${key}`)
+          return found
+        }
+      }
+      ancestors.pop()
+      return undefined
     }
     default:
-      return `${path} is ${typeof value === "undefined" ? "undefined" : `a ${typeof value}`}, which JSON cannot carry`
+      return {
+        path: [],
+        problem: `is ${typeof value === "undefined" ? "undefined" : `a ${typeof value}`}, which JSON cannot carry`
+      }
   }
 }
 
+/** Describes the first value under `root` that JSON cannot carry, or `undefined` if none. */
+const findNonJson = (value: unknown, root: string): string | undefined => {
+  const found = findNonJsonIn(value, [])
+  return found === undefined ? undefined : `${root}${found.path.join("")} ${found.problem}`
+}
+
 const JsonArgs = Schema.Array(Schema.Unknown).pipe(
-  Schema.filter((args) => findNonJson(args, "args", new Set()) ?? true)
+  Schema.filter((args) => findNonJson(args, "args") ?? true)
 )
 
 const JsonObject = Schema.Record({ key: Schema.String, value: Schema.Unknown }).pipe(
-  Schema.filter((custom) => findNonJson(custom, "custom", new Set()) ?? true)
+  Schema.filter((custom) => findNonJson(custom, "custom") ?? true)
 )
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/
@@ -331,14 +354,14 @@ const isPlainValid = (job: Record<string, unknown>): job is PushableJob => {
   const { args, at, backtrace, created_at, custom, jid, jobtype, queue, reserve_for, retry } = job
   return isString(jid) && jid.length >= 8 &&
     isString(jobtype) && jobtype.trim() !== "" &&
-    Array.isArray(args) && findNonJson(args, "args", new Set()) === undefined &&
+    Array.isArray(args) && findNonJson(args, "args") === undefined &&
     (queue === undefined || (isString(queue) && queueName.test(queue))) &&
     (at === undefined || (isString(at) && RFC3339.test(at) && !Number.isNaN(Date.parse(at)))) &&
     (retry === undefined || Number.isSafeInteger(retry)) &&
     (reserve_for === undefined || isIntIn(reserve_for, 60, 86400)) &&
     (backtrace === undefined || isIntIn(backtrace, 0, Number.MAX_SAFE_INTEGER)) &&
     isString(created_at) &&
-    (custom === undefined || (isPlainRecord(custom) && findNonJson(custom, "custom", new Set()) === undefined))
+    (custom === undefined || (isPlainRecord(custom) && findNonJson(custom, "custom") === undefined))
 }
 
 const isPlainRecord = (value: unknown): value is Record<string, unknown> => {
