@@ -299,7 +299,7 @@ export const make = (
     const roundTrip = <A, E>(
       command: Protocol.Command,
       interpret: (reply: Resp.Reply) => Effect.Effect<A, E>
-    ): Effect.Effect<A, E | CommandError> => pool.use((connection) => Effect.flatMap(connection.send(command), interpret))
+    ): Effect.Effect<A, E | CommandError> => Effect.flatMap(pool.send(command), interpret)
 
     const fromEither = <A, E>(either: Either.Either<A, E>): Effect.Effect<A, E> => either
 
@@ -379,7 +379,7 @@ export const make = (
     }, Spans.withSpan("Faktory.fetch"))
 
     const beat = Effect.fnUntraced(function*(payload: Protocol.Beat) {
-      const reply = yield* pool.use((connection) => connection.send(Protocol.beat(payload)))
+      const reply = yield* pool.send(Protocol.beat(payload))
       if (reply._tag === "SimpleString" && reply.value === "OK") return "running" as const
       const { state } = yield* expectBeat(reply)
       return state

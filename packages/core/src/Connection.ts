@@ -74,6 +74,16 @@ export interface Connection {
    */
   readonly send: (command: Protocol.Command) => Effect.Effect<Resp.Reply, ConnectionError | ProtocolError>
   /**
+   * Sends a command and hands its reply (or the connection's failure) to one of two
+   * callbacks, exactly once. The callback form of `send`, for code that keeps its own
+   * bookkeeping around a command without a fiber per step (the pool's `send`).
+   */
+  readonly unsafeSend: (
+    command: Protocol.Command,
+    onReply: (reply: Resp.Reply) => void,
+    onError: (error: ConnectionError | ProtocolError) => void
+  ) => void
+  /**
    * Sends several commands in one write and waits for all their replies, in order. Cheaper
    * than concurrent `send`s, whose fibers may start after the first write went out.
    */
@@ -309,17 +319,20 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
 
   // Slots are queued and lines written in one synchronous step, so concurrent senders put
   // their slots in the FIFO in exactly the order their lines go out.
+  const unsafeSend = (
+    command: Protocol.Command,
+    onReply: (reply: Resp.Reply) => void,
+    onError: (error: ConnectionError | ProtocolError) => void
+  ): void => {
+    if (failure !== undefined) return onError(failure)
+    enqueueSlot({ verb: command.verb, sentAt: Date.now(), onReply, onError })
+    enqueueLine(command.line)
+  }
+
   const send = (command: Protocol.Command): Effect.Effect<Resp.Reply, ConnectionError | ProtocolError> =>
-    Effect.async((resume) => {
-      if (failure !== undefined) return resume(Effect.fail(failure))
-      enqueueSlot({
-        verb: command.verb,
-        sentAt: Date.now(),
-        onReply: (reply) => resume(Effect.succeed(reply)),
-        onError: (error) => resume(Effect.fail(error))
-      })
-      enqueueLine(command.line)
-    })
+    Effect.async((resume) =>
+      unsafeSend(command, (reply) => resume(Effect.succeed(reply)), (error) => resume(Effect.fail(error)))
+    )
 
   const sendAll = (
     commands: ReadonlyArray<Protocol.Command>
@@ -413,6 +426,7 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
   return {
     address,
     send,
+    unsafeSend,
     sendAll,
     isOpen: () => failure === undefined,
     inFlight: () => MutableList.length(pending),

@@ -20,6 +20,8 @@ import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import type { Connection } from "./Connection.js"
 import type { AuthenticationError, ConnectionError, ProtocolError } from "./Errors.js"
+import type * as Protocol from "./Protocol.js"
+import type * as Resp from "./Resp.js"
 
 /**
  * What opening a connection can fail with.
@@ -42,6 +44,12 @@ export interface ConnectionPool {
   readonly useExclusive: <A, E, R>(
     f: (connection: Connection) => Effect.Effect<A, E, R>
   ) => Effect.Effect<A, E | OpenError, R>
+  /**
+   * Sends one command on a shared connection and waits for its reply: `use` with
+   * `connection.send`, but with no fiber steps around the command when an open connection is
+   * at hand (the common case), which is most of a push's cost.
+   */
+  readonly send: (command: Protocol.Command) => Effect.Effect<Resp.Reply, OpenError>
   /** Connections open now. */
   readonly openCount: () => number
 }
@@ -178,17 +186,22 @@ export const make = (options: ConnectionPoolOptions): Effect.Effect<ConnectionPo
       Effect.interruptible(Effect.suspend(() => Deferred.await(changed ??= Deferred.unsafeMake<void>(FiberId.none))))
     )
 
-    const acquireShared: Effect.Effect<Entry, OpenError> = Effect.suspend(() => {
+    /** The open connection with the fewest users, if sharing it beats opening another. */
+    const takeShared = (): Entry | undefined => {
       let best: Entry | undefined = undefined
       for (const entry of entries) {
         if (entry.lent || !entry.connection.isOpen()) continue
         if (best === undefined || entry.users < best.users) best = entry
       }
       // Share a busy connection only when no other may be opened.
-      if (best !== undefined && (best.users === 0 || !room())) {
-        best.users++
-        return Effect.succeed(best)
-      }
+      if (best === undefined || (best.users > 0 && room())) return undefined
+      best.users++
+      return best
+    }
+
+    const acquireShared: Effect.Effect<Entry, OpenError> = Effect.suspend(() => {
+      const taken = takeShared()
+      if (taken !== undefined) return Effect.succeed(taken)
       if (room()) {
         opening++
         return Effect.map(openOne, (entry) => {
@@ -223,6 +236,54 @@ export const make = (options: ConnectionPoolOptions): Effect.Effect<ConnectionPo
         return Effect.void
       })
 
+    const use: ConnectionPool["use"] = (f) =>
+      Effect.acquireUseRelease(acquireShared, (entry) => f(entry.connection), releaseShared)
+
+    /** `releaseShared` outside a fiber; a broken connection is dropped by a fiber of its own. */
+    const release = (entry: Entry) => {
+      entry.users--
+      if (entry.connection.isOpen() || entry.users > 0) return signal()
+      Effect.runFork(drop(entry))
+    }
+
+    /** Sends on a connection already counted as used; the count drops as the reply arrives. */
+    const sendOn = (
+      entry: Entry,
+      command: Protocol.Command,
+      resume: (reply: Effect.Effect<Resp.Reply, OpenError>) => void
+    ) =>
+      entry.connection.unsafeSend(command, (reply) => {
+        release(entry)
+        resume(Effect.succeed(reply))
+      }, (error) => {
+        release(entry)
+        resume(Effect.fail(error))
+      })
+
+    /**
+     * When a connection must be opened or waited for. Uninterruptible from taking the
+     * connection to writing the command, so the use is counted exactly as long as the
+     * connection owes the reply; the wait itself stays interruptible.
+     */
+    const sendSlowly = (command: Protocol.Command): Effect.Effect<Resp.Reply, OpenError> =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.flatMap(acquireShared, (entry) => {
+          const reply = Deferred.unsafeMake<Resp.Reply, OpenError>(FiberId.none)
+          sendOn(entry, command, (result) => Deferred.unsafeDone(reply, result))
+          return restore(Deferred.await(reply))
+        })
+      )
+
+    // Taking the connection and writing happen in one synchronous step: nothing can interrupt
+    // between them. An interrupted caller leaves the connection counted as used until the
+    // reply it is owed arrives, so no one else queues behind it meanwhile.
+    const send: ConnectionPool["send"] = (command) =>
+      Effect.async((resume) => {
+        const entry = takeShared()
+        if (entry === undefined) return resume(sendSlowly(command))
+        sendOn(entry, command, resume)
+      })
+
     const releaseExclusive = (entry: Entry) =>
       Effect.suspend(() => {
         entry.lent = false
@@ -233,7 +294,8 @@ export const make = (options: ConnectionPoolOptions): Effect.Effect<ConnectionPo
       })
 
     return {
-      use: (f) => Effect.acquireUseRelease(acquireShared, (entry) => f(entry.connection), releaseShared),
+      use,
+      send,
       useExclusive: (f) => Effect.acquireUseRelease(acquireExclusive, (entry) => f(entry.connection), releaseExclusive),
       openCount: () => entries.length
     } satisfies ConnectionPool

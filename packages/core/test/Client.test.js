@@ -1,0 +1,211 @@
+import { expect, layer } from "@effect/vitest";
+import { Client, Protocol, push } from "@effect-faktory/core";
+import { NodeTransport } from "@effect-faktory/node";
+import { FaktoryServer } from "@effect-faktory/testing";
+import { Effect, Either, Layer, Option } from "effect";
+const Env = FaktoryServer.clientLayer({ poolSize: 4 }).pipe(Layer.provideMerge(FaktoryServer.layer({ webUi: false })));
+const queueSize = (queue) => Effect.map(Effect.flatMap(Client.Client, (client) => client.info), (info) => info.faktory.queues[queue] ?? 0);
+const sets = Effect.map(Effect.flatMap(Client.Client, (client) => client.info), (info) => info.faktory.sets ?? {});
+const fetchOne = (queue) => Effect.flatMap(Client.Client, (client) => client.fetch([queue])).pipe(Effect.map(Option.getOrThrow));
+layer(Env, { excludeTestServices: true, timeout: "60 seconds" })("Client against a real Faktory server", (it) => {
+    it.effect("pushes a job and fetches it back with every field intact", () => Effect.gen(function* () {
+        const client = yield* Client.Client;
+        const jid = yield* client.push({
+            jobtype: "SendEmail",
+            args: ["a@example.com", { template: "welcome", n: 3 }, [1, 2]],
+            queue: "push-fetch",
+            retry: 3,
+            reserve_for: 120,
+            custom: { locale: "fr", trace: { id: "t1" } }
+        });
+        expect(yield* queueSize("push-fetch")).toBe(1);
+        const job = yield* fetchOne("push-fetch");
+        expect(job).toMatchObject({
+            jid,
+            jobtype: "SendEmail",
+            args: ["a@example.com", { n: 3, template: "welcome" }, [1, 2]],
+            queue: "push-fetch",
+            retry: 3,
+            reserve_for: 120,
+            custom: { locale: "fr", trace: { id: "t1" } }
+        });
+        expect(job.enqueued_at).toBeDefined();
+        yield* client.ack(jid);
+        expect(yield* queueSize("push-fetch")).toBe(0);
+    }));
+    it.effect("fetch returns None from empty queues after the server's 2 s wait", () => Effect.gen(function* () {
+        const client = yield* Client.Client;
+        const started = Date.now();
+        expect(yield* client.fetch(["empty-a", "empty-b"])).toEqual(Option.none());
+        expect(Date.now() - started).toBeGreaterThanOrEqual(1500);
+    }));
+    it.effect("fetch serves queues in strict priority order", () => Effect.gen(function* () {
+        const client = yield* Client.Client;
+        const low = yield* client.push({ jobtype: "P", queue: "prio-low" });
+        const high = yield* client.push({ jobtype: "P", queue: "prio-high" });
+        const first = Option.getOrThrow(yield* client.fetch(["prio-high", "prio-low"]));
+        const second = Option.getOrThrow(yield* client.fetch(["prio-high", "prio-low"]));
+        expect([first.jid, second.jid]).toEqual([high, low]);
+        yield* client.ack(first.jid);
+        yield* client.ack(second.jid);
+    }));
+    it.effect("a failed job goes to retries carrying our errtype, message and backtrace", () => Effect.gen(function* () {
+        const client = yield* Client.Client;
+        const before = (yield* sets).retries ?? 0;
+        const jid = yield* client.push({ jobtype: "Flaky", queue: "fail-q", retry: 2 });
+        yield* fetchOne("fail-q");
+        yield* client.fail({ jid, errtype: "MailerError", message: "smtp said 550", backtrace: ["at send (mail.ts:10)"] });
+        expect((yield* sets).retries).toBe(before + 1);
+        // Bring it back from retries to read what the server recorded.
+        yield* client.mutate({ cmd: "requeue", target: "retries", filter: { jids: [jid] } });
+        const job = yield* fetchOne("fail-q");
+        expect(job.failure).toMatchObject({
+            retry_count: 0,
+            errtype: "MailerError",
+            message: "smtp said 550",
+            backtrace: ["at send (mail.ts:10)"]
+        });
+        yield* client.ack(jid);
+    }));
+    it.effect("FAIL of a job that is not reserved is a ServerError", () => Effect.gen(function* () {
+        const client = yield* Client.Client;
+        const error = yield* Effect.flip(client.fail({ jid: "never-fetched-jid", errtype: "X", message: "y" }));
+        expect(error._tag).toBe("ServerError");
+        expect(error._tag === "ServerError" && error.detail).toContain("Job not found");
+    }));
+    it.effect("beats for a worker and follows its state forward", () => Effect.gen(function* () {
+        const server = yield* FaktoryServer.FaktoryServer;
+        const wid = `wid-${Date.now()}`;
+        const worker = yield* Client.make({
+            ...server.clientOptions,
+            poolSize: 1,
+            worker: { wid, hostname: "test-host", pid: process.pid, labels: ["test"] }
+        });
+        expect(yield* worker.beat({ wid, rssKb: 1234 })).toBe("running");
+        expect(yield* worker.beat({ wid, currentState: "quiet" })).toBe("quiet");
+        expect(yield* worker.beat({ wid })).toBe("quiet");
+        expect(yield* worker.beat({ wid, currentState: "terminate" })).toBe("terminate");
+        const client = yield* Client.Client;
+        const error = yield* Effect.flip(client.beat({ wid: "nobody-knows-me" }));
+        expect(error._tag === "ServerError" && error.detail).toContain("unknown worker");
+    }).pipe(Effect.scoped, Effect.provide(NodeTransport.layer)));
+    it.effect("mutates the scheduled, retries and dead sets", () => Effect.gen(function* () {
+        const client = yield* Client.Client;
+        const later = new Date(Date.now() + 3_600_000);
+        const a = yield* client.push({ jobtype: "Later", queue: "mutate-q", at: later });
+        const b = yield* client.push({ jobtype: "Later", queue: "mutate-q", at: later, args: ["keep me"] });
+        yield* client.push({ jobtype: "Other", queue: "mutate-q", at: later });
+        expect((yield* sets).scheduled).toBe(3);
+        // kill by jid, then by pattern (with a space, sent as ?), leaving the other jobtype.
+        yield* client.mutate({ cmd: "kill", target: "scheduled", filter: { jids: [a] } });
+        yield* client.mutate({ cmd: "kill", target: "scheduled", filter: { jobtype: "Later", pattern: "*keep me*" } });
+        expect(yield* sets).toMatchObject({ scheduled: 1, dead: 2 });
+        yield* client.mutate({ cmd: "requeue", target: "dead", filter: { jobtype: "Later" } });
+        expect(yield* queueSize("mutate-q")).toBe(2);
+        const requeued = [yield* fetchOne("mutate-q"), yield* fetchOne("mutate-q")].map((job) => job.jid).sort();
+        expect(requeued).toEqual([a, b].sort());
+        yield* client.mutate({ cmd: "discard", target: "scheduled", filter: { jobtype: "Other" } });
+        expect((yield* sets).scheduled).toBe(0);
+        yield* client.push({ jobtype: "Later", queue: "mutate-q", at: later });
+        yield* client.mutate({ cmd: "clear", target: "scheduled" });
+        expect((yield* sets).scheduled).toBe(0);
+    }));
+    it.effect("pauses, resumes, measures and removes queues", () => Effect.gen(function* () {
+        const client = yield* Client.Client;
+        const jid = yield* client.push({ jobtype: "Q", queue: "paused-q" });
+        yield* client.pauseQueues(["paused-q"]);
+        expect(yield* client.fetch(["paused-q"])).toEqual(Option.none());
+        const latency = yield* client.queueLatency(["paused-q", "no-such-queue"]);
+        expect(latency["paused-q"]).toBeGreaterThan(0);
+        expect(latency["no-such-queue"]).toBe(0);
+        yield* client.resumeQueues(["paused-q"]);
+        expect((yield* fetchOne("paused-q")).jid).toBe(jid);
+        yield* client.ack(jid);
+        yield* client.push({ jobtype: "Q", queue: "removed-q" });
+        yield* client.removeQueues(["removed-q"]);
+        expect(yield* queueSize("removed-q")).toBe(0);
+        expect(yield* client.queueLatency([])).toEqual({});
+        const bad = yield* Effect.flip(client.pauseQueues(["bad name"]));
+        expect(bad._tag).toBe("InvalidArgumentError");
+    }));
+    it.effect("Enterprise commands fail with EnterpriseRequiredError", () => Effect.gen(function* () {
+        const client = yield* Client.Client;
+        const batch = yield* Effect.flip(client.batch({ _tag: "New", batch: { description: "x", success: {} } }));
+        expect(batch._tag).toBe("EnterpriseRequiredError");
+        const track = yield* Effect.flip(client.track({ _tag: "Get", jid: "0123456789ab" }));
+        expect(track._tag).toBe("EnterpriseRequiredError");
+        expect(track.message).toContain("Enterprise");
+    }));
+    it.effect("pushBulk sends 2,500 jobs in batches of at most 1,000", () => Effect.gen(function* () {
+        const client = yield* Client.Client;
+        const jobs = Array.from({ length: 2500 }, (_, i) => ({ jobtype: "Bulk", queue: "bulk-q", args: [i] }));
+        const result = yield* client.pushBulk(jobs);
+        expect(result.pushed).toHaveLength(2500);
+        expect(result.rejected).toEqual([]);
+        expect(yield* queueSize("bulk-q")).toBe(2500);
+        yield* client.removeQueues(["bulk-q"]);
+    }));
+    it.effect("pushBulk sends nothing when one job is invalid", () => Effect.gen(function* () {
+        const client = yield* Client.Client;
+        const error = yield* Effect.flip(client.pushBulk([{ jobtype: "Bulk", queue: "bulk-bad" }, { jobtype: "Bulk", queue: "bulk bad" }]));
+        expect(error._tag).toBe("JobValidationError");
+        expect(error.message).toContain("jobs[1]");
+        expect(yield* queueSize("bulk-bad")).toBe(0);
+    }));
+    it.effect("a job rejected by validation is never sent", () => Effect.gen(function* () {
+        const client = yield* Client.Client;
+        const before = (yield* client.info).server.command_count;
+        const error = yield* Effect.flip(client.push({ jobtype: "Bad", queue: "valid-q", reserve_for: 10 }));
+        expect(error._tag).toBe("JobValidationError");
+        // INFO itself is the only command the server saw in between.
+        expect((yield* client.info).server.command_count).toBe(before + 1);
+        expect(yield* queueSize("valid-q")).toBe(0);
+    }));
+    it.effect("1,000 pipelined pushes and 1,000 pipelined fetches on one connection match every reply", () => Effect.gen(function* () {
+        const client = yield* Client.Client;
+        const queue = "pipelined";
+        yield* client.withConnection((connection) => Effect.gen(function* () {
+            // Each command's wire position is recorded in the same synchronous step as its send.
+            let sent = 0;
+            const pushed = yield* Effect.forEach(Array.from({ length: 1000 }, (_, i) => i), (i) => Effect.suspend(() => {
+                const position = sent++;
+                const job = { jid: `pipelined-${String(i).padStart(4, "0")}`, jobtype: "Pipe", queue, args: [i], created_at: new Date().toISOString() };
+                return Effect.map(connection.send(Protocol.push(job)), (reply) => ({ position, jid: job.jid, reply }));
+            }), { concurrency: "unbounded" });
+            expect(pushed.every((entry) => entry.reply._tag === "SimpleString" && entry.reply.value === "OK")).toBe(true);
+            const byPosition = pushed.slice().sort((a, b) => a.position - b.position).map((entry) => entry.jid);
+            let fetchedAt = 0;
+            const fetched = yield* Effect.forEach(Array.from({ length: 1000 }), () => Effect.suspend(() => {
+                const position = fetchedAt++;
+                return Effect.map(connection.send(Either.getOrThrow(Protocol.fetch([queue]))), (reply) => ({ position, reply }));
+            }), { concurrency: "unbounded" });
+            expect(connection.inFlight()).toBe(0);
+            for (const { position, reply } of fetched) {
+                // The queue is FIFO: the k-th FETCH on the wire must get the k-th job pushed.
+                expect(reply._tag).toBe("BulkString");
+                if (reply._tag === "BulkString") {
+                    expect(JSON.parse(reply.value).jid).toBe(byPosition[position]);
+                }
+            }
+            yield* Effect.forEach(byPosition, (jid) => connection.send(Protocol.ack(jid)), { concurrency: "unbounded" });
+        }));
+        expect(yield* queueSize(queue)).toBe(0);
+    }));
+    it.effect("the module-level push uses the provided client", () => Effect.gen(function* () {
+        const jid = yield* push({ jobtype: "ViaAccessor", queue: "accessor-q" });
+        expect((yield* fetchOne("accessor-q")).jid).toBe(jid);
+        yield* Effect.flatMap(Client.Client, (client) => client.ack(jid));
+    }));
+    it.effect("a raw connection reports the server's errors as replies", () => Effect.gen(function* () {
+        const client = yield* Client.Client;
+        const reply = yield* client.withConnection((connection) => connection.send({ verb: "NOPE", line: "NOPE\r\n" }));
+        expect(reply).toEqual({ _tag: "ErrorReply", code: "ERR", message: "unknown command NOPE" });
+    }));
+    it.effect("flush empties every queue", () => Effect.gen(function* () {
+        const client = yield* Client.Client;
+        yield* client.push({ jobtype: "F", queue: "flush-q" });
+        yield* client.flush;
+        expect(yield* queueSize("flush-q")).toBe(0);
+    }));
+});
+//# sourceMappingURL=Client.test.js.map

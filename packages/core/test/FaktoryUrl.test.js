@@ -1,0 +1,82 @@
+import { describe, expect, it } from "@effect/vitest";
+import { FaktoryUrl } from "@effect-faktory/core";
+import { ConfigProvider, Effect, Either, FastCheck as fc, Option, Redacted } from "effect";
+const parsed = (input) => Either.getOrThrow(FaktoryUrl.parse(input));
+describe("FaktoryUrl.parse", () => {
+    it("reads host, port, scheme and password", () => {
+        const url = parsed("tcp+tls://:s3cr%40t@faktory.example:7000");
+        expect([url.host, url.port, url.tls]).toEqual(["faktory.example", 7000, true]);
+        expect(Option.map(url.password, Redacted.value)).toEqual(Option.some("s3cr@t"));
+    });
+    it("defaults the port and host", () => {
+        expect(parsed("tcp://localhost").port).toBe(7419);
+        expect(parsed("tcp://:7420").host).toBe("localhost");
+        expect(parsed("tcp://localhost:7419").password).toEqual(Option.none());
+    });
+    it("accepts IPv6 literals", () => {
+        const url = parsed("tcp://[::1]:7419");
+        expect(url.host).toBe("::1");
+        expect(url.address).toBe("[::1]:7419");
+    });
+    it("never prints the password", () => {
+        const url = parsed("tcp://:hunter2@localhost:7419");
+        expect(String(url)).toBe("tcp://:<redacted>@localhost:7419");
+        expect(JSON.stringify({ url })).not.toContain("hunter2");
+        const failure = FaktoryUrl.parse("http://:hunter2@localhost:7419");
+        expect(Either.isLeft(failure) && failure.left.message).not.toContain("hunter2");
+    });
+    const invalid = [
+        ["", "empty"],
+        ["localhost:7419", "scheme"],
+        ["http://localhost:7419", "scheme"],
+        ["redis://localhost", "scheme"],
+        ["tcp://localhost:99999", "URL"],
+        ["tcp://localhost:7419/path", "path"],
+        ["tcp://localhost:7419?x=1", "query"],
+        ["not a url", "tcp://"]
+    ];
+    for (const [input, mention] of invalid) {
+        it(`rejects ${JSON.stringify(input)} with a clear InvalidUrlError`, () => {
+            const result = FaktoryUrl.parse(input);
+            expect(Either.isLeft(result)).toBe(true);
+            if (Either.isLeft(result)) {
+                expect(result.left._tag).toBe("InvalidUrlError");
+                expect(result.left.message).toContain(mention);
+            }
+        });
+    }
+    it.prop("round-trips any host, port, scheme and password", [
+        fc.stringMatching(/^[a-z][a-z0-9-]{0,20}(\.[a-z][a-z0-9-]{0,10}){0,3}$/),
+        fc.integer({ min: 1, max: 65535 }),
+        fc.boolean(),
+        fc.option(fc.string({ minLength: 1 }), { nil: undefined })
+    ], ([host, port, tls, password]) => {
+        const auth = password === undefined ? "" : `:${encodeURIComponent(password)}@`;
+        const url = parsed(`${tls ? "tcp+tls" : "tcp"}://${auth}${host}:${port}`);
+        expect([url.host, url.port, url.tls]).toEqual([host, port, tls]);
+        expect(Option.getOrUndefined(Option.map(url.password, Redacted.value))).toBe(password);
+    });
+});
+describe("FaktoryUrl.fromEnv", () => {
+    const withEnv = (env) => Effect.withConfigProvider(FaktoryUrl.fromEnv, ConfigProvider.fromMap(new Map(Object.entries(env))));
+    it.effect("defaults to tcp://localhost:7419", () => Effect.gen(function* () {
+        expect(String(yield* withEnv({}))).toBe("tcp://localhost:7419");
+    }));
+    it.effect("reads FAKTORY_URL", () => Effect.gen(function* () {
+        expect(String(yield* withEnv({ FAKTORY_URL: "tcp://:pw@jobs:7000" }))).toBe("tcp://:<redacted>@jobs:7000");
+    }));
+    it.effect("follows FAKTORY_PROVIDER to another variable", () => Effect.gen(function* () {
+        const url = yield* withEnv({ FAKTORY_PROVIDER: "JOBS_URL", JOBS_URL: "tcp+tls://jobs:7001", FAKTORY_URL: "tcp://x" });
+        expect(String(url)).toBe("tcp+tls://jobs:7001");
+    }));
+    it.effect("fails with InvalidUrlError on a bad FAKTORY_URL", () => Effect.gen(function* () {
+        const error = yield* Effect.flip(withEnv({ FAKTORY_URL: "http://:pw@x" }));
+        expect(error._tag).toBe("InvalidUrlError");
+        expect(error.message).not.toContain("pw");
+    }));
+    it.effect("fails when FAKTORY_PROVIDER is not a variable name", () => Effect.gen(function* () {
+        const error = yield* Effect.flip(withEnv({ FAKTORY_PROVIDER: "tcp://localhost" }));
+        expect(error._tag).toBe("InvalidUrlError");
+    }));
+});
+//# sourceMappingURL=FaktoryUrl.test.js.map

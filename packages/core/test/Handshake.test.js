@@ -1,0 +1,56 @@
+import { describe, expect, it } from "@effect/vitest";
+import { Handshake, Resp, Sha256 } from "@effect-faktory/core";
+import { Either, FastCheck as fc } from "effect";
+import { createHash } from "node:crypto";
+describe("Sha256", () => {
+    it("matches the FIPS 180-4 examples", () => {
+        const hex = (text) => Sha256.toHex(Sha256.digest(new TextEncoder().encode(text)));
+        expect(hex("")).toBe("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        expect(hex("abc")).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        expect(hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")).toBe("248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    });
+    it.prop("agrees with node:crypto on any input", [fc.uint8Array({ maxLength: 300 })], ([input]) => {
+        expect(Sha256.toHex(Sha256.digest(input))).toBe(createHash("sha256").update(input).digest("hex"));
+    });
+});
+describe("Handshake", () => {
+    it("hashes passwords like the server (its own test vector)", () => {
+        expect(Handshake.passwordHash("foobar", "55104dc76695721d", 1545)).toBe("6d877f8e5544b1f2598768f817413ab8a357afffa924dedae99eb91472d4ec30");
+    });
+    it.prop("hashes like iterated node:crypto SHA-256", [fc.string(), fc.stringMatching(/^[0-9a-f]{1,16}$/), fc.integer({ min: 1, max: 50 })], ([password, salt, iterations]) => {
+        let digest = createHash("sha256").update(password + salt).digest();
+        for (let i = 1; i < iterations; i++)
+            digest = createHash("sha256").update(digest).digest();
+        expect(Handshake.passwordHash(password, salt, iterations)).toBe(digest.toString("hex"));
+    });
+    it("hashes the largest iteration count well inside the server's 2 s handshake window", () => {
+        const started = performance.now();
+        Handshake.passwordHash("secret", "3f9a0c1d22e4b7a8", 8095);
+        // A generous bound: the point is the order of magnitude (WebCrypto took ~435 ms).
+        expect(performance.now() - started).toBeLessThan(1000);
+    });
+    it("parses greetings with and without a salt", () => {
+        expect(Handshake.parseHi(Resp.simpleString("HI {\"v\":2}"))).toEqual(Either.right({ v: 2 }));
+        expect(Handshake.parseHi(Resp.simpleString("HI {\"v\":2,\"i\":5731,\"s\":\"3f9a0c1d22e4b7a8\"}"))).toEqual(Either.right({ v: 2, i: 5731, s: "3f9a0c1d22e4b7a8" }));
+    });
+    it("rejects what is not a greeting", () => {
+        const wrong = [Resp.simpleString("OK"), Resp.errorReply("ERR", "x"), Resp.simpleString("HI nope"), Resp.nullBulk];
+        for (const reply of wrong) {
+            expect(Either.isLeft(Handshake.parseHi(reply))).toBe(true);
+        }
+    });
+    it("builds HELLO with the hash only when the server asks, and worker fields only for workers", () => {
+        expect(Handshake.hello({ v: 2 }, "pw", undefined)).toEqual({ v: 2 });
+        const worker = { wid: "w1", hostname: "h", pid: 7, labels: ["node"] };
+        const hello = Handshake.hello({ v: 2, s: "55104dc76695721d", i: 1545 }, "foobar", worker);
+        expect(hello).toEqual({
+            v: 2,
+            wid: "w1",
+            hostname: "h",
+            pid: 7,
+            labels: ["node"],
+            pwdhash: "6d877f8e5544b1f2598768f817413ab8a357afffa924dedae99eb91472d4ec30"
+        });
+    });
+});
+//# sourceMappingURL=Handshake.test.js.map

@@ -1,0 +1,134 @@
+import { describe, expect, it, layer } from "@effect/vitest";
+import { Client, Job, Worker } from "@effect-faktory/core";
+import { NodeTransport } from "@effect-faktory/node";
+import { FaktoryServer } from "@effect-faktory/testing";
+import { Cause, Effect, FastCheck as fc, FiberId, Layer, Option, Schema } from "effect";
+const SendEmail = Job.define("SendEmail", {
+    args: Schema.Tuple(Schema.String, Schema.Number),
+    queue: "mail",
+    retry: 5,
+    custom: { team: { name: "growth" } }
+});
+const Report = Job.define("Report", { args: Schema.Struct({ month: Schema.Int, when: Schema.Date }) });
+describe("Job.define (no server)", () => {
+    it.effect("positional args map onto args; the definition's options fill the payload", () => Effect.gen(function* () {
+        const job = yield* SendEmail.payload(["a@example.com", 3]);
+        expect(job).toMatchObject({ jobtype: "SendEmail", args: ["a@example.com", 3], queue: "mail", retry: 5 });
+        expect(SendEmail.positional).toBe(true);
+    }));
+    it.effect("a struct travels as args[0], encoded by its Schema", () => Effect.gen(function* () {
+        const job = yield* Report.payload({ month: 11, when: new Date("2026-11-01T00:00:00Z") });
+        expect(job.args).toEqual([{ month: 11, when: "2026-11-01T00:00:00.000Z" }]);
+        expect(Report.positional).toBe(false);
+        const decoded = yield* Report.decodeArgs(job.args);
+        expect(decoded.when).toBeInstanceOf(Date);
+    }));
+    it.effect("values the Schema rejects fail before anything is sent", () => Effect.gen(function* () {
+        const Strict = Job.define("Strict", { args: Schema.Tuple(Schema.String.pipe(Schema.minLength(3))) });
+        const error = yield* Effect.flip(Strict.payload(["ab"]));
+        expect(error._tag).toBe("JobValidationError");
+        expect(error.message).toContain("Strict");
+        expect(error.message).toContain("at least 3");
+    }));
+    it.effect("with() is immutable and deep-merges custom", () => Effect.gen(function* () {
+        const Urgent = SendEmail.with({ queue: "critical", custom: { team: { pager: true } } });
+        expect((yield* Urgent.payload(["a@example.com", 1])).queue).toBe("critical");
+        expect((yield* Urgent.payload(["a@example.com", 1])).custom).toEqual({ team: { name: "growth", pager: true } });
+        expect((yield* SendEmail.payload(["a@example.com", 1])).queue).toBe("mail");
+        expect(Urgent.with({ reserveFor: 90 }).options).toMatchObject({ queue: "critical", reserveFor: 90, retry: 5 });
+    }));
+    it.effect("decodeArgs refuses the wrong shape or arity", () => Effect.gen(function* () {
+        expect((yield* Effect.flip(SendEmail.decodeArgs(["a", "b"])))._tag).toBe("ParseError");
+        expect((yield* Effect.flip(SendEmail.decodeArgs(["a", 1, "extra"])))._tag).toBe("ParseError");
+        expect((yield* Effect.flip(Report.decodeArgs([]))).message).toContain("is missing");
+    }));
+});
+describe("Worker.queueOrder", () => {
+    it("keeps a strict order as given", () => {
+        expect(Worker.queueOrder(["a", "b", "c"])).toEqual(["a", "b", "c"]);
+    });
+    it.prop("draws every weighted queue exactly once", [fc.dictionary(fc.stringMatching(/^[a-z]{1,6}$/), fc.integer({ min: 1, max: 10 }), { minKeys: 1 })], ([weights]) => {
+        expect([...Worker.queueOrder(weights)].sort()).toEqual(Object.keys(weights).sort());
+    });
+    it("puts a queue first in proportion to its weight", () => {
+        let seed = 42;
+        const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+        let heavyFirst = 0;
+        for (let i = 0; i < 4000; i++)
+            if (Worker.queueOrder({ heavy: 3, light: 1 }, random)[0] === "heavy")
+                heavyFirst++;
+        expect(heavyFirst / 4000).toBeCloseTo(0.75, 1);
+    });
+});
+describe("Worker.describeFailure", () => {
+    class Declined extends Schema.TaggedError()("Declined", { reason: Schema.String }) {
+        get message() {
+            return `declined: ${this.reason}`;
+        }
+    }
+    it("reports a typed failure by its tag and message", () => {
+        expect(Worker.describeFailure(Cause.fail(new Declined({ reason: "card" })))).toMatchObject({
+            errtype: "Declined",
+            message: "declined: card"
+        });
+    });
+    it("prefers an explicit errtype", () => {
+        expect(Worker.describeFailure(Cause.fail(new Worker.UnknownJobTypeError({ jobtype: "X" }))).errtype).toBe("UnknownJobType");
+    });
+    it("reports a defect by its error's name, with a backtrace", () => {
+        const described = Worker.describeFailure(Cause.die(new RangeError("too far")));
+        expect(described).toMatchObject({ errtype: "RangeError", message: "too far" });
+        expect(described.backtrace.length).toBeGreaterThan(0);
+        expect(described.backtrace.length).toBeLessThanOrEqual(50);
+    });
+    it("reports plain values and interruption", () => {
+        expect(Worker.describeFailure(Cause.fail("nope"))).toMatchObject({ errtype: "Error", message: "nope" });
+        expect(Worker.describeFailure(Cause.fail({ code: 7 }))).toMatchObject({ message: "{\"code\":7}" });
+        expect(Worker.describeFailure(Cause.interrupt(FiberId.none)).errtype).toBe("Shutdown");
+    });
+});
+const Env = FaktoryServer.clientLayer().pipe(Layer.provideMerge(FaktoryServer.layer({ webUi: false })));
+layer(Env, { excludeTestServices: true })("typed jobs against a real server", (it) => {
+    it.effect("push, pushIn, pushAt and pushBulk", () => Effect.gen(function* () {
+        const client = yield* Client.Client;
+        const Ping = Job.define("Ping", { args: Schema.Tuple(Schema.Number), queue: "typed-q" });
+        const jid = yield* Ping.push([1]);
+        const fetched = Option.getOrThrow(yield* client.fetch(["typed-q"]));
+        expect([fetched.jid, fetched.args]).toEqual([jid, [1]]);
+        yield* client.ack(jid);
+        yield* Ping.pushIn([2], "1 hour");
+        yield* Ping.pushAt([3], new Date(Date.now() + 3_600_000));
+        expect((yield* client.info).faktory.sets?.scheduled).toBe(2);
+        const bulk = yield* Ping.pushBulk([[4], [5], [6]]);
+        expect(bulk.pushed).toHaveLength(3);
+        expect((yield* client.info).faktory.queues["typed-q"]).toBe(3);
+        yield* client.mutate({ cmd: "clear", target: "scheduled" });
+        yield* client.removeQueues(["typed-q"]);
+    }));
+    it.scoped("client middleware may change each pushed job, or refuse it", () => Effect.gen(function* () {
+        const server = yield* FaktoryServer.FaktoryServer;
+        const seen = [];
+        const client = yield* Client.make({
+            ...server.clientOptions,
+            middleware: [
+                (job, next) => Effect.sync(() => seen.push(job.jobtype)).pipe(Effect.zipRight(next(job))),
+                (job, next) => next({ ...job, queue: "middleware-q", custom: { ...job.custom, tenant: "acme" } })
+            ]
+        }).pipe(Effect.provide(NodeTransport.layer));
+        yield* client.push({ jobtype: "Routed", queue: "elsewhere" });
+        yield* client.pushBulk([{ jobtype: "RoutedBulk" }]);
+        expect(seen).toEqual(["Routed", "RoutedBulk"]);
+        const first = Option.getOrThrow(yield* client.fetch(["middleware-q"]));
+        expect(first.custom).toEqual({ tenant: "acme" });
+        yield* client.ack(first.jid);
+        const second = Option.getOrThrow(yield* client.fetch(["middleware-q"]));
+        yield* client.ack(second.jid);
+        const breaking = yield* Client.make({
+            ...server.clientOptions,
+            middleware: [(job, next) => next({ ...job, queue: "no spaces" })]
+        }).pipe(Effect.provide(NodeTransport.layer));
+        const error = yield* Effect.flip(breaking.push({ jobtype: "Broken" }));
+        expect(error._tag).toBe("JobValidationError");
+    }));
+});
+//# sourceMappingURL=Job.test.js.map

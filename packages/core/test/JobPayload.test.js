@@ -1,0 +1,141 @@
+import { describe, expect, it } from "@effect/vitest";
+import { JobPayload } from "@effect-faktory/core";
+import { Either, FastCheck as fc, Schema } from "effect";
+const rejected = (input) => {
+    const result = JobPayload.prepare(input);
+    if (Either.isRight(result))
+        throw new Error(`expected ${JSON.stringify(input)} to be rejected`);
+    return result.left;
+};
+describe("JobPayload.prepare", () => {
+    it("fills jid, args and created_at", () => {
+        const now = new Date("2026-11-23T10:00:00.000Z");
+        const job = Either.getOrThrow(JobPayload.prepare({ jobtype: "Ping" }, now));
+        expect(job.jobtype).toBe("Ping");
+        expect(job.args).toEqual([]);
+        expect(job.created_at).toBe("2026-11-23T10:00:00.000Z");
+        expect(job.jid).toMatch(/^[A-Za-z0-9_-]{16}$/);
+    });
+    it("keeps what it is given and turns a Date into RFC 3339", () => {
+        const job = Either.getOrThrow(JobPayload.prepare({
+            jobtype: "Report",
+            jid: "report-000001",
+            args: [{ month: 11 }, [1, 2], null, true, "x"],
+            queue: "reports.monthly",
+            at: new Date("2030-01-01T00:00:00Z"),
+            retry: -1,
+            reserve_for: 600,
+            backtrace: 5,
+            custom: { trace: { id: "abc" } }
+        }));
+        expect(job).toMatchObject({
+            jid: "report-000001",
+            queue: "reports.monthly",
+            at: "2030-01-01T00:00:00.000Z",
+            retry: -1,
+            reserve_for: 600,
+            custom: { trace: { id: "abc" } }
+        });
+    });
+    const cases = [
+        ["an empty jobtype", { jobtype: " " }, "jobtype must not be empty"],
+        ["a short jid", { jobtype: "X", jid: "1234567" }, "jid must be at least 8 bytes"],
+        ["a bad queue name", { jobtype: "X", queue: "my queue" }, "queue name"],
+        ["a reserve_for under a minute", { jobtype: "X", reserve_for: 30 }, "reserve_for must be 60 to 86400"],
+        ["a reserve_for over a day", { jobtype: "X", reserve_for: 86401 }, "reserve_for must be 60 to 86400"],
+        ["a fractional retry", { jobtype: "X", retry: 1.5 }, "retry"],
+        ["a malformed at", { jobtype: "X", at: "tomorrow" }, "RFC 3339"],
+        ["an at without a zone", { jobtype: "X", at: "2030-01-01T00:00:00" }, "RFC 3339"],
+        ["an invalid Date", { jobtype: "X", at: new Date("nope") }, "invalid Date"],
+        ["a bigint argument", { jobtype: "X", args: [1n] }, "args[0] is a bigint"],
+        ["a function argument", { jobtype: "X", args: [{ f: () => 1 }] }, "args[0].f is a function"],
+        ["an undefined argument", { jobtype: "X", args: [undefined] }, "args[0] is undefined"],
+        ["a NaN argument", { jobtype: "X", args: [Number.NaN] }, "args[0] is NaN"],
+        ["a class instance argument", { jobtype: "X", args: [new Map()] }, "not a plain object"],
+        ["custom that is not JSON", { jobtype: "X", custom: { n: Infinity } }, "custom.n is Infinity"],
+        ["an unknown field", { jobtype: "X", reserveFor: 60 }, "reserveFor: is not a job field"]
+    ];
+    for (const [name, input, message] of cases) {
+        it(`rejects ${name}`, () => {
+            const error = rejected(input);
+            expect(error._tag).toBe("JobValidationError");
+            expect(error.message).toContain(message);
+        });
+    }
+    it("rejects a cyclic argument", () => {
+        const cyclic = {};
+        cyclic.self = cyclic;
+        expect(rejected({ jobtype: "X", args: [cyclic] }).message).toContain("refers back to itself");
+    });
+    it("accepts the same object twice when it is not a cycle", () => {
+        const shared = { a: 1 };
+        expect(Either.isRight(JobPayload.prepare({ jobtype: "X", args: [shared, shared] }))).toBe(true);
+    });
+    it.prop("accepts any JSON arguments, which survive a JSON round trip", [fc.array(fc.jsonValue())], ([args]) => {
+        const job = Either.getOrThrow(JobPayload.prepare({ jobtype: "X", args }));
+        expect(JSON.parse(JSON.stringify(job.args))).toEqual(JSON.parse(JSON.stringify(args)));
+    });
+    const exactly = Schema.is(JobPayload.PushableJob, { onExcessProperty: "error" });
+    const anyValue = fc.oneof(fc.jsonValue(), fc.constant(undefined), fc.constant(Number.NaN), fc.date(), fc.func(fc.integer()));
+    /** Valid jobs, each field present or not, then (usually) one field set to an edge or any value. */
+    const validJob = fc.record({
+        jobtype: fc.oneof(fc.constant("Ping"), fc.string().filter((text) => text.trim() !== "")),
+        jid: fc.string({ minLength: 8 }),
+        args: fc.array(fc.jsonValue()),
+        queue: fc.stringMatching(/^[a-zA-Z0-9._-]+$/),
+        at: fc.date({ noInvalidDate: true, min: new Date(0), max: new Date(9e12) }).map((date) => date.toISOString()),
+        retry: fc.oneof(fc.integer(), fc.constantFrom(-1, 0)),
+        reserve_for: fc.oneof(fc.integer({ min: 60, max: 86400 }), fc.constantFrom(60, 86400)),
+        backtrace: fc.oneof(fc.nat(), fc.constant(0)),
+        custom: fc.oneof(fc.dictionary(fc.string(), fc.jsonValue()), fc.constant(JSON.parse('{"__proto__":{"a":1}}')))
+    }, { requiredKeys: ["jobtype"] });
+    const edgeValue = fc.oneof(fc.constantFrom(59, 86401, -1, 0.5, 60.5, 2 ** 53, "", " ", "short", "no spaces", "ü", null, [], {}, [undefined]), fc.constantFrom("2026-13-01T00:00:00Z", "2026-11-23 10:00:00", "2026-02-30T00:00:00Z", "2026-11-23T10:00:00+01:00"), fc.constant(new Map()), anyValue);
+    const field = fc.constantFrom("jobtype", "jid", "args", "queue", "at", "retry", "reserve_for", "backtrace", "custom", "surprise");
+    const jobInput = fc.tuple(validJob, fc.option(fc.tuple(field, edgeValue), { freq: 4 })).map(([job, change]) => change === null ? job : { ...job, [change[0]]: change[1] });
+    // prepare checks common jobs by hand before falling back to the Schema: the hand check
+    // must never accept a job the Schema would refuse.
+    it.prop("accepts exactly what the PushableJob Schema accepts", [jobInput], ([input]) => {
+        const result = JobPayload.prepare(input);
+        if (Either.isRight(result))
+            expect(exactly(result.right)).toBe(true);
+    }, { fastCheck: { numRuns: 3000 } });
+    it("makes distinct jids", () => {
+        const jids = new Set(Array.from({ length: 10000 }, JobPayload.randomJid));
+        expect(jids.size).toBe(10000);
+    });
+});
+describe("JobPayload.decode", () => {
+    const isJob = Schema.is(JobPayload.Job);
+    const jsonish = fc.oneof(fc.jsonValue(), fc.constantFrom(null, "", 0, [], {}, "2026-11-23T10:00:00Z"));
+    const fetched = fc.tuple(fc.record({
+        jid: fc.string(),
+        jobtype: fc.string(),
+        args: fc.array(fc.jsonValue()),
+        queue: fc.string(),
+        at: fc.string(),
+        retry: fc.oneof(fc.integer(), fc.constant(null)),
+        reserve_for: fc.integer(),
+        backtrace: fc.integer(),
+        created_at: fc.string(),
+        enqueued_at: fc.string(),
+        custom: fc.oneof(fc.dictionary(fc.string(), fc.jsonValue()), fc.constant(JSON.parse('{"__proto__":{"a":1}}'))),
+        failure: fc.record({ retry_count: fc.nat(), message: fc.string(), errtype: fc.string() })
+    }, { requiredKeys: ["jid", "jobtype", "args"] }), fc.option(fc.tuple(fc.constantFrom("jid", "jobtype", "args", "queue", "retry", "reserve_for", "custom", "failure", "unique_for"), jsonish), { freq: 3 })).map(([job, change]) => JSON.stringify(change === null ? job : { ...job, [change[0]]: change[1] }));
+    // decode checks common jobs by hand before falling back to the Schema: the hand check
+    // must never accept a job the Schema would refuse.
+    it.prop("accepts exactly what the Job Schema accepts", [fetched], ([json]) => {
+        const parsed = JSON.parse(json);
+        expect(Either.isRight(JobPayload.decode(json))).toBe(isJob(parsed));
+    }, { fastCheck: { numRuns: 3000 } });
+    it("decodes what the server returns, including jobs from other clients", () => {
+        const json = "{\"retry\":null,\"failure\":{\"retry_count\":0,\"remaining\":25,\"failed_at\":\"2026-11-23T10:00:00Z\",\"message\":\"boom\",\"errtype\":\"RuntimeError\"},\"jid\":\"ruby-jid-1\",\"queue\":\"default\",\"jobtype\":\"HardWorker\",\"args\":[1,\"a\"],\"reserve_for\":30}";
+        const job = Either.getOrThrow(JobPayload.decode(json));
+        expect(job.failure?.errtype).toBe("RuntimeError");
+        expect(job.reserve_for).toBe(30);
+    });
+    it("fails with ProtocolError on a malformed job", () => {
+        const result = JobPayload.decode("{\"jid\":1}");
+        expect(Either.isLeft(result) && result.left._tag).toBe("ProtocolError");
+    });
+});
+//# sourceMappingURL=JobPayload.test.js.map

@@ -1,0 +1,71 @@
+import { describe, expect, it } from "@effect/vitest";
+import { Protocol } from "@effect-faktory/core";
+import { Either, FastCheck as fc } from "effect";
+const line = (command) => Either.getOrThrow(Either.map(command, (c) => c.line));
+const utf8Length = (text) => new TextEncoder().encode(text).byteLength;
+describe("Protocol", () => {
+    it("frames commands as one CRLF-terminated line", () => {
+        expect(Protocol.info.line).toBe("INFO\r\n");
+        expect(Protocol.end.line).toBe("END\r\n");
+        expect(Protocol.ack("abcdefgh").line).toBe("ACK {\"jid\":\"abcdefgh\"}\r\n");
+        expect(line(Protocol.fetch(["critical", "default"]))).toBe("FETCH critical default\r\n");
+    });
+    it("refuses a FETCH without queues or with a bad queue name", () => {
+        expect(Either.isLeft(Protocol.fetch([]))).toBe(true);
+        expect(Either.isLeft(Protocol.fetch(["a b"]))).toBe(true);
+        expect(Either.isLeft(Protocol.fetch([""]))).toBe(true);
+    });
+    it("encodes BEAT states and rss_kb as the server expects", () => {
+        expect(Protocol.beat({ wid: "w" }).line).toBe("BEAT {\"wid\":\"w\"}\r\n");
+        expect(Protocol.beat({ wid: "w", currentState: "running", rssKb: 10.6 }).line).toBe("BEAT {\"wid\":\"w\",\"rss_kb\":11}\r\n");
+        expect(Protocol.beat({ wid: "w", currentState: "terminate" }).line).toBe("BEAT {\"wid\":\"w\",\"current_state\":\"terminate\"}\r\n");
+    });
+    it("cuts FAIL fields to the server's limits without splitting characters", () => {
+        const command = Protocol.fail({
+            jid: "abcdefgh",
+            errtype: "E".repeat(99) + "é",
+            message: "€".repeat(400),
+            backtrace: Array.from({ length: 80 }, (_, i) => `line ${i}`)
+        });
+        const payload = JSON.parse(command.line.slice(5));
+        expect(payload.errtype).toBe("E".repeat(99));
+        expect(utf8Length(payload.message)).toBe(999);
+        expect(payload.backtrace).toHaveLength(50);
+    });
+    it.prop("truncateUtf8 gives the longest prefix that fits", [fc.string({ unit: "grapheme" }), fc.nat(40)], ([text, max]) => {
+        const cut = Protocol.truncateUtf8(text, max);
+        expect(utf8Length(cut)).toBeLessThanOrEqual(max);
+        expect(text.startsWith(cut)).toBe(true);
+        expect(cut).not.toContain("\uFFFD");
+        if (cut.length < text.length) {
+            const next = String.fromCodePoint(text.codePointAt(cut.length));
+            expect(utf8Length(cut + next)).toBeGreaterThan(max);
+        }
+    });
+    it("writes MUTATE without spaces, turning pattern spaces into ?", () => {
+        const encoded = line(Protocol.mutate({
+            cmd: "kill",
+            target: "retries",
+            filter: { jobtype: "SendEmail", pattern: "*\"message\":\"no such user\"*" }
+        }));
+        expect(encoded).toBe("MUTATE {\"cmd\":\"kill\",\"target\":\"retries\",\"filter\":{\"jobtype\":\"SendEmail\",\"regexp\":\"*\\\"message\\\":\\\"no?such?user\\\"*\"}}\r\n");
+        expect(encoded.trimEnd().split(" ")).toHaveLength(2);
+    });
+    it("refuses MUTATE filters that cannot be carried", () => {
+        expect(Either.isLeft(Protocol.mutate({ cmd: "discard", target: "dead", filter: { jobtype: "Send Email" } })))
+            .toBe(true);
+        expect(Either.isLeft(Protocol.mutate({ cmd: "discard", target: "dead", filter: { jids: ["a b"] } }))).toBe(true);
+    });
+    it("encodes QUEUE subcommands and checks names", () => {
+        expect(line(Protocol.queue("PAUSE", ["*"]))).toBe("QUEUE PAUSE *\r\n");
+        expect(line(Protocol.queue("REMOVE", ["a", "b"]))).toBe("QUEUE REMOVE a b\r\n");
+        expect(Either.isLeft(Protocol.queue("RESUME", ["a", "*"]))).toBe(true);
+        expect(Either.isLeft(Protocol.queueLatency(["*"]))).toBe(true);
+    });
+    it("encodes the Enterprise commands", () => {
+        expect(Protocol.batch({ _tag: "New", batch: { description: "x" } }).line).toBe("BATCH NEW {\"description\":\"x\"}\r\n");
+        expect(Protocol.batch({ _tag: "Commit", bid: "b1" }).line).toBe("BATCH COMMIT b1\r\n");
+        expect(Protocol.track({ _tag: "Set", progress: { jid: "j", percent: 50 } }).line).toBe("TRACK SET {\"jid\":\"j\",\"percent\":50}\r\n");
+    });
+});
+//# sourceMappingURL=Protocol.test.js.map

@@ -1,0 +1,234 @@
+import { expect, layer } from "@effect/vitest";
+import { Client, Job, Worker } from "@effect-faktory/core";
+import { NodeTransport } from "@effect-faktory/node";
+import { FaktoryServer } from "@effect-faktory/testing";
+import { Effect, HashMap, Layer, Logger, Option, ParseResult, Schedule, Schema } from "effect";
+import * as Http from "node:http";
+import { recordingTracer } from "./RecordingTracer.js";
+const Env = FaktoryServer.clientLayer().pipe(Layer.provideMerge(FaktoryServer.layer()));
+/** Starts a worker on the test server, with fast heartbeats, for the life of the scope. */
+const startWorker = (options, handlers) => Effect.gen(function* () {
+    const server = yield* FaktoryServer.FaktoryServer;
+    return yield* Worker.make({
+        heartbeatInterval: "1 second",
+        shutdownTimeout: "2 seconds",
+        concurrency: 4,
+        ...options,
+        client: server.clientOptions
+    }).pipe(Effect.provide(Layer.merge(handlers, NodeTransport.layer)));
+});
+const waitFor = (what, condition, seconds = 15) => Effect.suspend(() => (condition() ? Effect.void : Effect.fail(what))).pipe(Effect.retry(Schedule.spaced("20 millis").pipe(Schedule.upTo(`${seconds} seconds`))), Effect.orDie);
+const queueSize = (queue) => Effect.flatMap(Client.Client, (client) => client.info).pipe(Effect.map((info) => info.faktory.queues[queue] ?? 0));
+/** Reads what the server recorded for a job in the retry set, by moving it back to its queue. */
+const failureOf = (jid, queue) => Effect.gen(function* () {
+    const client = yield* Client.Client;
+    yield* client.mutate({ cmd: "requeue", target: "retries", filter: { jids: [jid] } });
+    const job = Option.getOrThrow(yield* client.fetch([queue]));
+    yield* client.ack(job.jid);
+    return job.failure;
+});
+/** Signals a worker from the Web UI, as a person would with the Busy page's buttons. */
+const signalFromWebUi = (wid, signal) => Effect.flatMap(FaktoryServer.FaktoryServer, (server) => Effect.async((resume) => {
+    const body = new URLSearchParams({ wid, signal }).toString();
+    const request = Http.request(`${server.webUrl}/busy`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", "content-length": Buffer.byteLength(body) }
+    }, (response) => {
+        response.resume();
+        resume(Effect.succeed(response.statusCode ?? 0));
+    });
+    request.on("error", (error) => resume(Effect.die(error)));
+    request.end(body);
+}));
+const Greet = Job.define("Greet", { args: Schema.Tuple(Schema.String, Schema.Number), queue: "w-types" });
+const Resize = Job.define("Resize", {
+    args: Schema.Struct({ file: Schema.String, width: Schema.Int }),
+    queue: "w-types"
+});
+class MailerError extends Schema.TaggedError()("MailerError", { detail: Schema.String }) {
+    get message() {
+        return `smtp: ${this.detail}`;
+    }
+}
+layer(Env, { excludeTestServices: true, timeout: "90 seconds" })("Worker against a real Faktory server", (it) => {
+    it.scoped("runs jobs of several types with their decoded arguments, including jobs pushed untyped", () => Effect.gen(function* () {
+        const greeted = [];
+        const resized = [];
+        yield* startWorker({ queues: ["w-types"] }, Layer.mergeAll(Greet.handle((args) => Effect.sync(() => greeted.push(args))), Resize.handle((args) => Effect.sync(() => resized.push(args)))));
+        yield* Greet.push(["ada", 1]);
+        yield* Resize.push({ file: "a.png", width: 640 });
+        // As a Ruby or Go producer would send it: positional args, no definition.
+        yield* Effect.flatMap(Client.Client, (client) => client.push({ jobtype: "Greet", queue: "w-types", args: ["grace", 2] }));
+        yield* waitFor("three jobs", () => greeted.length + resized.length === 3);
+        expect(greeted.sort()).toEqual([["ada", 1], ["grace", 2]]);
+        expect(resized).toEqual([{ file: "a.png", width: 640 }]);
+    }));
+    it.scoped("FAILs a typed failure with its tag and message, and a defect with its error name", () => Effect.gen(function* () {
+        const Send = Job.define("Send", { args: Schema.Tuple(Schema.String), queue: "w-fail", retry: 3 });
+        const Crash = Job.define("Crash", { args: Schema.Tuple(), queue: "w-fail", retry: 3 });
+        const worker = yield* startWorker({ queues: ["w-fail"] }, Layer.mergeAll(Send.handle(([to]) => Effect.fail(new MailerError({ detail: `no such user ${to}` }))), Crash.handle(() => Effect.sync(() => {
+            throw new TypeError("cannot read properties of undefined");
+        }))));
+        const sent = yield* Send.push(["bob@example.com"]);
+        const crashed = yield* Crash.push([]);
+        yield* waitFor("two failures", () => worker.processed().failed === 2);
+        yield* worker.terminate;
+        const sendFailure = yield* failureOf(sent, "w-fail");
+        expect(sendFailure).toMatchObject({ errtype: "MailerError", message: "smtp: no such user bob@example.com" });
+        expect(sendFailure?.backtrace?.length).toBeGreaterThan(0);
+        const crashFailure = yield* failureOf(crashed, "w-fail");
+        expect(crashFailure).toMatchObject({ errtype: "TypeError", message: "cannot read properties of undefined" });
+    }));
+    it.scoped("FAILs invalid arguments and unknown jobtypes without calling a handler", () => Effect.gen(function* () {
+        const Typed = Job.define("Typed", { args: Schema.Tuple(Schema.String, Schema.Number), queue: "w-invalid" });
+        let called = 0;
+        const worker = yield* startWorker({ queues: ["w-invalid"] }, Typed.handle(() => Effect.sync(() => called++)));
+        const client = yield* Client.Client;
+        const bad = yield* client.push({ jobtype: "Typed", queue: "w-invalid", args: ["x", "not a number"], retry: 1 });
+        const unknown = yield* client.push({ jobtype: "Mystery", queue: "w-invalid", args: [], retry: 1 });
+        yield* waitFor("two failures", () => worker.processed().failed === 2);
+        yield* worker.terminate;
+        expect(called).toBe(0);
+        const badFailure = yield* failureOf(bad, "w-invalid");
+        expect(badFailure?.errtype).toBe("InvalidArguments");
+        expect(badFailure?.message).toContain("Expected number");
+        expect(yield* failureOf(unknown, "w-invalid")).toMatchObject({
+            errtype: "UnknownJobType",
+            message: "no handler for jobtype Mystery"
+        });
+    }));
+    it.scoped("never runs more than `concurrency` jobs at once", () => Effect.gen(function* () {
+        const Slow = Job.define("Slow", { args: Schema.Tuple(Schema.Number), queue: "w-concurrency" });
+        let current = 0;
+        let peak = 0;
+        let done = 0;
+        yield* startWorker({ queues: ["w-concurrency"], concurrency: 4 }, Slow.handle(() => Effect.sync(() => {
+            current++;
+            peak = Math.max(peak, current);
+        }).pipe(Effect.zipRight(Effect.sleep("60 millis")), Effect.ensuring(Effect.sync(() => {
+            current--;
+            done++;
+        })))));
+        yield* Slow.pushBulk(Array.from({ length: 40 }, (_, i) => [i]));
+        yield* waitFor("40 jobs", () => done === 40);
+        expect(peak).toBe(4);
+    }));
+    it.scoped("serves weighted queues roughly by weight", () => Effect.gen(function* () {
+        const Weighed = Job.define("Weighed", { args: Schema.Tuple(Schema.String) });
+        const served = [];
+        const client = yield* Client.Client;
+        yield* client.pushBulk(Array.from({ length: 150 }, () => ({ jobtype: "Weighed", queue: "w-heavy", args: ["heavy"] })));
+        yield* client.pushBulk(Array.from({ length: 150 }, () => ({ jobtype: "Weighed", queue: "w-light", args: ["light"] })));
+        const worker = yield* startWorker({ queues: { "w-heavy": 3, "w-light": 1 }, concurrency: 1 }, Weighed.handle(([which]) => Effect.sync(() => served.push(which))));
+        yield* waitFor("100 jobs", () => served.length >= 100);
+        yield* worker.quiet;
+        const heavy = served.slice(0, 100).filter((which) => which === "heavy").length;
+        // Expected 75 of 100; the bounds leave room for chance (about 5 standard deviations).
+        expect(heavy).toBeGreaterThan(52);
+        expect(heavy).toBeLessThan(95);
+        yield* client.removeQueues(["w-heavy", "w-light"]);
+    }));
+    it.scoped("runs middleware around each job, outermost first", () => Effect.gen(function* () {
+        const Wrapped = Job.define("Wrapped", { args: Schema.Tuple(), queue: "w-middleware" });
+        const trace = [];
+        const mark = (name) => (job, next) => Effect.sync(() => trace.push(`${name}>${job.jobtype}`)).pipe(Effect.zipRight(next), Effect.tap(() => Effect.sync(() => trace.push(`<${name}`))));
+        yield* startWorker({ queues: ["w-middleware"], middleware: [mark("outer"), mark("inner")] }, Wrapped.handle(() => Effect.sync(() => trace.push("handler"))));
+        yield* Wrapped.push([]);
+        yield* waitFor("the job", () => trace.length === 5);
+        expect(trace).toEqual(["outer>Wrapped", "inner>Wrapped", "handler", "<inner", "<outer"]);
+    }));
+    it.scoped("runs handlers with the worker's logger and annotations, the job's span, and asynchronous Schemas", () => Effect.gen(function* () {
+        // An argument Schema that decodes asynchronously cannot take the synchronous path.
+        const Shouted = Schema.transformOrFail(Schema.String, Schema.String, {
+            decode: (text) => Effect.as(Effect.sleep("1 millis"), text.toUpperCase()),
+            encode: (text) => ParseResult.succeed(text.toLowerCase())
+        });
+        const Traced = Job.define("Traced", { args: Schema.Tuple(Shouted), queue: "w-traced" });
+        const logged = [];
+        const spans = [];
+        const seen = [];
+        const { made: recorded, tracer: recording } = yield* recordingTracer;
+        const captured = Logger.make(({ annotations, message }) => {
+            logged.push({ message, annotations: Object.fromEntries(HashMap.toEntries(annotations)) });
+        });
+        yield* startWorker({ queues: ["w-traced"] }, Traced.handle(([text]) => Effect.gen(function* () {
+            seen.push(text);
+            yield* Effect.log(`handling ${text}`);
+            const job = yield* Effect.currentSpan;
+            const inner = yield* Effect.currentSpan.pipe(Effect.withSpan("inner"));
+            spans.push({
+                name: job.name,
+                jid: job.attributes.get("faktory.jid"),
+                parent: Option.getOrUndefined(Option.map(inner.parent, (parent) => parent._tag === "Span" ? parent.name : "external"))
+            });
+        }))).pipe(Effect.annotateLogs("app", "billing"), Effect.provide(Logger.replace(Logger.defaultLogger, captured)), 
+        // Job spans are made for a tracer that records them, as an OpenTelemetry layer installs.
+        Effect.withTracer(recording));
+        const jid = yield* Traced.push(["abc"]);
+        yield* waitFor("the job", () => spans.length === 1);
+        expect(seen).toEqual(["ABC"]);
+        expect(spans).toEqual([{ name: "faktory.job Traced", jid, parent: "faktory.job Traced" }]);
+        const jobSpan = recorded.find((span) => span.name === "faktory.job Traced");
+        yield* waitFor("the job span to end", () => jobSpan?.status._tag === "Ended");
+        expect(jobSpan?.kind).toBe("consumer");
+        expect(logged.find((entry) => Array.isArray(entry.message) && entry.message[0] === "handling ABC")?.annotations)
+            .toEqual({ app: "billing", jid, jobtype: "Traced" });
+    }));
+    it.scoped("gives handlers the job's context", () => Effect.gen(function* () {
+        const Contextual = Job.define("Contextual", { args: Schema.Tuple(), queue: "w-context" });
+        const seen = [];
+        yield* startWorker({ queues: ["w-context"] }, Contextual.handle((_, context) => Effect.flatMap(Job.CurrentJob, (current) => Effect.sync(() => seen.push(current === context ? context : current)))));
+        const jid = yield* Contextual.with({ custom: { tenant: { id: 7 } } }).with({ custom: { tenant: { region: "eu" } } }).push([]);
+        yield* waitFor("the job", () => seen.length === 1);
+        expect(seen[0]).toMatchObject({ jid, jobtype: "Contextual", queue: "w-context", retryCount: 0 });
+        expect(seen[0]?.custom).toEqual({ tenant: { id: 7, region: "eu" } });
+    }));
+    it.scoped("interrupts and FAILs a job about to outlive its reservation", () => Effect.gen(function* () {
+        const Stuck = Job.define("Stuck", { args: Schema.Tuple(), queue: "w-reserve", retry: 1 });
+        const Patient = Job.define("Patient", { args: Schema.Tuple(), queue: "w-reserve", guardReservation: false });
+        let patientDone = false;
+        const worker = yield* startWorker({ queues: ["w-reserve"], reservationLimit: () => "300 millis" }, Layer.mergeAll(Stuck.handle(() => Effect.never), Patient.handle(() => Effect.sleep("600 millis").pipe(Effect.zipRight(Effect.sync(() => (patientDone = true)))))));
+        const stuck = yield* Stuck.push([]);
+        yield* Patient.push([]);
+        yield* waitFor("the stuck job failed and the patient one finished", () => worker.processed().failed === 1 && patientDone);
+        yield* worker.terminate;
+        expect((yield* failureOf(stuck, "w-reserve"))?.errtype).toBe("ReservationExpired");
+    }));
+    it.scoped("refuses two handlers for one jobtype when the worker starts", () => Effect.gen(function* () {
+        const Twice = Job.define("Twice", { args: Schema.Tuple() });
+        const error = yield* Effect.flip(startWorker({ queues: ["w-twice"] }, Layer.mergeAll(Twice.handle(() => Effect.void), Twice.handle(() => Effect.void))));
+        expect(error._tag).toBe("JobValidationError");
+        expect(error.message).toContain("two handlers");
+    }));
+    it.scoped("quiet and terminate from the Web UI: stops fetching, then stops", () => Effect.gen(function* () {
+        const Quiet = Job.define("QuietJob", { args: Schema.Tuple(), queue: "w-quiet" });
+        let ran = 0;
+        const worker = yield* startWorker({ queues: ["w-quiet"] }, Quiet.handle(() => Effect.sync(() => ran++)));
+        yield* Quiet.push([]);
+        yield* waitFor("the first job", () => ran === 1);
+        expect(yield* signalFromWebUi(worker.wid, "quiet")).toBe(302);
+        yield* waitFor("quiet", () => worker.state() === "quiet");
+        yield* Quiet.push([]);
+        // Quiet: fetchers stop (a FETCH already waiting may still take one job; allow for it).
+        yield* Effect.sleep("2500 millis");
+        const queued = yield* queueSize("w-quiet");
+        expect(queued + ran).toBe(2);
+        yield* signalFromWebUi(worker.wid, "terminate");
+        yield* worker.awaitStopped.pipe(Effect.timeout("10 seconds"));
+        expect(worker.state()).toBe("stopped");
+        yield* Effect.flatMap(Client.Client, (client) => client.removeQueues(["w-quiet"]));
+    }));
+    it.scoped("on terminate, a job outliving the shutdown timeout is FAILed as Shutdown", () => Effect.gen(function* () {
+        const Long = Job.define("Long", { args: Schema.Tuple(), queue: "w-shutdown", retry: 2 });
+        let started = false;
+        const worker = yield* startWorker({ queues: ["w-shutdown"], shutdownTimeout: "500 millis" }, Long.handle(() => Effect.sync(() => (started = true)).pipe(Effect.zipRight(Effect.sleep("30 seconds")))));
+        const jid = yield* Long.push([]);
+        yield* waitFor("the job to start", () => started);
+        const begun = Date.now();
+        yield* worker.terminate;
+        expect(Date.now() - begun).toBeLessThan(8000);
+        expect(worker.processed().failed).toBe(1);
+        expect((yield* failureOf(jid, "w-shutdown"))?.errtype).toBe("Shutdown");
+    }));
+});
+//# sourceMappingURL=Worker.test.js.map
