@@ -40,6 +40,7 @@ it("the benchmark harness runs every scenario for every tool and writes its tabl
       "push-concurrent",
       "push-pipelined",
       "push-bulk",
+      "push-bulk-pool",
       "process-1",
       "process-10",
       "process-50",

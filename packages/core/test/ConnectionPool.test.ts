@@ -38,6 +38,16 @@ layer(FaktoryServer.layer({ webUi: false }), { excludeTestServices: true, timeou
         expect(pool.openCount()).toBeLessThanOrEqual(3)
       }))
 
+    it.scoped("a burst on a fresh pool is spread over the connections it opens, not piled on the first", () =>
+      Effect.gen(function*() {
+        const pool = yield* makePool(3)
+        const waiting = yield* Effect.forEach(Array.from({ length: 6 }), () => Effect.fork(pool.send(blockingFetch)))
+        yield* Effect.sleep("300 millis")
+        expect(pool.openCount()).toBe(3)
+        expect([...pool.inFlight()].sort()).toEqual([2, 2, 2])
+        yield* Effect.forEach(waiting, Fiber.interrupt)
+      }))
+
     it.scoped("an interrupted command keeps its connection busy until the reply it is owed arrives", () =>
       Effect.gen(function*() {
         const pool = yield* makePool(3)

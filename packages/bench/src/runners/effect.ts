@@ -77,7 +77,7 @@ const scenarios: Record<typeof params.scenario, () => Promise<RunResult>> = {
         ))),
   "push-bulk": () =>
     measure(count, () =>
-      withClient(1, (client) =>
+      withClient(concurrency, (client) =>
         Effect.as(client.pushBulk(Array.from({ length: count }, (_, i) => ({ jobtype: "Noop", queue, args: [i] }))), {}))),
   ...workerScenarios(params, runWorker, openProducer)
 }

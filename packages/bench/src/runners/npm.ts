@@ -60,11 +60,17 @@ const scenarios: Record<typeof params.scenario, () => Promise<RunResult>> = {
   "push-pipelined": () => scenarios["push-concurrent"](),
   "push-bulk": () =>
     measure(count, async () => {
-      const client = await connect(1)
-      for (let start = 0; start < count; start += 1000) {
-        const batch = Array.from({ length: Math.min(1000, count - start) }, (_, i) => job(client, start + i))
-        await client.pushBulk(batch)
+      // Up to `concurrency` batches in flight, over a pool of as many connections.
+      const client = await connect(concurrency)
+      let next = 0
+      const sender = async () => {
+        while (next < count) {
+          const start = next
+          next += 1000
+          await client.pushBulk(Array.from({ length: Math.min(1000, count - start) }, (_, i) => job(client, start + i)))
+        }
       }
+      await Promise.all(Array.from({ length: concurrency }, sender))
       await client.close()
       return {}
     }),

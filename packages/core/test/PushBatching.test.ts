@@ -1,0 +1,133 @@
+import { describe, expect, it, layer } from "@effect/vitest"
+import { Client, Connection, ConnectionPool, FaktoryUrl, type JobPayload, type Resp, ServerError } from "@effect-faktory/core"
+import { NodeTransport } from "@effect-faktory/node"
+import { FaktoryServer } from "@effect-faktory/testing"
+import { Cause, Effect, Either, Exit, Option, Schema } from "effect"
+import * as PushBatcher from "../src/internal/pushBatcher.js"
+
+const commandCount = (client: Client.Client) => Effect.map(client.info, (info) => info.server.command_count)
+
+const makeClient = (options: Client.ClientOptions) =>
+  Effect.flatMap(FaktoryServer.FaktoryServer, (server) =>
+    Client.make({ ...server.clientOptions, ...options }).pipe(Effect.provide(NodeTransport.layer)))
+
+/** Drains a queue in order, returning each job's first argument. */
+const drain = (client: Client.Client, queue: string) =>
+  Effect.gen(function*() {
+    const seen: Array<unknown> = []
+    while (true) {
+      const job = yield* client.fetch([queue])
+      if (Option.isNone(job)) return seen
+      seen.push(job.value.args[0])
+      yield* client.ack(job.value.jid)
+    }
+  })
+
+/** A job our own checks would refuse (blank jobtype), built by hand to reach the server. */
+const refusedByServer = (jid: string): JobPayload.PushableJob => ({
+  jid,
+  jobtype: "",
+  args: [],
+  queue: "batcher-q",
+  created_at: new Date().toISOString()
+})
+const accepted = (jid: string): JobPayload.PushableJob => ({
+  jid,
+  jobtype: "Fine",
+  args: [jid],
+  queue: "batcher-q",
+  created_at: new Date().toISOString()
+})
+
+describe("a PUSHB refusal read as PUSH's error", () => {
+  it("keeps the server's code for coded refusals", () => {
+    expect(PushBatcher.refusal("NOTUNIQUE Job not unique")).toMatchObject({ code: "NOTUNIQUE", detail: "Job not unique" })
+  })
+  it("is ERR with the whole text otherwise, as the server writes -ERR before it", () => {
+    expect(PushBatcher.refusal("jobs must have a jobtype parameter")).toMatchObject({
+      code: "ERR",
+      detail: "jobs must have a jobtype parameter"
+    })
+    expect(PushBatcher.refusal("invalid timestamp for 'at': \"x\"")).toMatchObject({ code: "ERR" })
+  })
+})
+
+layer(FaktoryServer.layer({ webUi: false }), { excludeTestServices: true, timeout: "60 seconds" })(
+  "pushes made in the same tick",
+  (it) => {
+    it.scoped("travel as a few PUSHB commands, one per pooled connection, each push returning its own jid", () =>
+      Effect.gen(function*() {
+        const client = yield* makeClient({ poolSize: 4 })
+        const before = yield* commandCount(client)
+        const jids = yield* Effect.forEach(
+          Array.from({ length: 300 }, (_, i) => i),
+          (i) => client.push({ jobtype: "Batched", queue: "batched-q", args: [i] }),
+          { concurrency: "unbounded" }
+        )
+        // 300 PUSHes would be 300 commands; the INFO is the one after them.
+        const commands = (yield* commandCount(client)) - before - 1
+        expect(commands).toBeGreaterThanOrEqual(1)
+        expect(commands).toBeLessThanOrEqual(8)
+        expect(new Set(jids).size).toBe(300)
+        const args = yield* drain(client, "batched-q")
+        expect([...args].sort((a, b) => Number(a) - Number(b))).toEqual(Array.from({ length: 300 }, (_, i) => i))
+      }))
+
+    it.scoped("go one PUSH each with batchPushes: false", () =>
+      Effect.gen(function*() {
+        const client = yield* makeClient({ poolSize: 4, batchPushes: false })
+        const before = yield* commandCount(client)
+        yield* Effect.forEach(
+          Array.from({ length: 50 }, (_, i) => i),
+          (i) => client.push({ jobtype: "Single", queue: "single-q", args: [i] }),
+          { concurrency: "unbounded" }
+        )
+        expect((yield* commandCount(client)) - before - 1).toBe(50)
+        expect(yield* drain(client, "single-q")).toHaveLength(50)
+      }))
+
+    it.scoped("a job the server refuses in a batch fails alone, with the error a PUSH gives", () =>
+      Effect.gen(function*() {
+        const server = yield* FaktoryServer.FaktoryServer
+        const pool = yield* ConnectionPool.make({
+          open: Connection.make({ url: Either.getOrThrow(FaktoryUrl.parse(server.url)) }).pipe(
+            Effect.provide(NodeTransport.layer)
+          ),
+          size: 2
+        })
+        // Reply readers as the client's own: OK, or the server's error; PUSHB's refusal map.
+        const pushReply = (reply: Resp.Reply): Either.Either<void, ServerError> =>
+          reply._tag === "ErrorReply"
+            ? Either.left(new ServerError({ command: "PUSH", code: reply.code, detail: reply.message }))
+            : Either.right(undefined)
+        const pushBulkReply = (reply: Resp.Reply): Either.Either<Record<string, string>, ServerError> =>
+          reply._tag === "BulkString"
+            ? Either.right(Schema.decodeUnknownSync(Schema.parseJson(Schema.Record({ key: Schema.String, value: Schema.String })))(reply.value))
+            : Either.left(new ServerError({ command: "PUSHB", code: "UNEXPECTED", detail: JSON.stringify(reply) }))
+        const push = PushBatcher.make({ pool, maxBatch: 1000, connections: 2, pushReply, pushBulkReply })
+
+        // Alone: a PUSH, refused with -ERR.
+        const alone = yield* Effect.exit(push(refusedByServer("alone-0001")))
+        // With others in the same tick: one PUSHB, whose reply names the refused jid.
+        const together = yield* Effect.all(
+          [push(accepted("first-0001")), push(refusedByServer("middle-0001")), push(accepted("last-00001"))],
+          { concurrency: "unbounded", mode: "either" }
+        )
+        expect(Either.isRight(together[0])).toBe(true)
+        expect(Either.isRight(together[2])).toBe(true)
+        expect(Exit.isFailure(alone)).toBe(true)
+        if (Exit.isSuccess(alone) || Either.isRight(together[1])) return
+        const lone = Cause.failureOption(alone.cause)
+        expect(Option.isSome(lone)).toBe(true)
+        // Compared field by field: the batcher's ServerError class is the source's, the lone
+        // one here the built package's.
+        const fields = (error: object) => ({ ...error, stack: undefined })
+        expect(fields(together[1].left)).toEqual(fields(Option.getOrThrow(lone)))
+        expect(together[1].left).toMatchObject({ _tag: "ServerError", command: "PUSH", code: "ERR" })
+        expect(together[1].left.message).toContain("jobtype")
+
+        const client = yield* makeClient({ poolSize: 1 })
+        expect(yield* drain(client, "batcher-q")).toEqual(["first-0001", "last-00001"])
+      }))
+  }
+)
