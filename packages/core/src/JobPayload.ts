@@ -207,7 +207,24 @@ const JsonObject = Schema.Record({ key: Schema.String, value: Schema.Unknown }).
   Schema.filter((custom) => findNonJson(custom, "custom") ?? true)
 )
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?:Z|[+-](\d{2}):(\d{2}))$/
+
+/**
+ * An RFC 3339 time the server's parser (Go's `time.RFC3339Nano`) accepts: a real calendar
+ * day and in-range fields. `Date.parse` alone is laxer: it rolls 30 February over to March
+ * and reads hour 24 as the next day, which the server refuses.
+ */
+const isRfc3339 = (value: string): boolean => {
+  const parts = RFC3339.exec(value)
+  if (parts === null) return false
+  const field = (index: number) => Number(parts[index] ?? 0)
+  const year = field(1)
+  const month = field(2)
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0)
+  const daysInMonth = month === 2 ? (leap ? 29 : 28) : [4, 6, 9, 11].includes(month) ? 30 : 31
+  return month >= 1 && month <= 12 && field(3) >= 1 && field(3) <= daysInMonth && field(4) <= 23 &&
+    field(5) <= 59 && field(6) <= 59 && field(7) <= 23 && field(8) <= 59
+}
 
 /**
  * The job this client pushes: every field the server checks, checked the same way, plus the
@@ -227,7 +244,7 @@ export const PushableJob = Schema.Struct({
   at: Schema.optional(
     Schema.String.pipe(
       Schema.filter((at) =>
-        (RFC3339.test(at) && !Number.isNaN(Date.parse(at))) || `at ${JSON.stringify(at)} is not an RFC 3339 time`
+        isRfc3339(at) || `at ${JSON.stringify(at)} is not an RFC 3339 time`
       )
     )
   ),
@@ -356,7 +373,7 @@ const isPlainValid = (job: Record<string, unknown>): job is PushableJob => {
     isString(jobtype) && jobtype.trim() !== "" &&
     Array.isArray(args) && findNonJson(args, "args") === undefined &&
     (queue === undefined || (isString(queue) && queueName.test(queue))) &&
-    (at === undefined || (isString(at) && RFC3339.test(at) && !Number.isNaN(Date.parse(at)))) &&
+    (at === undefined || (isString(at) && isRfc3339(at))) &&
     (retry === undefined || Number.isSafeInteger(retry)) &&
     (reserve_for === undefined || isIntIn(reserve_for, 60, 86400)) &&
     (backtrace === undefined || isIntIn(backtrace, 0, Number.MAX_SAFE_INTEGER)) &&

@@ -183,6 +183,17 @@ layer(Env, { excludeTestServices: true, timeout: "60 seconds" })("Client against
       expect(yield* queueSize("bulk-bad")).toBe(0)
     }))
 
+  it.effect("every at our check accepts, the server accepts: leap days, offsets, nanoseconds", () =>
+    Effect.gen(function*() {
+      const client = yield* Client.Client
+      const times = ["2028-02-29T23:59:59.999999999+05:30", "2400-02-29T00:00:00Z", "2031-12-31T00:00:00-23:59"]
+      for (const at of times) {
+        const jid = yield* client.push({ jobtype: "Later", queue: "at-q", at })
+        expect(jid.length).toBeGreaterThanOrEqual(8)
+      }
+      yield* client.mutate({ cmd: "clear", target: "scheduled", filter: { jobtype: "Later" } })
+    }))
+
   it.effect("a job rejected by validation is never sent", () =>
     Effect.gen(function*() {
       const client = yield* Client.Client

@@ -52,6 +52,12 @@ describe("JobPayload.prepare", () => {
     ["a malformed at", { jobtype: "X", at: "tomorrow" }, "RFC 3339"],
     ["an at without a zone", { jobtype: "X", at: "2030-01-01T00:00:00" }, "RFC 3339"],
     ["an invalid Date", { jobtype: "X", at: new Date("nope") }, "invalid Date"],
+    // The server refuses these; Date.parse alone would roll them over.
+    ["an at on 30 February", { jobtype: "X", at: "2030-02-30T00:00:00Z" }, "RFC 3339"],
+    ["an at on 29 February of a common year", { jobtype: "X", at: "2100-02-29T00:00:00Z" }, "RFC 3339"],
+    ["an at at hour 24", { jobtype: "X", at: "2030-01-01T24:00:00Z" }, "RFC 3339"],
+    ["an at with second 60", { jobtype: "X", at: "2030-06-30T23:59:60Z" }, "RFC 3339"],
+    ["an at with a 24-hour offset", { jobtype: "X", at: "2030-01-01T00:00:00+24:00" }, "RFC 3339"],
     ["a bigint argument", { jobtype: "X", args: [1n] }, "args[0] is a bigint"],
     ["a function argument", { jobtype: "X", args: [{ f: () => 1 }] }, "args[0].f is a function"],
     ["an undefined argument", { jobtype: "X", args: [undefined] }, "args[0] is undefined"],
