@@ -334,16 +334,31 @@ export const make = (
         pushBulkReply: expectPushBulk
       })
 
-    const push = Effect.fnUntraced(function*(input: JobPayload.JobInput) {
-      const job = yield* JobPayload.prepare(input)
-      yield* Spans.annotateCurrentSpan({ "faktory.jid": job.jid, "faktory.jobtype": job.jobtype })
+    /** Checks, runs the middleware and sends; `annotate` puts the jid on the current span. */
+    const pushNow = (
+      input: JobPayload.JobInput,
+      annotate: boolean
+    ): Effect.Effect<string, JobValidationError | CommandError> => {
+      const prepared = JobPayload.prepare(input)
+      if (Either.isLeft(prepared)) return Effect.fail(prepared.left)
+      const job = prepared.right
       let sent = job.jid
-      yield* throughMiddleware(job, (final) => {
+      const sending = Effect.map(throughMiddleware(job, (final) => {
         sent = final.jid
         return sendPush(final)
-      })
-      return sent
-    }, Spans.withSpan("Faktory.push"))
+      }), () => sent)
+      return annotate
+        ? Effect.zipRight(Effect.annotateCurrentSpan({ "faktory.jid": job.jid, "faktory.jobtype": job.jobtype }), sending)
+        : sending
+    }
+
+    // Plain combinators rather than a generator: a push is a handful of steps, and each
+    // generator step is one more for the fiber (this is the producer's hot path).
+    const push = (input: JobPayload.JobInput): Effect.Effect<string, JobValidationError | CommandError> =>
+      Effect.flatMap(Spans.isRecording, (recording) =>
+        recording
+          ? Effect.withSpan(Effect.suspend(() => pushNow(input, true)), "Faktory.push", { captureStackTrace: false })
+          : pushNow(input, false))
 
     const pushBulk = Effect.fnUntraced(function*(inputs: ReadonlyArray<JobPayload.JobInput>) {
       const now = new Date()
