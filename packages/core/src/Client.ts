@@ -371,9 +371,14 @@ export const make = (
         prepared.push(checked.right)
       }
       // Middleware sees each job; what comes out of it is collected and sent in batches.
-      const jobs: Array<JobPayload.PushableJob> = []
-      for (const job of prepared) {
-        yield* throughMiddleware(job, (final) => Effect.sync(() => jobs.push(final)))
+      // Without middleware the jobs go as they are (a fiber step per job costs a third of
+      // what preparing it does).
+      let jobs: Array<JobPayload.PushableJob> = prepared
+      if (middleware.length > 0) {
+        jobs = []
+        for (const job of prepared) {
+          yield* throughMiddleware(job, (final) => Effect.sync(() => jobs.push(final)))
+        }
       }
       yield* Spans.annotateCurrentSpan({ "faktory.jobs": jobs.length })
       if (jobs.length === 0) return { pushed: [], rejected: [] }

@@ -341,7 +341,7 @@ export const prepare = (input: JobInput, now: Date = new Date()): Either.Either<
   }
   candidate.jid ??= randomJid()
   candidate.args ??= []
-  candidate.created_at ??= now.toISOString()
+  candidate.created_at ??= isoString(now)
   if (input.at instanceof Date) {
     if (Number.isNaN(input.at.getTime())) {
       return Either.left(invalid(input, "at is an invalid Date"))
@@ -350,6 +350,18 @@ export const prepare = (input: JobInput, now: Date = new Date()): Either.Either<
   }
   if (isPlainValid(candidate)) return Either.right(candidate)
   return Either.mapLeft(decodePushable(candidate), (error) => invalid(input, formatIssues(error)))
+}
+
+/** The last time formatted, as pushBulk stamps thousands of jobs with one time. */
+let lastTime = Number.NaN
+let lastIso = ""
+const isoString = (date: Date): string => {
+  const time = date.getTime()
+  if (time !== lastTime) {
+    lastIso = date.toISOString()
+    lastTime = time
+  }
+  return lastIso
 }
 
 const pushableKeys = new Set<string>(Object.keys(PushableJob.fields))
