@@ -152,15 +152,25 @@ export const freePort: Effect.Effect<number, FaktoryServerError> = Effect.async(
   })
 })
 
-// Children still alive when the process exits are killed, so no server outlives a test run.
+// Children still alive when the process exits are killed, and their directories removed, so
+// no server or temp dir outlives a test run, even one that ends without closing its scopes
+// (an uncaught exception).
 const children = new Set<ChildProcess.ChildProcess>()
+const directories = new Set<string>()
 let exitHookInstalled = false
 const installExitHook = () => {
   if (exitHookInstalled) return
   exitHookInstalled = true
   process.once("exit", () => {
     for (const child of children) child.kill("SIGKILL")
+    for (const directory of directories) removeDirectory(directory)
   })
+}
+
+const removeDirectory = (directory: string) => {
+  directories.delete(directory)
+  killTree(directory)
+  Fs.rmSync(directory, { recursive: true, force: true })
 }
 
 const makeCertificate = (configDir: string): Effect.Effect<string, FaktoryServerError> =>
@@ -251,12 +261,12 @@ export const make = (options: FaktoryServerOptions = {}) =>
     }
     installExitHook()
     const directory = yield* Effect.acquireRelease(
-      Effect.sync(() => Fs.mkdtempSync(Path.join("/tmp", "fk-"))),
-      (dir) =>
-        Effect.sync(() => {
-          killTree(dir)
-          Fs.rmSync(dir, { recursive: true, force: true })
-        })
+      Effect.sync(() => {
+        const made = Fs.mkdtempSync(Path.join("/tmp", "fk-"))
+        directories.add(made)
+        return made
+      }),
+      (dir) => Effect.sync(() => removeDirectory(dir))
     )
     const configDir = Path.join(directory, "conf")
     Fs.mkdirSync(configDir, { recursive: true })
