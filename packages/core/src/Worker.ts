@@ -186,8 +186,6 @@ export class ReservationExpiredError extends Schema.TaggedError<ReservationExpir
   }
 }
 
-const noSpan: Effect.Effect<Tracer.Span | undefined> = Effect.succeed(undefined)
-
 const randomWid = (): string => {
   const bytes = crypto.getRandomValues(new Uint8Array(8))
   return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("")
@@ -443,47 +441,47 @@ export const make = (
     ): Effect.Effect<Exit.Exit<unknown, unknown>> => {
       const entry = handlers.get(job.jobtype)
       if (entry === undefined) return Effect.succeed(Exit.fail(new UnknownJobTypeError({ jobtype: job.jobtype })))
-      return Effect.flatMap(
-        tracing
-          ? Effect.makeSpan(`faktory.job ${job.jobtype}`, {
-            captureStackTrace: false,
-            kind: "consumer",
-            attributes: { "faktory.jid": job.jid, "faktory.jobtype": job.jobtype, "faktory.queue": job.queue }
-          })
-          : noSpan,
-        (span) => {
-          runningJobs++
-          const fiber = entry.start(job.args, Job.contextOf(job), {
-            fiberRefs: runtime.fiberRefs,
-            runtimeFlags: runtime.runtimeFlags,
-            updateRefs: annotate(job),
-            span,
-            around
-          })
-          const guard = guardFor(entry, job)
-          const cleanUp = (exit: Exit.Exit<unknown, unknown>) => {
-            runningJobs--
-            jobs.delete(fiber)
-            deadlines.delete(fiber)
-            span?.end(clock.unsafeCurrentTimeNanos(), exit)
-          }
-          const outcome = (exit: Exit.Exit<unknown, unknown>): Exit.Exit<unknown, unknown> =>
-            expired.delete(fiber) && Exit.isInterrupted(exit)
-              ? Exit.fail(new ReservationExpiredError({ seconds: guard?.seconds ?? 0 }))
-              : exit
-          // A handler that never suspends has already finished.
-          const done = fiber.unsafePoll()
-          if (done !== null) {
-            cleanUp(done)
-            return Effect.succeed(outcome(done))
-          }
-          // Cleaned up as the fiber ends, whether or not its processor is still waiting for it.
-          jobs.add(fiber)
-          if (guard !== undefined) deadlines.set(fiber, guard)
-          fiber.addObserver(cleanUp)
-          // Awaited, not joined: an interrupted job must not interrupt the processor reporting it.
-          return Effect.map(Fiber.await(fiber), outcome)
+      const start = (span: Tracer.Span | undefined): Effect.Effect<Exit.Exit<unknown, unknown>> => {
+        runningJobs++
+        const fiber = entry.start(job.args, Job.contextOf(job), {
+          fiberRefs: runtime.fiberRefs,
+          runtimeFlags: runtime.runtimeFlags,
+          updateRefs: annotate(job),
+          span,
+          around
+        })
+        const guard = guardFor(entry, job)
+        const cleanUp = (exit: Exit.Exit<unknown, unknown>) => {
+          runningJobs--
+          jobs.delete(fiber)
+          deadlines.delete(fiber)
+          span?.end(clock.unsafeCurrentTimeNanos(), exit)
         }
+        const outcome = (exit: Exit.Exit<unknown, unknown>): Exit.Exit<unknown, unknown> =>
+          expired.delete(fiber) && Exit.isInterrupted(exit)
+            ? Exit.fail(new ReservationExpiredError({ seconds: guard?.seconds ?? 0 }))
+            : exit
+        // A handler that never suspends has already finished.
+        const done = fiber.unsafePoll()
+        if (done !== null) {
+          cleanUp(done)
+          return Effect.succeed(outcome(done))
+        }
+        // Cleaned up as the fiber ends, whether or not its processor is still waiting for it.
+        jobs.add(fiber)
+        if (guard !== undefined) deadlines.set(fiber, guard)
+        fiber.addObserver(cleanUp)
+        // Awaited, not joined: an interrupted job must not interrupt the processor reporting it.
+        return Effect.map(Fiber.await(fiber), outcome)
+      }
+      if (!tracing) return start(undefined)
+      return Effect.flatMap(
+        Effect.makeSpan(`faktory.job ${job.jobtype}`, {
+          captureStackTrace: false,
+          kind: "consumer",
+          attributes: { "faktory.jid": job.jid, "faktory.jobtype": job.jobtype, "faktory.queue": job.queue }
+        }),
+        start
       )
     }
 
@@ -492,11 +490,14 @@ export const make = (
         ? { command: Protocol.ack(job.jid), acked: true }
         : { command: Protocol.fail({ jid: job.jid, ...describeFailure(exit.cause) }), acked: false }
 
-    /** Reads the server's answer to an ACK or FAIL sent on a processor's connection. */
-    const settle = (job: JobPayload.Job, acked: boolean, reply: Resp.Reply) => {
+    /**
+     * Reads the server's answer to an ACK or FAIL sent on a processor's connection: nothing
+     * to do when it is OK (nearly always), else the warning to log.
+     */
+    const settle = (job: JobPayload.Job, acked: boolean, reply: Resp.Reply): Effect.Effect<void> | undefined => {
       if (acked) acked_++
       else failed_++
-      if (reply._tag === "SimpleString" && reply.value === "OK") return Effect.void
+      if (reply._tag === "SimpleString" && reply.value === "OK") return undefined
       // "Job not found": the reservation had expired; the server runs the job again.
       return Effect.logWarning(`${acked ? "ACK" : "FAIL"} of ${job.jid} was refused: ${Handshake.describeReply(reply)}`)
     }
@@ -559,7 +560,8 @@ export const make = (
             return yield* replies.left
           }
           const [reportReply, fetchReply] = replies.right
-          yield* settle(job, acked, reportReply!)
+          const refused = settle(job, acked, reportReply!)
+          if (refused !== undefined) yield* refused
           if (fetchReply !== undefined) next = yield* fetched(fetchReply)
         }
       })
