@@ -353,10 +353,7 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
           resume(Effect.succeed(replies))
         }
       }
-      for (const command of commands) {
-        enqueueSlot({ verb: command.verb, sentAt: Date.now(), onReply, onError })
-        enqueueLine(command.line)
-      }
+      for (const command of commands) unsafeSend(command, onReply, onError)
     })
 
   // END gets no reply; the server closes its side. Lines still queued go first.
