@@ -62,9 +62,9 @@ export interface ClientOptions {
   readonly middleware?: ReadonlyArray<PushMiddleware> | undefined
   /**
    * Sends the jobs of pushes made in the same tick (by concurrent fibers) together, as PUSHB
-   * commands spread over the pool, and a job pushed alone as a PUSH. Each push still
-   * succeeds or fails on its own, with the error a PUSH would give. Default `true`; `false`
-   * sends one PUSH per push.
+   * commands spread over the pool. A push goes at once, as a PUSH, when none is gathered and
+   * a connection is idle. Each push still succeeds or fails on its own, with the error a PUSH
+   * would give. Default `true`; `false` sends one PUSH per push.
    */
   readonly batchPushes?: boolean | undefined
 }

@@ -61,6 +61,8 @@ export interface ConnectionPool {
     command: Protocol.Command,
     onResult: (result: Either.Either<Resp.Reply, OpenError>) => void
   ) => void
+  /** Whether an open shared connection has no command in flight: a command sent now goes at once. */
+  readonly hasIdle: () => boolean
   /** Connections open now. */
   readonly openCount: () => number
   /** Commands awaiting their replies on each open connection, for diagnostics. */
@@ -329,6 +331,7 @@ export const make = (options: ConnectionPoolOptions): Effect.Effect<ConnectionPo
       send,
       unsafeSend,
       useExclusive: (f) => Effect.acquireUseRelease(acquireExclusive, (entry) => f(entry.connection), releaseExclusive),
+      hasIdle: () => entries.some((entry) => entry.users === 0 && !entry.lent && entry.connection.isOpen()),
       openCount: () => entries.length,
       inFlight: () => entries.map((entry) => entry.connection.inFlight())
     } satisfies ConnectionPool

@@ -73,6 +73,15 @@ layer(FaktoryServer.layer({ webUi: false }), { excludeTestServices: true, timeou
         expect([...args].sort((a, b) => Number(a) - Number(b))).toEqual(Array.from({ length: 300 }, (_, i) => i))
       }))
 
+    it.scoped("go as a plain PUSH when pushed one at a time", () =>
+      Effect.gen(function*() {
+        const client = yield* makeClient({ poolSize: 4 })
+        const before = yield* commandCount(client)
+        for (let i = 0; i < 20; i++) yield* client.push({ jobtype: "Alone", queue: "alone-q", args: [i] })
+        expect((yield* commandCount(client)) - before - 1).toBe(20)
+        expect(yield* drain(client, "alone-q")).toEqual(Array.from({ length: 20 }, (_, i) => i))
+      }))
+
     it.scoped("go one PUSH each with batchPushes: false", () =>
       Effect.gen(function*() {
         const client = yield* makeClient({ poolSize: 4, batchPushes: false })
@@ -89,7 +98,7 @@ layer(FaktoryServer.layer({ webUi: false }), { excludeTestServices: true, timeou
     it.scoped("a job the server refuses in a batch fails alone, with the error a PUSH gives", () =>
       Effect.gen(function*() {
         const server = yield* FaktoryServer.FaktoryServer
-        const pool = yield* ConnectionPool.make({
+        const makePool = ConnectionPool.make({
           open: Connection.make({ url: Either.getOrThrow(FaktoryUrl.parse(server.url)) }).pipe(
             Effect.provide(NodeTransport.layer)
           ),
@@ -104,15 +113,21 @@ layer(FaktoryServer.layer({ webUi: false }), { excludeTestServices: true, timeou
           reply._tag === "BulkString"
             ? Either.right(Schema.decodeUnknownSync(Schema.parseJson(Schema.Record({ key: Schema.String, value: Schema.String })))(reply.value))
             : Either.left(new ServerError({ command: "PUSHB", code: "UNEXPECTED", detail: JSON.stringify(reply) }))
-        const push = PushBatcher.make({ pool, maxBatch: 1000, connections: 2, pushReply, pushBulkReply })
+        const batcher = (pool: ConnectionPool.ConnectionPool) =>
+          PushBatcher.make({ pool, maxBatch: 1000, connections: 2, pushReply, pushBulkReply })
 
         // Alone: a PUSH, refused with -ERR.
-        const alone = yield* Effect.exit(push(refusedByServer("alone-0001")))
-        // With others in the same tick: one PUSHB, whose reply names the refused jid.
+        const alone = yield* Effect.exit(batcher(yield* makePool)(refusedByServer("alone-0001")))
+        // With others in the same tick, on a pool with no idle connection: one PUSHB, whose
+        // reply names the refused jid.
+        const fresh = yield* makePool
+        const push = batcher(fresh)
         const together = yield* Effect.all(
           [push(accepted("first-0001")), push(refusedByServer("middle-0001")), push(accepted("last-00001"))],
           { concurrency: "unbounded", mode: "either" }
         )
+        // One command needed one connection; three PUSHes would have opened both.
+        expect(fresh.openCount()).toBe(1)
         expect(Either.isRight(together[0])).toBe(true)
         expect(Either.isRight(together[2])).toBe(true)
         expect(Exit.isFailure(alone)).toBe(true)

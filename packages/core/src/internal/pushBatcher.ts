@@ -1,8 +1,9 @@
 /**
  * Pushes made in the same tick travel together. Concurrent producers (request handlers, an
  * `Effect.forEach` with concurrency) each push one job and wait for its answer; the server
- * spends more on a command than on a job inside one, so the jobs gathered by the end of the
- * tick go out as one PUSHB, and a job pushed alone as a plain PUSH. Each caller still gets
+ * spends more on a command than on a job inside one. A push goes out at once, as a PUSH,
+ * when nothing is gathered and a connection is idle; otherwise the jobs gathered by the end
+ * of the tick go out as PUSHB commands spread over the pool. Each caller still gets
  * its own answer: the PUSHB reply names every refused job with the reason a PUSH would
  * have given. As with a PUSH already written, a push interrupted while it waits for the
  * answer has still been sent.
@@ -84,6 +85,9 @@ export const make = (options: PushBatcherOptions): (job: PushableJob) => Effect.
 
   return (job) =>
     Effect.async((resume) => {
+      // Nothing gathered yet and a connection idle: send at once, as waiting for the end of
+      // the tick would only add latency.
+      if (waiting.length === 0 && pool.hasIdle()) return sendOne({ job, resume })
       waiting.push({ job, resume })
       if (waiting.length === 1) queueMicrotask(flush)
     })
