@@ -117,7 +117,7 @@ layer(FaktoryServer.layer({ webUi: false }), { excludeTestServices: true, timeou
           PushBatcher.make({ pool, maxBatch: 1000, connections: 2, pushReply, pushBulkReply })
 
         // Alone: a PUSH, refused with -ERR.
-        const alone = yield* Effect.exit(batcher(yield* makePool)(refusedByServer("alone-0001")))
+        const alone = yield* batcher(yield* makePool)(refusedByServer("alone-0001")).pipe(Effect.exit)
         // With others in the same tick, on a pool with no idle connection: one PUSHB, whose
         // reply names the refused jid.
         const fresh = yield* makePool
