@@ -61,10 +61,11 @@ export interface ClientOptions {
   /** Middleware around every pushed job (push and pushBulk), outermost first. */
   readonly middleware?: ReadonlyArray<PushMiddleware> | undefined
   /**
-   * Sends the jobs of pushes made in the same tick (by concurrent fibers) together, as PUSHB
-   * commands spread over the pool. A push goes at once, as a PUSH, when none is gathered and
-   * a connection is idle. Each push still succeeds or fails on its own, with the error a PUSH
-   * would give. Default `true`; `false` sends one PUSH per push.
+   * Sends the jobs of pushes made while others are in flight (by concurrent fibers) together,
+   * once the replies of the event loop's turn are in, as PUSHB commands spread over the pool.
+   * A push goes at once, as a PUSH, when nothing is in flight. Each push still succeeds or
+   * fails on its own, with the error a PUSH would give. Default `true`; `false` sends one
+   * PUSH per push.
    */
   readonly batchPushes?: boolean | undefined
 }

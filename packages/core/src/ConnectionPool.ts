@@ -61,8 +61,8 @@ export interface ConnectionPool {
     command: Protocol.Command,
     onResult: (result: Either.Either<Resp.Reply, OpenError>) => void
   ) => void
-  /** Whether an open shared connection has no command in flight: a command sent now goes at once. */
-  readonly hasIdle: () => boolean
+  /** Whether no shared command awaits its reply and no connection is being opened. */
+  readonly isIdle: () => boolean
   /** Connections open now. */
   readonly openCount: () => number
   /** Commands awaiting their replies on each open connection, for diagnostics. */
@@ -331,7 +331,7 @@ export const make = (options: ConnectionPoolOptions): Effect.Effect<ConnectionPo
       send,
       unsafeSend,
       useExclusive: (f) => Effect.acquireUseRelease(acquireExclusive, (entry) => f(entry.connection), releaseExclusive),
-      hasIdle: () => entries.some((entry) => entry.users === 0 && !entry.lent && entry.connection.isOpen()),
+      isIdle: () => opening === 0 && entries.every((entry) => entry.users === 0),
       openCount: () => entries.length,
       inFlight: () => entries.map((entry) => entry.connection.inFlight())
     } satisfies ConnectionPool
