@@ -36,6 +36,8 @@ interface Row {
   readonly tools: ReadonlyArray<Tool>
   /** Jobs pushed before the runner starts (processing scenarios). */
   readonly prepush: boolean
+  /** Extra Node flags, the same for every Node runner of the row. */
+  readonly nodeFlags?: ReadonlyArray<string>
 }
 
 const args = process.argv.slice(2)
@@ -58,6 +60,9 @@ const allRows: ReadonlyArray<Row> = [
   { id: "push-bulk-pool", title: "PUSHB in batches of 1,000 over a pool of 10", scenario: "push-bulk", count: scale(100_000, 4000), concurrency: 10, tools: ["effect", "npm"], prepush: false },
   { id: "process-1", title: "process no-op jobs, concurrency 1", scenario: "process", count: scale(20_000, 200), concurrency: 1, tools: ["effect", "npm", "go"], prepush: true },
   { id: "process-10", title: "process no-op jobs, concurrency 10", scenario: "process", count: scale(20_000, 400), concurrency: 10, tools: ["effect", "npm", "go"], prepush: true },
+  // V8's young generation grows to 32 MB while Effect's modules load; this row shows what
+  // capping it (the README's advice for memory-tight deployments) costs and saves.
+  { id: "process-10-young-4", title: "process no-op jobs, concurrency 10, Node with --max-semi-space-size=4", scenario: "process", count: scale(20_000, 400), concurrency: 10, tools: ["effect", "npm"], prepush: true, nodeFlags: ["--max-semi-space-size=4"] },
   { id: "process-50", title: "process no-op jobs, concurrency 50", scenario: "process", count: scale(20_000, 400), concurrency: 50, tools: ["effect", "npm", "go"], prepush: true },
   { id: "latency", title: "push → handler start at 100 jobs/s", scenario: "latency", count: scale(500, 30), concurrency: 10, tools: ["effect", "npm", "go"], prepush: false },
   { id: "soak", title: "one worker, concurrency 10", scenario: "soak", count: scale(100_000, 1000), concurrency: 10, tools: ["effect", "npm"], prepush: true }
@@ -78,12 +83,12 @@ const buildGo = (): { binary?: string; reason?: string } => {
   }
 }
 
-const runTool = (tool: Tool, params: ScenarioParams, goBinary: string | undefined) =>
+const runTool = (tool: Tool, params: ScenarioParams, goBinary: string | undefined, nodeFlags: ReadonlyArray<string>) =>
   Effect.async<RunResult, Error>((resume) => {
     const json = JSON.stringify(params)
     const [command, argv] = tool === "go"
       ? [goBinary!, [json]]
-      : [process.execPath, ["--expose-gc", Path.join(here, "runners", `${tool}.js`), json]]
+      : [process.execPath, ["--expose-gc", ...nodeFlags, Path.join(here, "runners", `${tool}.js`), json]]
     const child = spawn(command, argv, { env: { ...process.env, FAKTORY_URL: params.url }, stdio: ["ignore", "pipe", "pipe"] })
     let stdout = ""
     let stderr = ""
@@ -139,7 +144,7 @@ const main = Effect.gen(function*() {
           count: row.count,
           concurrency: row.concurrency,
           rate: 100
-        }, go.binary)
+        }, go.binary, row.nodeFlags ?? [])
         runs.push(result)
         // A runner that exits with FETCHes pending leaves their server-side waits (up to 2 s)
         // behind; they would reserve the next run's jobs for closed connections.
@@ -236,6 +241,14 @@ const render = (results: Results, meta: { version: string; goNote: string | unde
         `| ${name} | ${cell(resources.effect, pick, digits)} | ${cell(resources.npm, pick, digits)} | ${cell(resources.go, pick, digits)} | ${
           ratio(resources.effect, resources.npm, pick)
         } | ${ratio(resources.effect, resources.go, pick)} |`
+      )
+    }
+    const young = results["process-10-young-4"]
+    if (young !== undefined) {
+      lines.push(
+        `| peak RSS, Node with --max-semi-space-size=4 (MB) | ${cell(young.effect, rss)} | ${cell(young.npm, rss)} | – | ${
+          ratio(young.effect, young.npm, rss)
+        } | – |`
       )
     }
   }

@@ -43,6 +43,7 @@ it("the benchmark harness runs every scenario for every tool and writes its tabl
       "push-bulk-pool",
       "process-1",
       "process-10",
+      "process-10-young-4",
       "process-50",
       "latency",
       "soak"
