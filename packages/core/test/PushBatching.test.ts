@@ -2,7 +2,7 @@ import { describe, expect, it, layer } from "@effect/vitest"
 import { Client, Connection, ConnectionPool, FaktoryUrl, type JobPayload, type Resp, ServerError } from "@effect-faktory/core"
 import { NodeTransport } from "@effect-faktory/node"
 import { FaktoryServer } from "@effect-faktory/testing"
-import { Cause, Effect, Either, Exit, Option, Schema } from "effect"
+import { Cause, Effect, Either, Exit, Fiber, Option, Schema } from "effect"
 import * as PushBatcher from "../src/internal/pushBatcher.js"
 
 const commandCount = (client: Client.Client) => Effect.map(client.info, (info) => info.server.command_count)
@@ -80,6 +80,25 @@ layer(FaktoryServer.layer({ webUi: false }), { excludeTestServices: true, timeou
         for (let i = 0; i < 20; i++) yield* client.push({ jobtype: "Alone", queue: "alone-q", args: [i] })
         expect((yield* commandCount(client)) - before - 1).toBe(20)
         expect(yield* drain(client, "alone-q")).toEqual(Array.from({ length: 20 }, (_, i) => i))
+      }))
+
+    it.scoped("a push interrupted while it is gathered is not sent", () =>
+      Effect.gen(function*() {
+        const client = yield* makeClient({ poolSize: 2 })
+        // The first goes at once; the second, pushed while the first is in flight, is
+        // gathered until the replies of this turn are in, and is interrupted before that.
+        const first = yield* Effect.fork(client.push({ jobtype: "Kept", queue: "interrupted-q", args: [1] }))
+        const second = yield* Effect.fork(client.push({ jobtype: "Dropped", queue: "interrupted-q", args: [2] }))
+        yield* Effect.yieldNow()
+        yield* Fiber.interrupt(second)
+        yield* Fiber.join(first)
+        // A third, after: the batcher still works once its gathered push is gone.
+        yield* Effect.all([
+          client.push({ jobtype: "After", queue: "interrupted-q", args: [3] }),
+          client.push({ jobtype: "After", queue: "interrupted-q", args: [4] })
+        ], { concurrency: "unbounded" })
+        const args = yield* drain(client, "interrupted-q")
+        expect([...args].sort()).toEqual([1, 3, 4])
       }))
 
     it.scoped("go one PUSH each with batchPushes: false", () =>

@@ -6,8 +6,8 @@
  * the same turn of the event loop, and the jobs gathered by then go out as PUSHB commands
  * spread over the pool. Each caller still gets
  * its own answer: the PUSHB reply names every refused job with the reason a PUSH would
- * have given. As with a PUSH already written, a push interrupted while it waits for the
- * answer has still been sent.
+ * have given. A push interrupted while it is gathered is not sent; one interrupted while it
+ * waits for the answer has been sent, as with a PUSH already written.
  *
  * @internal
  */
@@ -66,6 +66,8 @@ export const make = (options: PushBatcherOptions): (job: PushableJob) => Effect.
   const flush = () => {
     const all = waiting
     waiting = []
+    // Empty when every push gathered was interrupted.
+    if (all.length === 0) return
     if (all.length === 1) return sendOne(all[0]!)
     // The server runs each connection's commands one at a time, so the turn's jobs are spread
     // over as many commands as the pool has connections, each still carrying at least
@@ -89,8 +91,13 @@ export const make = (options: PushBatcherOptions): (job: PushableJob) => Effect.
       // Nothing in flight: no reply can bring more pushes this turn, so waiting would only
       // add latency (one producer awaiting each push).
       if (waiting.length === 0 && pool.isIdle()) return sendOne({ job, resume })
-      waiting.push({ job, resume })
+      const entry = { job, resume }
+      waiting.push(entry)
       if (waiting.length === 1) afterIo(flush)
+      return Effect.sync(() => {
+        const index = waiting.indexOf(entry)
+        if (index !== -1) waiting.splice(index, 1)
+      })
     })
 }
 
