@@ -127,11 +127,12 @@ const main = Effect.gen(function*() {
   const version = (yield* client.info).server.faktory_version
   const results: Results = {}
   for (const row of rows) {
-    results[row.id] = {}
-    for (const tool of row.tools) {
-      if (tool === "go" && go.binary === undefined) continue
-      const runs: Array<RunResult> = []
-      for (let rep = 0; rep < reps; rep++) {
+    const tools = row.tools.filter((tool) => tool !== "go" || go.binary !== undefined)
+    const runs: Partial<Record<Tool, Array<RunResult>>> = {}
+    // Repetitions take turns between the tools: the machine's speed drifts over minutes, and
+    // running one tool's repetitions back to back would fold that drift into the ratios.
+    for (let rep = 0; rep < reps; rep++) {
+      for (const tool of tools) {
         yield* client.flush
         const queue = `bench-${row.id}`
         if (row.prepush) {
@@ -145,14 +146,14 @@ const main = Effect.gen(function*() {
           concurrency: row.concurrency,
           rate: 100
         }, go.binary, row.nodeFlags ?? [])
-        runs.push(result)
+        runs[tool] = [...(runs[tool] ?? []), result]
         // A runner that exits with FETCHes pending leaves their server-side waits (up to 2 s)
         // behind; they would reserve the next run's jobs for closed connections.
         yield* Effect.sleep("2500 millis")
         yield* Console.log(`${row.id} ${tool} #${rep + 1}: ${Math.round(result.jobsPerSecond)} jobs/s`)
       }
-      results[row.id]![tool] = runs
     }
+    results[row.id] = runs
   }
   if (go.binary !== undefined) Fs.rmSync(go.binary, { force: true })
   const markdown = render(results, { version, goNote: go.reason })
