@@ -4,10 +4,10 @@
  * the server spends more on a command than on a job inside one. A push goes out at once, as a
  * PUSH, when the pool has nothing in flight; otherwise it waits for the replies that arrive in
  * the same turn of the event loop, and the jobs gathered by then go out as PUSHB commands
- * spread over the pool. Each caller still gets
- * its own answer: the PUSHB reply names every refused job with the reason a PUSH would
- * have given. A push interrupted while it is gathered is not sent; one interrupted while it
- * waits for the answer has been sent, as with a PUSH already written.
+ * spread over the pool. Each caller still gets its own answer: the PUSHB reply names every
+ * refused job with the reason a PUSH would have given. A push interrupted while it is
+ * gathered is not sent; one interrupted while it waits for the answer has been sent, as with
+ * a PUSH already written.
  *
  * @internal
  */
