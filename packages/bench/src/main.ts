@@ -16,6 +16,7 @@ import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import type { RunResult, ScenarioName, ScenarioParams } from "./Scenario.js"
 import * as ScenarioSchema from "./ScenarioSchema.js"
+import * as ServerCpu from "./ServerCpu.js"
 
 const here = Path.dirname(fileURLToPath(import.meta.url))
 const packageRoot = Path.resolve(here, "..")
@@ -118,7 +119,12 @@ const summarize = (values: ReadonlyArray<number>): Summary => {
   return { median: sorted[Math.floor((sorted.length - 1) / 2)]!, min: sorted[0]!, max: sorted[sorted.length - 1]! }
 }
 
-type Results = Record<string, Partial<Record<Tool, ReadonlyArray<RunResult>>>>
+/** A runner's result, with the CPU time the server (Faktory and Redis) spent meanwhile. */
+interface Measured extends RunResult {
+  readonly serverCpuSeconds?: number | undefined
+}
+
+type Results = Record<string, Partial<Record<Tool, ReadonlyArray<Measured>>>>
 
 const main = Effect.gen(function*() {
   const go = buildGo()
@@ -128,7 +134,7 @@ const main = Effect.gen(function*() {
   const results: Results = {}
   for (const row of rows) {
     const tools = row.tools.filter((tool) => tool !== "go" || go.binary !== undefined)
-    const runs: Partial<Record<Tool, Array<RunResult>>> = {}
+    const runs: Partial<Record<Tool, Array<Measured>>> = {}
     // Repetitions take turns between the tools: the machine's speed drifts over minutes, and
     // running one tool's repetitions back to back would fold that drift into the ratios.
     for (let rep = 0; rep < reps; rep++) {
@@ -138,6 +144,7 @@ const main = Effect.gen(function*() {
         if (row.prepush) {
           yield* client.pushBulk(Array.from({ length: row.count }, (_, i) => ({ jobtype: "Noop", queue, args: [i] })))
         }
+        const serverBefore = ServerCpu.cpuSecondsOf(server.pid())
         const result = yield* runTool(tool, {
           scenario: row.scenario,
           url: server.url,
@@ -146,7 +153,11 @@ const main = Effect.gen(function*() {
           concurrency: row.concurrency,
           rate: 100
         }, go.binary, row.nodeFlags ?? [])
-        runs[tool] = [...(runs[tool] ?? []), result]
+        const serverAfter = ServerCpu.cpuSecondsOf(server.pid())
+        const serverCpuSeconds = serverBefore === undefined || serverAfter === undefined
+          ? undefined
+          : serverAfter - serverBefore
+        runs[tool] = [...(runs[tool] ?? []), { ...result, serverCpuSeconds }]
         // A runner that exits with FETCHes pending leaves their server-side waits (up to 2 s)
         // behind; they would reserve the next run's jobs for closed connections.
         yield* Effect.sleep("2500 millis")
@@ -169,16 +180,16 @@ const main = Effect.gen(function*() {
 
 const fmt = (value: number, digits = 0) =>
   value.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits })
-const cell = (runs: ReadonlyArray<RunResult> | undefined, pick: (run: RunResult) => number | undefined, digits = 0) => {
+const cell = (runs: ReadonlyArray<Measured> | undefined, pick: (run: Measured) => number | undefined, digits = 0) => {
   const values = (runs ?? []).map(pick).filter((value): value is number => value !== undefined)
   if (values.length === 0) return "–"
   const { max, median, min } = summarize(values)
   return values.length === 1 ? fmt(median, digits) : `${fmt(median, digits)} (${fmt(min, digits)}–${fmt(max, digits)})`
 }
 const ratio = (
-  ours: ReadonlyArray<RunResult> | undefined,
-  theirs: ReadonlyArray<RunResult> | undefined,
-  pick: (run: RunResult) => number | undefined
+  ours: ReadonlyArray<Measured> | undefined,
+  theirs: ReadonlyArray<Measured> | undefined,
+  pick: (run: Measured) => number | undefined
 ) => {
   const a = (ours ?? []).map(pick).filter((value): value is number => value !== undefined)
   const b = (theirs ?? []).map(pick).filter((value): value is number => value !== undefined)
@@ -231,9 +242,12 @@ const render = (results: Results, meta: { version: string; goNote: string | unde
     const userCpu = (run: RunResult) => (run.userCpuSeconds / run.jobsPerSecond / run.seconds) * 10_000
     const rss = (run: RunResult) => run.peakRssKb / 1024
     const loaded = (run: RunResult) => run.loadedRssKb === undefined ? undefined : run.loadedRssKb / 1024
+    const serverCpu = (run: Measured) =>
+      run.serverCpuSeconds === undefined ? undefined : (run.serverCpuSeconds / run.jobsPerSecond / run.seconds) * 10_000
     const measures = [
       ["CPU seconds per 10,000 jobs", cpu, 2],
       ["of which user space (the rest is the kernel's)", userCpu, 2],
+      ["server (Faktory + Redis) CPU seconds per 10,000 jobs, meanwhile", serverCpu, 2],
       ["peak RSS (MB)", rss, 0],
       ["RSS with the library loaded, before any work (MB)", loaded, 0]
     ] as const
@@ -242,6 +256,16 @@ const render = (results: Results, meta: { version: string; goNote: string | unde
         `| ${name} | ${cell(resources.effect, pick, digits)} | ${cell(resources.npm, pick, digits)} | ${cell(resources.go, pick, digits)} | ${
           ratio(resources.effect, resources.npm, pick)
         } | ${ratio(resources.effect, resources.go, pick)} |`
+      )
+    }
+    // The server's share of the 2 cores, at concurrency 50: more requests in flight let
+    // Faktory and Redis handle several per wake-up, which is why concurrency 50 is faster.
+    const wide = results["process-50"]
+    if (wide !== undefined) {
+      lines.push(
+        `| the same, at concurrency 50 | ${cell(wide.effect, serverCpu, 2)} | ${cell(wide.npm, serverCpu, 2)} | ${
+          cell(wide.go, serverCpu, 2)
+        } | ${ratio(wide.effect, wide.npm, serverCpu)} | ${ratio(wide.effect, wide.go, serverCpu)} |`
       )
     }
     const young = results["process-10-young-4"]

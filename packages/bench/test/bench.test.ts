@@ -32,7 +32,7 @@ it("the benchmark harness runs every scenario for every tool and writes its tabl
       expect(markdown).toContain(heading)
     }
     const report = JSON.parse(Fs.readFileSync(Path.join(out, "smoke.json"), "utf8")) as {
-      results: Record<string, Record<string, Array<{ jobsPerSecond: number }>>>
+      results: Record<string, Record<string, Array<{ jobsPerSecond: number; serverCpuSeconds?: number }>>>
     }
     const rows = Object.entries(report.results)
     expect(rows.map(([id]) => id)).toEqual([
@@ -54,6 +54,13 @@ it("the benchmark harness runs every scenario for every tool and writes its tabl
     }
     // The Go peer runs wherever Go is installed (CI has it).
     expect(report.results["process-10"]?.go?.[0]?.jobsPerSecond).toBeGreaterThan(0)
+    // The server's CPU time is read from /proc: Linux, as CI is.
+    if (process.platform === "linux") {
+      for (const tool of ["effect", "npm", "go"]) {
+        expect(report.results["process-10"]?.[tool]?.[0]?.serverCpuSeconds, tool).toBeGreaterThan(0)
+      }
+      expect(markdown).toMatch(/\| server \(Faktory \+ Redis\) CPU seconds per 10,000 jobs, meanwhile \| [0-9]/)
+    }
   } finally {
     Fs.rmSync(out, { recursive: true, force: true })
   }
