@@ -258,8 +258,8 @@ const render = (results: Results, meta: { version: string; goNote: string | unde
         } | ${ratio(resources.effect, resources.go, pick)} |`
       )
     }
-    // The server's share of the 2 cores, at concurrency 50: more requests in flight let
-    // Faktory and Redis handle several per wake-up, which is why concurrency 50 is faster.
+    // The server's CPU per job at concurrency 50 too, to set beside concurrency 10's: on a
+    // machine where the server shares the cores, its share bounds every worker's rate.
     const wide = results["process-50"]
     if (wide !== undefined) {
       lines.push(
