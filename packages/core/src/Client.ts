@@ -20,17 +20,18 @@ import * as Connection from "./Connection.js"
 import * as ConnectionPool from "./ConnectionPool.js"
 import {
   type CommandError,
-  EnterpriseRequiredError,
+  type EnterpriseRequiredError,
   type InvalidArgumentError,
   type InvalidUrlError,
   JobValidationError,
-  ProtocolError,
+  type ProtocolError,
   ServerError
 } from "./Errors.js"
 import * as FaktoryUrl from "./FaktoryUrl.js"
-import * as Handshake from "./Handshake.js"
+import type * as Handshake from "./Handshake.js"
 import * as JobPayload from "./JobPayload.js"
 import * as Protocol from "./Protocol.js"
+import * as Replies from "./Replies.js"
 import type * as Resp from "./Resp.js"
 import * as ServerInfo from "./ServerInfo.js"
 import * as PushBatcher from "./internal/pushBatcher.js"
@@ -181,9 +182,6 @@ export interface Client {
  */
 export const Client: Context.Tag<Client, Client> = Context.GenericTag<Client>("@effect-faktory/core/Client")
 
-const enterpriseMarker = "only available in Faktory Enterprise"
-
-
 /**
  * Turns an error reply into the error a user can act on.
  *
@@ -197,54 +195,23 @@ const enterpriseMarker = "only available in Faktory Enterprise"
  * @since 0.1.0
  * @category errors
  */
-export const errorFromReply = (
-  verb: string,
-  reply: Resp.ErrorReply
-): ServerError | EnterpriseRequiredError =>
-  reply.message.includes(enterpriseMarker)
-    ? new EnterpriseRequiredError({ feature: verb.toLowerCase(), detail: reply.message })
-    : new ServerError({ command: verb, code: reply.code, detail: reply.message })
+export const errorFromReply: (verb: string, reply: Resp.ErrorReply) => ServerError | EnterpriseRequiredError =
+  Replies.errorFrom
 
-const unexpected = (verb: string, reply: Resp.Reply) =>
-  new ProtocolError({
-    reason: "UnexpectedReply",
-    detail: `unexpected reply to ${verb}: ${Handshake.describeReply(reply)}`
-  })
-
-// Replies are read into an Either (itself an Effect): code outside a fiber reads them too.
-const expectOk = (verb: string) => (reply: Resp.Reply): Either.Either<void, ServerError | ProtocolError> => {
-  if (reply._tag === "SimpleString" && reply.value === "OK") return ok
-  if (reply._tag === "ErrorReply") return Either.left(new ServerError({ command: verb, code: reply.code, detail: reply.message }))
-  return Either.left(unexpected(verb, reply))
-}
-const ok = Either.right<void>(undefined)
-
-const expectJson = <A, I>(verb: string, schema: Schema.Schema<A, I>) => {
-  const decode = Schema.decodeUnknownEither(Schema.parseJson(schema))
-  return (reply: Resp.Reply): Either.Either<A, ServerError | ProtocolError> => {
-    if (reply._tag === "ErrorReply") {
-      return Either.left(new ServerError({ command: verb, code: reply.code, detail: reply.message }))
-    }
-    if (reply._tag !== "BulkString") return Either.left(unexpected(verb, reply))
-    return Either.mapLeft(decode(reply.value), (error) =>
-      new ProtocolError({ reason: "MalformedPayload", detail: `${verb} reply: ${JobPayload.formatIssues(error)}` }))
-  }
-}
+const expectOk = Replies.ok
 
 const RejectedJobs = Schema.Record({ key: Schema.String, value: Schema.String })
-const BeatState = Schema.Struct({ state: Schema.Literal("quiet", "terminate") })
 const Latencies = Schema.Record({ key: Schema.String, value: Schema.Number })
 
-const expectPushBulk = expectJson("PUSHB", RejectedJobs)
-const expectBeat = expectJson("BEAT", BeatState)
-const expectLatency = expectJson("QUEUE", Latencies)
+const expectPushBulk = Replies.json("PUSHB", RejectedJobs)
+const expectLatency = Replies.json("QUEUE", Latencies)
 
 const expectInfo = (reply: Resp.Reply): Effect.Effect<ServerInfo.ServerInfo, ServerError | ProtocolError> => {
   if (reply._tag === "BulkString") return ServerInfo.decode(reply.value)
   if (reply._tag === "ErrorReply") {
     return Effect.fail(new ServerError({ command: "INFO", code: reply.code, detail: reply.message }))
   }
-  return Effect.fail(unexpected("INFO", reply))
+  return Effect.fail(Replies.unexpected("INFO", reply))
 }
 
 const resolveUrl = (
@@ -404,23 +371,11 @@ export const make = (
       const command = yield* fromEither(Protocol.fetch(queues))
       // FETCH holds its connection up to 2 s: borrowed alone, so nothing queues behind it.
       const reply = yield* pool.useExclusive((connection) => connection.send(command))
-      switch (reply._tag) {
-        case "NullBulk":
-          return Option.none()
-        case "BulkString":
-          return Option.some(yield* JobPayload.decode(reply.value))
-        case "ErrorReply":
-          return yield* new ServerError({ command: "FETCH", code: reply.code, detail: reply.message })
-        case "SimpleString":
-          return yield* unexpected("FETCH", reply)
-      }
+      return yield* Replies.fetched(reply)
     }, Spans.withSpan("Faktory.fetch"))
 
     const beat = Effect.fnUntraced(function*(payload: Protocol.Beat) {
-      const reply = yield* pool.send(Protocol.beat(payload))
-      if (reply._tag === "SimpleString" && reply.value === "OK") return "running" as const
-      const { state } = yield* expectBeat(reply)
-      return state
+      return yield* Effect.flatMap(pool.send(Protocol.beat(payload)), Replies.beat)
     }, Spans.withSpan("Faktory.beat"))
 
     const queueCommand = (action: Protocol.QueueAction) =>

@@ -84,12 +84,18 @@ export interface Connection {
     onError: (error: ConnectionError | ProtocolError) => void
   ) => void
   /**
-   * Sends several commands in one write and waits for all their replies, in order. Cheaper
-   * than concurrent `send`s, whose fibers may start after the first write went out.
+   * Sends two commands in one write and completes as soon as the first one's reply arrives,
+   * with that reply and an Effect that waits for the second one's. The worker sends a job's
+   * ACK or FAIL together with its next FETCH: one round trip a job, yet the report counts
+   * when its own reply arrives, not up to 2 s later with the FETCH's.
    */
-  readonly sendAll: (
-    commands: ReadonlyArray<Protocol.Command>
-  ) => Effect.Effect<ReadonlyArray<Resp.Reply>, ConnectionError | ProtocolError>
+  readonly sendBoth: (
+    first: Protocol.Command,
+    second: Protocol.Command
+  ) => Effect.Effect<
+    readonly [Resp.Reply, Effect.Effect<Resp.Reply, ConnectionError | ProtocolError>],
+    ConnectionError | ProtocolError
+  >
   /** `true` until the connection is closed or broken. */
   readonly isOpen: () => boolean
   /** Commands written whose replies have not arrived. */
@@ -109,7 +115,12 @@ interface ReplySlot {
   readonly onError: (error: ConnectionError | ProtocolError) => void
   readonly verb: string
   readonly sentAt: number
+  /** The connection's `stalledMillis` when the command was sent. */
+  readonly stalledAtSend: number
 }
+
+/** A timer this late means the event loop was not running; 0.5 s is far above ordinary jitter. */
+const lateTimerToleranceMillis = 500
 
 const errnoCode = (cause: unknown): string | undefined => {
   if (typeof cause !== "object" || cause === null || !("code" in cause)) return undefined
@@ -188,17 +199,31 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
   // push's CPU time): when it fires it checks the oldest waiting command and, if that one is
   // not yet overdue, sleeps until it would be; with nothing waiting it stops. It never keeps
   // the process alive by itself: a waiting command holds the socket's reference.
+  //
+  // The deadline counts only time in which the event loop could have read a reply. A timer
+  // that fires late means the loop was blocked (a handler's busy loop, SIGSTOP): replies that
+  // arrived meanwhile sit unread in the socket's buffer, and timers run before the loop polls
+  // sockets. So a late firing adds its lateness to `stalledMillis`, which every waiting command
+  // subtracts from its age, and never declares a timeout itself: the next check comes after
+  // the loop has read what is buffered (measured before this: 4 of 20 jobs handed to waiting
+  // FETCHes were dropped after a 20 s block, then waited out their reservations).
   let timer: ReturnType<typeof setTimeout> | undefined = undefined
+  let timerDueAt = 0
+  let stalledMillis = 0
   const startTimer = (millis: number) => {
+    timerDueAt = Date.now() + millis
     timer = setTimeout(onTimer, millis)
     if (typeof timer === "object" && "unref" in timer) timer.unref()
   }
   const onTimer = () => {
     timer = undefined
+    const now = Date.now()
+    const late = now - timerDueAt
+    if (late > lateTimerToleranceMillis) stalledMillis += late
     const head = MutableList.head(pending)
     if (head === undefined || failure !== undefined) return
-    const overdueIn = head.sentAt + replyTimeoutMillis - Date.now()
-    if (overdueIn > 0) return startTimer(overdueIn)
+    const overdueIn = head.sentAt + replyTimeoutMillis + (stalledMillis - head.stalledAtSend) - now
+    if (overdueIn > 0 || late > lateTimerToleranceMillis) return startTimer(Math.max(overdueIn, 1))
     shutdown(
       new ConnectionError({ reason: "Timeout", address, detail: `no reply to ${head.verb} within ${replyTimeoutMillis} ms` })
     )
@@ -286,6 +311,7 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
   enqueueSlot({
     verb: "HI",
     sentAt: Date.now(),
+    stalledAtSend: stalledMillis,
     onReply: (reply) => greet(Effect.succeed(reply)),
     onError: (error) => greet(Effect.fail(error))
   })
@@ -325,7 +351,7 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
     onError: (error: ConnectionError | ProtocolError) => void
   ): void => {
     if (failure !== undefined) return onError(failure)
-    enqueueSlot({ verb: command.verb, sentAt: Date.now(), onReply, onError })
+    enqueueSlot({ verb: command.verb, sentAt: Date.now(), stalledAtSend: stalledMillis, onReply, onError })
     enqueueLine(command.line)
   }
 
@@ -334,26 +360,28 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
       unsafeSend(command, (reply) => resume(Effect.succeed(reply)), (error) => resume(Effect.fail(error)))
     )
 
-  const sendAll = (
-    commands: ReadonlyArray<Protocol.Command>
-  ): Effect.Effect<ReadonlyArray<Resp.Reply>, ConnectionError | ProtocolError> =>
+  const sendBoth = (
+    first: Protocol.Command,
+    second: Protocol.Command
+  ): Effect.Effect<
+    readonly [Resp.Reply, Effect.Effect<Resp.Reply, ConnectionError | ProtocolError>],
+    ConnectionError | ProtocolError
+  > =>
     Effect.async((resume) => {
-      if (failure !== undefined) return resume(Effect.fail(failure))
-      const replies: Array<Resp.Reply> = []
-      let settled = false
-      const onError = (error: ConnectionError | ProtocolError) => {
-        if (settled) return
-        settled = true
-        resume(Effect.fail(error))
+      // The second reply (or failure), kept until someone waits for it, then handed over.
+      let secondResult: Effect.Effect<Resp.Reply, ConnectionError | ProtocolError> | undefined = undefined
+      let awaitingSecond: ((result: Effect.Effect<Resp.Reply, ConnectionError | ProtocolError>) => void) | undefined =
+        undefined
+      const settleSecond = (result: Effect.Effect<Resp.Reply, ConnectionError | ProtocolError>) => {
+        if (awaitingSecond === undefined) secondResult = result
+        else awaitingSecond(result)
       }
-      const onReply = (reply: Resp.Reply) => {
-        replies.push(reply)
-        if (replies.length === commands.length) {
-          settled = true
-          resume(Effect.succeed(replies))
-        }
-      }
-      for (const command of commands) unsafeSend(command, onReply, onError)
+      const secondReply = Effect.async<Resp.Reply, ConnectionError | ProtocolError>((resumeSecond) => {
+        if (secondResult !== undefined) return resumeSecond(secondResult)
+        awaitingSecond = resumeSecond
+      })
+      unsafeSend(first, (reply) => resume(Effect.succeed([reply, secondReply] as const)), (error) => resume(Effect.fail(error)))
+      unsafeSend(second, (reply) => settleSecond(Effect.succeed(reply)), (error) => settleSecond(Effect.fail(error)))
     })
 
   // END gets no reply; the server closes its side. Lines still queued go first.
@@ -424,7 +452,7 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
     address,
     send,
     unsafeSend,
-    sendAll,
+    sendBoth,
     isOpen: () => failure === undefined,
     inFlight: () => MutableList.length(pending),
     close: Effect.sync(sayEnd),

@@ -186,6 +186,60 @@ export class InvalidArgumentsError extends Schema.TaggedError<InvalidArgumentsEr
 }
 
 /**
+ * A handler returned something other than an Effect (a Promise from an `async` function, say).
+ * The worker FAILs the job with errtype `HandlerReturnedNonEffect`.
+ *
+ * @example
+ * ```ts
+ * import { Job } from "@effect-faktory/core"
+ *
+ * new Job.NotAnEffectError({ jobtype: "SendEmail", returned: "a Promise" }).errtype // "HandlerReturnedNonEffect"
+ * ```
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class NotAnEffectError extends Schema.TaggedError<NotAnEffectError>()("NotAnEffectError", {
+  jobtype: Schema.String,
+  returned: Schema.String
+}) {
+  /** The errtype the worker reports. */
+  readonly errtype = "HandlerReturnedNonEffect"
+  override get message(): string {
+    return `the handler for ${this.jobtype} returned ${this.returned}, not an Effect` +
+      (this.returned === "a Promise" ? " (wrap it: Effect.tryPromise(() => ...))" : "")
+  }
+}
+
+const describeValue = (value: unknown): string =>
+  value === null
+    ? "null"
+    : value === undefined
+    ? "undefined"
+    : typeof value === "object" && "then" in value && typeof value.then === "function"
+    ? "a Promise"
+    : `a value of type ${typeof value}`
+
+/**
+ * Calls a handler, checking what it returns: plain-JS callers (and `as any`) can hand back a
+ * Promise, which would otherwise run unsupervised with its rejection unreported.
+ */
+const callHandler = <A, E, R>(
+  handler: (args: A, context: JobContext) => Effect.Effect<unknown, E, R>,
+  args: A,
+  job: JobContext
+): Effect.Effect<unknown, E | NotAnEffectError, R> => {
+  const effect = handler(args, job)
+  if (Effect.isEffect(effect)) return effect
+  const returned: unknown = effect
+  if (typeof returned === "object" && returned !== null && "catch" in returned && typeof returned.catch === "function") {
+    // Observed, so that its rejection is not also an unhandled rejection of the process.
+    Reflect.apply(returned.catch, returned, [() => undefined])
+  }
+  return Effect.fail(new NotAnEffectError({ jobtype: job.jobtype, returned: describeValue(returned) }))
+}
+
+/**
  * The service a handler layer provides. Each registration has its own key, so two handlers
  * for one jobtype both reach the worker, which refuses them.
  *
@@ -395,10 +449,10 @@ const makeDefinition = <Name extends string, A, I>(
             // Synchronous decoding first: it is cheaper. When it fails, the effectful decoding
             // decides, as a Schema with asynchronous parts cannot decode synchronously.
             const quick = decodeArgsSync(rawArgs)
-            if (Either.isRight(quick)) return handler(quick.right, job)
+            if (Either.isRight(quick)) return callHandler(handler, quick.right, job)
             return decodeArgs(rawArgs).pipe(
               Effect.mapError((error) => new InvalidArgumentsError({ jobtype, detail: JobPayload.formatIssues(error) })),
-              Effect.flatMap((args) => handler(args, job))
+              Effect.flatMap((args) => callHandler(handler, args, job))
             )
           }
           const entry = new HandlerEntry(
@@ -411,7 +465,10 @@ const makeDefinition = <Name extends string, A, I>(
               const withJob = Context.add(services, CurrentJob, job) as Context.Context<R>
               const context = options.span === undefined ? withJob : Context.add(withJob, Tracer.ParentSpan, options.span)
               const runtime = Runtime.make({ context, fiberRefs: options.fiberRefs, runtimeFlags: options.runtimeFlags })
-              const handled = run(rawArgs, job)
+              // Everything the user wrote runs inside the fiber: a handler or middleware that
+              // throws instead of returning an Effect is a defect of this job, reported like any
+              // other, never an exception in the worker's own code.
+              const handled = Effect.suspend(() => run(rawArgs, job))
               return Runtime.runFork(runtime, options.around === undefined ? handled : options.around(job, handled), {
                 updateRefs: options.updateRefs
               })

@@ -2,53 +2,43 @@
  * The worker: a scoped service that fetches jobs, runs their handlers and reports each
  * outcome (ACK or FAIL), never more than `concurrency` at once.
  *
- * Lifecycle, as Faktory defines it:
- * - quiet (a BEAT reply, `worker.quiet`, SIGTSTP in `runMain`): stop fetching, keep beating,
- *   let running jobs finish;
- * - terminate (a BEAT reply, `worker.terminate`, the scope closing, SIGTERM/SIGINT in
- *   `runMain`): stop fetching, wait up to the shutdown timeout, interrupt what is left and FAIL
- *   those jobs (errtype `Shutdown`), then END every connection.
+ * Its parts, each in a module of its own: this module holds the service and its lifecycle;
+ * `internal/worker/processor` the `concurrency` fibers that FETCH, run and report;
+ * `internal/worker/jobRunner` the job fibers (a `FiberSet`) and the reservation watchdog;
+ * `internal/worker/failure` what a FAIL says about a Cause.
  *
- * Reporting is never lost to interruption: each handler runs in a fiber of its own, which
- * shutdown and the reservation guard interrupt alone; the processor that fetched the job
- * reports its outcome, retried with backoff while the server is away.
+ * Lifecycle, as Faktory defines it:
+ * - start: a first BEAT registers the worker. A wrong or missing password fails the start
+ *   with `AuthenticationError`; a server not yet reachable is retried with backoff.
+ * - quiet (a BEAT reply, `worker.quiet`, SIGTSTP in `runMain`): close the fetch gate, keep
+ *   beating, let running jobs finish;
+ * - terminate (a BEAT reply, `worker.terminate`, the scope closing, SIGTERM/SIGINT in
+ *   `runMain`): stop fetching, wait up to the shutdown timeout for the processors to finish
+ *   their jobs (a FETCH already in flight may still bring one, which runs in what is left of
+ *   the window), interrupt what is left and FAIL it (errtype `Shutdown`), a last BEAT, END.
  *
  * @since 0.1.0
  */
-import * as Cause from "effect/Cause"
+import type * as Cause from "effect/Cause"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
-import * as Either from "effect/Either"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
-import * as FiberId from "effect/FiberId"
-import * as FiberRef from "effect/FiberRef"
-import * as FiberRefs from "effect/FiberRefs"
+import * as Either from "effect/Either"
 import * as FiberSet from "effect/FiberSet"
-import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as RuntimeFlags from "effect/RuntimeFlags"
-import * as Schedule from "effect/Schedule"
-import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import type * as Tracer from "effect/Tracer"
+import * as Stream from "effect/Stream"
+import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as Client from "./Client.js"
-import {
-  type InvalidArgumentError,
-  type InvalidUrlError,
-  type JobValidationError,
-  ProtocolError,
-  ServerError
-} from "./Errors.js"
-import * as Handshake from "./Handshake.js"
-import type * as Resp from "./Resp.js"
-import type * as Connection from "./Connection.js"
+import * as ConnectionPool from "./ConnectionPool.js"
+import type { CommandError, InvalidArgumentError, InvalidUrlError, JobValidationError } from "./Errors.js"
+import * as Failure from "./internal/worker/failure.js"
+import * as JobRunner from "./internal/worker/jobRunner.js"
+import * as Processor from "./internal/worker/processor.js"
 import * as Job from "./Job.js"
-import * as JobPayload from "./JobPayload.js"
 import * as Protocol from "./Protocol.js"
 import * as Spans from "./Spans.js"
 import type { Transport } from "./Transport.js"
@@ -119,10 +109,16 @@ export type WorkerState = "running" | "quiet" | "terminating" | "stopped"
  */
 export interface Worker {
   readonly wid: string
-  readonly state: () => WorkerState
+  /** The worker's state now. */
+  readonly state: Effect.Effect<WorkerState>
+  /** The worker's state, then each change of it. */
+  readonly stateChanges: Stream.Stream<WorkerState>
   /** Jobs running now. */
   readonly running: () => number
-  /** Jobs finished (ACKed or FAILed) since start. */
+  /**
+   * Jobs reported since start: counted when the server's reply to the ACK or FAIL arrives, so
+   * they agree with the server's own counts at that moment.
+   */
   readonly processed: () => { readonly acked: number; readonly failed: number }
   /** Stop fetching; running jobs finish. */
   readonly quiet: Effect.Effect<void>
@@ -140,6 +136,7 @@ export interface Worker {
  */
 export const Worker: Context.Tag<Worker, Worker> = Context.GenericTag<Worker>("@effect-faktory/core/Worker")
 
+
 /**
  * A fetched job's jobtype has no handler in this worker. errtype `UnknownJobType`.
  *
@@ -153,14 +150,13 @@ export const Worker: Context.Tag<Worker, Worker> = Context.GenericTag<Worker>("@
  * @since 0.1.0
  * @category errors
  */
-export class UnknownJobTypeError extends Schema.TaggedError<UnknownJobTypeError>()("UnknownJobTypeError", {
-  jobtype: Schema.String
-}) {
-  readonly errtype = "UnknownJobType"
-  override get message(): string {
-    return `no handler for jobtype ${this.jobtype}`
-  }
-}
+export const UnknownJobTypeError = JobRunner.UnknownJobTypeError
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type UnknownJobTypeError = JobRunner.UnknownJobTypeError
 
 /**
  * A handler was still running when its reservation was about to run out. errtype
@@ -176,15 +172,22 @@ export class UnknownJobTypeError extends Schema.TaggedError<UnknownJobTypeError>
  * @since 0.1.0
  * @category errors
  */
-export class ReservationExpiredError extends Schema.TaggedError<ReservationExpiredError>()(
-  "ReservationExpiredError",
-  { seconds: Schema.Number }
-) {
-  readonly errtype = "ReservationExpired"
-  override get message(): string {
-    return `interrupted before its ${this.seconds} s reservation ran out`
-  }
-}
+export const ReservationExpiredError = JobRunner.ReservationExpiredError
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type ReservationExpiredError = JobRunner.ReservationExpiredError
+
+/**
+ * Why a worker could not start: bad options, or a server that refuses it (a wrong password,
+ * TLS trouble, not a Faktory server).
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export type StartError = JobValidationError | InvalidArgumentError | InvalidUrlError | ConfigError.ConfigError | CommandError
 
 const randomWid = (): string => {
   const bytes = crypto.getRandomValues(new Uint8Array(8))
@@ -224,16 +227,10 @@ export const queueOrder = (queues: Queues, random: () => number = Math.random): 
   return order
 }
 
-const hasString = (value: unknown, key: string): string | undefined => {
-  if (typeof value !== "object" || value === null || !(key in value)) return undefined
-  const field: unknown = Reflect.get(value, key)
-  return typeof field === "string" && field !== "" ? field : undefined
-}
-
 /**
  * How a failed job is reported: errtype, message and backtrace from its Cause. A typed
- * failure reports its `errtype` (when it has one), tag or name; a defect its error's name;
- * an interruption `Shutdown`.
+ * failure reports its `errtype` (when it has one), tag or name; a defect its error's name
+ * (`Defect` for a thrown string, `null` or `undefined`); an interruption `Shutdown`.
  *
  * @example
  * ```ts
@@ -246,31 +243,9 @@ const hasString = (value: unknown, key: string): string | undefined => {
  * @since 0.1.0
  * @category outcomes
  */
-export const describeFailure = (
+export const describeFailure: (
   cause: Cause.Cause<unknown>
-): { readonly errtype: string; readonly message: string; readonly backtrace: ReadonlyArray<string> } => {
-  const backtrace = Cause.pretty(cause, { renderErrorCause: true }).split("\n").filter((line) => line.trim() !== "")
-    .slice(0, Protocol.MAX_BACKTRACE_LINES)
-  const failure = Cause.failureOption(cause)
-  const defect = Cause.dieOption(cause)
-  const error: unknown = Option.isSome(failure) ? failure.value : Option.isSome(defect) ? defect.value : undefined
-  if (error === undefined) {
-    return { errtype: "Shutdown", message: "the worker shut down before the job finished", backtrace }
-  }
-  const errtype = hasString(error, "errtype") ?? hasString(error, "_tag") ??
-    (error instanceof Error ? error.name : Option.isSome(defect) ? "Defect" : "Error")
-  const message = hasString(error, "message") ??
-    (typeof error === "string" ? error : safeJson(error))
-  return { errtype, message, backtrace }
-}
-
-const safeJson = (value: unknown): string => {
-  try {
-    return JSON.stringify(value) ?? String(value)
-  } catch {
-    return String(value)
-  }
-}
+) => { readonly errtype: string; readonly message: string; readonly backtrace: ReadonlyArray<string> } = Failure.describe
 
 /**
  * The default reservation guard: 90% of the reservation, and at least 5 s short of it.
@@ -286,24 +261,22 @@ const safeJson = (value: unknown): string => {
  * @since 0.1.0
  * @category outcomes
  */
-export const defaultReservationLimit = (reserveForSeconds: number): Duration.Duration =>
-  Duration.millis(Math.max(1000, reserveForSeconds * 1000 - Math.max(5000, reserveForSeconds * 100)))
+export const defaultReservationLimit: (reserveForSeconds: number) => Duration.Duration = JobRunner.defaultReservationLimit
 
-/** Retries for ACK/FAIL while the server is away: 200 ms doubling, at most 5 s apart. */
-const reportRetry = Schedule.exponential("200 millis").pipe(
-  Schedule.union(Schedule.spaced("5 seconds")),
-  Schedule.jittered
-)
+/** Between attempts to reach the server at start: 100 ms doubling to 10 s, jittered. */
+const startBackoff = (attempt: number) =>
+  Duration.millis(Math.min(10_000, 100 * 2 ** Math.min(attempt, 10)) * (0.5 + Math.random()))
 
-/** Between failed fetches: 100 ms doubling to 10 s, jittered. */
-const fetchBackoff = (failures: number) =>
-  Duration.millis(Math.min(10_000, 100 * 2 ** Math.min(failures, 10)) * (0.5 + Math.random()))
+const publicState = (phase: Processor.Phase): WorkerState =>
+  phase === "draining" || phase === "pastDeadline" ? "terminating" : phase
 
 /**
  * Builds and starts a worker; it stops (terminate) when the scope closes.
  *
  * Handlers are found in the context: provide the layers that `Job.define(…).handle(…)`
- * returns.
+ * returns. The start fails when the server refuses the worker (a wrong or missing password:
+ * `AuthenticationError`); a server that cannot be reached yet is retried with backoff, with
+ * one warning.
  *
  * @example
  * ```ts
@@ -322,18 +295,13 @@ const fetchBackoff = (failures: number) =>
  */
 export const make = (
   options: WorkerOptions = {}
-): Effect.Effect<
-  Worker,
-  JobValidationError | InvalidArgumentError | InvalidUrlError | ConfigError.ConfigError,
-  Scope.Scope | Transport
-> =>
+): Effect.Effect<Worker, StartError, Scope.Scope | Transport> =>
   Effect.gen(function*() {
     const handlers = yield* Job.handlersIn(yield* Effect.context<never>())
     const queues = options.queues ?? ["default"]
     const concurrency = Math.max(1, options.concurrency ?? 20)
     const shutdownTimeout = Duration.decode(options.shutdownTimeout ?? "25 seconds")
     const heartbeatInterval = Duration.decode(options.heartbeatInterval ?? "15 seconds")
-    const middleware = options.middleware ?? []
     const wid = options.wid ?? randomWid()
     // Queue names are checked once; each FETCH line is then only a join.
     const strictFetch = yield* Protocol.fetch(queueOrder(queues))
@@ -341,332 +309,162 @@ export const make = (
       Array.isArray(queues) ? strictFetch : { verb: "FETCH", line: `FETCH ${queueOrder(queues).join(" ")}\r\n` }
     const client = yield* Client.make({
       ...options.client,
-      // One connection per fetcher, one for heartbeats, one spare for reports.
+      // One connection per processor, one for heartbeats, one spare for reports.
       poolSize: concurrency + 2,
       worker: { wid, hostname: options.hostname ?? "unknown", pid: options.pid ?? 0, labels: options.labels ?? [] }
     })
+    const address = client.url.address
 
-    let state: WorkerState = "running"
-    let runningJobs = 0
-    let acked_ = 0
-    let failed_ = 0
-    let abandonReports = false
-    /** Set once terminate has waited its shutdown timeout: jobs fetched after it are not started. */
-    let pastDeadline = false
+    const phase = yield* SubscriptionRef.make<Processor.Phase>("running")
     const gate = yield* Effect.makeLatch(true)
-    const stopped = yield* Deferred.make<void>()
     const stopping = yield* Deferred.make<void>()
-    const clock = yield* Effect.clock
-    // Each job gets a consumer span when a tracer records them (see Spans).
-    const tracing = yield* Spans.isRecording
-    const processors = yield* FiberSet.make<unknown, never>()
-    const lifecycle = yield* FiberSet.make<unknown, never>()
+    const stopped = yield* Deferred.make<void>()
+    const jobs = yield* FiberSet.make<unknown, unknown>()
+    const processors = yield* FiberSet.make<void>()
+    const lifecycle = yield* FiberSet.make<void>()
+    const counts = { acked: 0, failed: 0 }
+    // Derived from the set itself: outside a fiber (the sync getter), a run of its size.
+    const runningJobs = () => Effect.runSync(FiberSet.size(jobs))
 
-    const report = (job: JobPayload.Job, exit: Exit.Exit<unknown, unknown>) => {
-      const send = Exit.isSuccess(exit)
-        ? Effect.as(client.ack(job.jid), "acked" as const)
-        : Effect.as(client.fail({ jid: job.jid, ...describeFailure(exit.cause) }), "failed" as const)
-      return send.pipe(
-        Effect.retry({
-          schedule: reportRetry,
-          while: (error) => error._tag === "ConnectionError" && !abandonReports
-        }),
-        Effect.tap((outcome) =>
-          Effect.sync(() => {
-            if (outcome === "acked") acked_++
-            else failed_++
-          })
-        ),
-        Effect.catchAll((error) =>
-          Effect.logWarning(
-            `could not report ${Exit.isSuccess(exit) ? "ACK" : "FAIL"}: ${error.message}; ` +
-              "the server will run the job again once its reservation expires"
-          )
-        )
-      )
-    }
-
-    const around: Job.JobFiberOptions["around"] = middleware.length === 0
-      ? undefined
-      : (job, handler) => middleware.reduceRight((next, wrap) => wrap(job, next), handler)
-
-    /** Job fibers still running, for shutdown to wait on or interrupt. */
-    const jobs = new Set<Fiber.RuntimeFiber<unknown, unknown>>()
-
-    /**
-     * Guarded jobs' deadlines. One watchdog checks them on a short tick, rather than a timer
-     * raced against every job (measured: the race cost a quarter of a no-op job's time).
-     */
-    const deadlines = new Map<Fiber.RuntimeFiber<unknown, unknown>, { at: number; seconds: number }>()
-    const expired = new Set<Fiber.RuntimeFiber<unknown, unknown>>()
-    const guardFor = (entry: Job.HandlerEntry, job: JobPayload.Job): { at: number; seconds: number } | undefined => {
-      if (!entry.guardReservation) return undefined
-      const seconds = Math.min(86400, Math.max(60, job.reserve_for === undefined || job.reserve_for === 0 ? 1800 : job.reserve_for))
-      const limit = options.reservationLimit?.(seconds) ?? defaultReservationLimit(seconds)
-      return { at: Date.now() + Duration.toMillis(limit), seconds }
-    }
-    const watchdog = Effect.suspend(() => {
-      const now = Date.now()
-      const overdue: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
-      for (const [fiber, deadline] of deadlines) {
-        if (deadline.at <= now) overdue.push(fiber)
-      }
-      for (const fiber of overdue) {
-        deadlines.delete(fiber)
-        expired.add(fiber)
-      }
-      return Effect.forEach(overdue, Fiber.interruptFork, { discard: true })
+    const runner = JobRunner.make({
+      handlers,
+      jobs,
+      middleware: options.middleware ?? [],
+      reservationLimit: options.reservationLimit,
+      // Each job gets a consumer span when a tracer records them (see Spans).
+      tracing: yield* Spans.isRecording,
+      clock: yield* Effect.clock
     })
 
-    /** Annotates a job fiber's logs with its jid and jobtype, on top of the worker's annotations. */
-    const annotate = (job: JobPayload.Job) => (refs: FiberRefs.FiberRefs, fiberId: FiberId.Runtime) => {
-      const inherited = FiberRefs.getOrDefault(refs, FiberRef.currentLogAnnotations)
-      const annotations = HashMap.set(HashMap.set(inherited, "jid", job.jid), "jobtype", job.jobtype)
-      return FiberRefs.updateManyAs(refs, {
-        forkAs: fiberId,
-        entries: [[FiberRef.currentLogAnnotations, [[fiberId, annotations]]]]
+    const beat = (state: Processor.Phase) =>
+      client.beat({
+        wid,
+        currentState: state === "quiet" ? "quiet" : state === "running" ? undefined : "terminate",
+        rssKb: options.rssKb?.()
       })
-    }
-
-    /**
-     * Runs a job in its own fiber, so that shutdown and the reservation guard can interrupt it
-     * alone, under a consumer span; returns its Exit, never a failure. The fiber is started
-     * from the processor's runtime (its loggers, log level and flags) rather than forked as a
-     * child: a fork copies every fiber ref, and then each service and annotation added would
-     * copy them again (measured: four times the cost of the handler-free job itself).
-     */
-    const runJob = (
-      job: JobPayload.Job,
-      runtime: { readonly fiberRefs: FiberRefs.FiberRefs; readonly runtimeFlags: RuntimeFlags.RuntimeFlags }
-    ): Effect.Effect<Exit.Exit<unknown, unknown>> => {
-      const entry = handlers.get(job.jobtype)
-      if (entry === undefined) return Effect.succeed(Exit.fail(new UnknownJobTypeError({ jobtype: job.jobtype })))
-      const start = (span: Tracer.Span | undefined): Effect.Effect<Exit.Exit<unknown, unknown>> => {
-        runningJobs++
-        const fiber = entry.start(job.args, Job.contextOf(job), {
-          fiberRefs: runtime.fiberRefs,
-          runtimeFlags: runtime.runtimeFlags,
-          updateRefs: annotate(job),
-          span,
-          around
-        })
-        const guard = guardFor(entry, job)
-        const cleanUp = (exit: Exit.Exit<unknown, unknown>) => {
-          runningJobs--
-          jobs.delete(fiber)
-          deadlines.delete(fiber)
-          span?.end(clock.unsafeCurrentTimeNanos(), exit)
-        }
-        const outcome = (exit: Exit.Exit<unknown, unknown>): Exit.Exit<unknown, unknown> =>
-          expired.delete(fiber) && Exit.isInterrupted(exit)
-            ? Exit.fail(new ReservationExpiredError({ seconds: guard?.seconds ?? 0 }))
-            : exit
-        // A handler that never suspends has already finished.
-        const done = fiber.unsafePoll()
-        if (done !== null) {
-          cleanUp(done)
-          return Effect.succeed(outcome(done))
-        }
-        // Cleaned up as the fiber ends, whether or not its processor is still waiting for it.
-        jobs.add(fiber)
-        if (guard !== undefined) deadlines.set(fiber, guard)
-        fiber.addObserver(cleanUp)
-        // Awaited, not joined: an interrupted job must not interrupt the processor reporting it.
-        return Effect.map(Fiber.await(fiber), outcome)
-      }
-      if (!tracing) return start(undefined)
-      return Effect.flatMap(
-        Effect.makeSpan(`faktory.job ${job.jobtype}`, {
-          captureStackTrace: false,
-          kind: "consumer",
-          attributes: { "faktory.jid": job.jid, "faktory.jobtype": job.jobtype, "faktory.queue": job.queue }
-        }),
-        start
-      )
-    }
-
-    const outcomeOf = (job: JobPayload.Job, exit: Exit.Exit<unknown, unknown>) =>
-      Exit.isSuccess(exit)
-        ? { command: Protocol.ack(job.jid), acked: true }
-        : { command: Protocol.fail({ jid: job.jid, ...describeFailure(exit.cause) }), acked: false }
-
-    /**
-     * Reads the server's answer to an ACK or FAIL sent on a processor's connection: nothing
-     * to do when it is OK (nearly always), else the warning to log.
-     */
-    const settle = (job: JobPayload.Job, acked: boolean, reply: Resp.Reply): Effect.Effect<void> | undefined => {
-      if (acked) acked_++
-      else failed_++
-      if (reply._tag === "SimpleString" && reply.value === "OK") return undefined
-      // "Job not found": the reservation had expired; the server runs the job again.
-      return Effect.logWarning(`${acked ? "ACK" : "FAIL"} of ${job.jid} was refused: ${Handshake.describeReply(reply)}`)
-    }
-
-    /** A FETCH reply: a job, none, or the error that makes the processor back off. */
-    const fetched = (reply: Resp.Reply): Effect.Effect<Option.Option<JobPayload.Job>, ServerError | ProtocolError> => {
-      switch (reply._tag) {
-        case "NullBulk":
-          return Effect.succeed(Option.none())
-        case "BulkString":
-          return Either.match(JobPayload.decode(reply.value), {
-            // A job that does not decode cannot be reported: its reservation will expire.
-            onLeft: (error) => Effect.as(Effect.logError(error.message), Option.none()),
-            onRight: (job) => Effect.succeed(Option.some(job))
-          })
-        case "ErrorReply":
-          return Effect.fail(new ServerError({ command: "FETCH", code: reply.code, detail: reply.message }))
-        case "SimpleString":
-          return Effect.fail(
-            new ProtocolError({ reason: "UnexpectedReply", detail: `unexpected reply to FETCH: ${Handshake.describeReply(reply)}` })
-          )
-      }
-    }
-
-    /**
-     * One processor's loop on the connection it holds: fetch, run, and report the outcome
-     * together with the next FETCH, so a job costs one round trip, not two. Returns when the
-     * worker stops fetching; fails (and the processor takes a fresh connection) when the
-     * connection breaks, after the outcome in hand has been reported another way.
-     */
-    const work = (connection: Connection.Connection, progressed: () => void) =>
-      Effect.gen(function*() {
-        // Jobs start from the processor's runtime (its loggers and log level), interruptible
-        // whatever region the processor is in.
-        const { fiberRefs, runtimeFlags } = yield* Effect.runtime<never>()
-        const runtime = { fiberRefs, runtimeFlags: RuntimeFlags.enable(runtimeFlags, RuntimeFlags.Interruption) }
-        let next: Option.Option<JobPayload.Job> = Option.none()
-        while (true) {
-          if (Option.isNone(next)) {
-            yield* gate.await
-            if (state === "terminating" || state === "stopped") return
-            next = yield* Effect.flatMap(connection.send(fetchCommand()), fetched)
-            progressed()
-            continue
-          }
-          const job = next.value
-          next = Option.none()
-          if (pastDeadline) {
-            // Fetched as the worker shuts down, too late to run: hand it back to the server now.
-            yield* report(job, Exit.interrupt(FiberId.none))
-            continue
-          }
-          const exit = yield* runJob(job, runtime)
-          const { acked, command } = outcomeOf(job, exit)
-          const commands = state === "running" ? [command, fetchCommand()] : [command]
-          const replies = yield* Effect.either(connection.sendAll(commands))
-          if (Either.isLeft(replies)) {
-            // The connection broke: report through the pool (retried), then take a fresh one.
-            yield* report(job, exit)
-            return yield* replies.left
-          }
-          const [reportReply, fetchReply] = replies.right
-          const refused = settle(job, acked, reportReply!)
-          if (refused !== undefined) yield* refused
-          if (fetchReply !== undefined) next = yield* fetched(fetchReply)
-        }
-      })
-
-    const processor = Effect.gen(function*() {
-      let failures = 0
-      while (state !== "terminating" && state !== "stopped") {
-        const result = yield* Effect.either(client.withConnection((connection) => work(connection, () => {
-          failures = 0
-        })))
-        if (Either.isRight(result)) return
-        if (failures === 0) yield* Effect.logWarning(`fetch failed, backing off: ${result.left.message}`)
-        failures++
-        yield* Effect.raceFirst(Effect.sleep(fetchBackoff(failures)), Deferred.await(stopping))
-      }
-    })
 
     const beatOnce = Effect.gen(function*() {
-      const rssKb = options.rssKb?.()
-      const currentState = state === "quiet" ? "quiet" : state === "running" ? undefined : "terminate"
-      const beat = { wid, currentState, rssKb } satisfies Protocol.Beat
-      const reply = yield* client.beat(beat).pipe(
-        Effect.catchIf(
-          (error) => error._tag === "ServerError" && error.detail.startsWith("unknown worker"),
-          () =>
-            // The server dropped us (a stall, a restart): a fresh connection says HELLO again.
-            Effect.logWarning("the server no longer knows this worker; registering again").pipe(
-              Effect.zipRight(client.withConnection((connection) => connection.close)),
-              Effect.zipRight(client.beat(beat))
-            )
-        )
-      )
-      if (reply === "quiet" && state === "running") yield* quiet
-      if (reply === "terminate" && (state === "running" || state === "quiet")) {
-        yield* FiberSet.run(lifecycle, terminate)
-      }
+      const reply = yield* Effect.flatMap(SubscriptionRef.get(phase), (state) =>
+        beat(state).pipe(
+          Effect.catchIf(
+            (error) => error._tag === "ServerError" && error.detail.startsWith("unknown worker"),
+            () =>
+              // The server dropped us (a stall, a restart): a fresh connection says HELLO again.
+              Effect.logWarning("the server no longer knows this worker; registering again").pipe(
+                Effect.zipRight(client.withConnection((connection) => connection.close)),
+                Effect.zipRight(beat(state))
+              )
+          )
+        ))
+      yield* obey(reply)
     }).pipe(
       Effect.catchAll((error) => Effect.logWarning(`heartbeat failed: ${error.message}`)),
       Effect.annotateLogs({ wid })
     )
 
-    const quiet = Effect.suspend(() => {
-      if (state !== "running") return Effect.void
-      state = "quiet"
-      return gate.close.pipe(Effect.zipRight(Effect.logInfo("quiet: no longer fetching")))
-    })
+    /** What a BEAT reply asks for. */
+    const obey = (reply: Protocol.WorkerState) =>
+      reply === "quiet" ? quiet : reply === "terminate" ? Effect.asVoid(FiberSet.run(lifecycle, terminate)) : Effect.void
 
-    // Interrupted jobs end at once; their processors then report them FAILed as Shutdown.
-    const interruptJobs = Effect.suspend(() => Fiber.interruptAll([...jobs]))
-    /** Completes when no job is running, including jobs started while it waits. */
-    const awaitJobs: Effect.Effect<void> = Effect.suspend(() =>
-      jobs.size === 0 ? Effect.void : Effect.zipRight(Fiber.awaitAll([...jobs]), awaitJobs)
+    const quiet = Effect.flatMap(
+      SubscriptionRef.modify(phase, (current) => current === "running" ? [true, "quiet" as const] : [false, current]),
+      (changed) => changed ? Effect.zipRight(gate.close, Effect.logInfo("quiet: no longer fetching")) : Effect.void
     )
 
-    let terminateStarted = false
-    const terminate: Effect.Effect<void> = Effect.suspend(() => {
-      if (terminateStarted) return Deferred.await(stopped)
-      terminateStarted = true
-      return Effect.uninterruptible(Effect.gen(function*() {
-        state = "terminating"
-        yield* Deferred.succeed(stopping, undefined)
-        // Let waiting processors see the state and leave; those mid-job finish it.
-        yield* gate.open
-        yield* Effect.logInfo(`terminating: waiting up to ${Duration.format(shutdownTimeout)} for ${runningJobs} jobs`)
-        // The waits are interruptible so that their deadlines hold inside this uninterruptible sequence.
-        const finished = yield* awaitJobs.pipe(
-          Effect.interruptible,
-          Effect.timeout(shutdownTimeout),
-          Effect.option
-        )
-        pastDeadline = true
-        if (Option.isNone(finished) && runningJobs > 0) {
-          yield* Effect.logWarning(`interrupting ${runningJobs} jobs still running; they are FAILed as Shutdown`)
-          yield* interruptJobs
-        }
-        // Processors report what their jobs did and finish the FETCH they are in (the server
-        // answers within 2 s): one interrupted mid-FETCH would strand the job the server then
-        // hands to its closed socket. Reports get a bounded time if the server is away.
+    /**
+     * Close the gate, wait up to the shutdown timeout, interrupt what is left, report, END
+     * (the pool says END as the scope closes).
+     */
+    const terminate: Effect.Effect<void> = Effect.uninterruptible(Effect.gen(function*() {
+      const first = yield* SubscriptionRef.modify(phase, (current) =>
+        current === "running" || current === "quiet" ? [true, "draining" as const] : [false, current])
+      if (!first) return yield* Deferred.await(stopped)
+      yield* Deferred.succeed(stopping, undefined)
+      // Processors waiting at the gate wake, see the phase and leave; those holding a job
+      // finish it, and a FETCH in flight may still bring one, which runs like the others.
+      yield* gate.open
+      yield* Effect.logInfo(
+        `terminating: waiting up to ${Duration.format(shutdownTimeout)} for ${runningJobs()} running jobs`
+      )
+      // Interruptible waits, so that their deadlines hold inside this uninterruptible sequence.
+      const drained = yield* FiberSet.awaitEmpty(processors).pipe(
+        Effect.interruptible,
+        Effect.timeout(shutdownTimeout),
+        Effect.option
+      )
+      if (Option.isNone(drained)) {
+        yield* SubscriptionRef.set(phase, "pastDeadline")
+        const left = runningJobs()
+        if (left > 0) yield* Effect.logWarning(`interrupting ${left} jobs still running; they are FAILed as Shutdown`)
+        yield* FiberSet.clear(jobs)
+        // Their processors report them. Reports get a bounded time if the server is away.
         yield* FiberSet.awaitEmpty(processors).pipe(Effect.interruptible, Effect.timeout("10 seconds"), Effect.ignore)
-        abandonReports = true
-        yield* interruptJobs
-        yield* FiberSet.clear(processors)
-        // A last BEAT tells the Web UI this worker is going away.
-        yield* beatOnce
-        state = "stopped"
-        yield* Deferred.succeed(stopped, undefined)
-      }))
+      }
+      yield* FiberSet.clear(processors)
+      // A last BEAT tells the Web UI this worker is going away.
+      yield* beatOnce
+      yield* SubscriptionRef.set(phase, "stopped")
+      yield* Effect.logInfo(
+        `stopped: ${counts.acked} acked, ${counts.failed} failed`
+      )
+      yield* Deferred.succeed(stopped, undefined)
+    }))
+
+    // The first BEAT registers the worker: a refusal (a wrong password, TLS trouble) fails the
+    // start; a server not yet reachable is retried, with one warning for the whole wait.
+    const firstReply = yield* Effect.gen(function*() {
+      for (let attempt = 0;; attempt++) {
+        const result = yield* Effect.either(beat("running"))
+        if (Either.isRight(result)) {
+          if (attempt > 0) yield* Effect.logInfo(`reached ${address}`)
+          return result.right
+        }
+        const error = result.left
+        if (!(error._tag === "ConnectionError" && ConnectionPool.isTransient(error))) return yield* Effect.fail(error)
+        if (attempt === 0) {
+          yield* Effect.logWarning(`cannot reach ${address}: ${error.message}; retrying with backoff (0.1 s doubling to 10 s)`)
+        }
+        yield* Effect.sleep(startBackoff(attempt))
+      }
     })
 
     yield* Effect.addFinalizer(() => terminate)
-
-    yield* beatOnce
-    yield* Effect.forever(Effect.zipRight(Effect.sleep("200 millis"), watchdog)).pipe(Effect.interruptible, Effect.forkScoped)
+    yield* runner.watchdog.pipe(Effect.interruptible, Effect.forkScoped)
     yield* Effect.forever(Effect.zipRight(Effect.sleep(heartbeatInterval), beatOnce)).pipe(
       Effect.interruptible,
       Effect.forkScoped
     )
-    for (let i = 0; i < concurrency; i++) yield* FiberSet.run(processors, Effect.interruptible(processor))
-    yield* Effect.logInfo(`worker ${wid} started: ${concurrency} at once from ${JSON.stringify(queues)}`)
+    const processor = Processor.make({
+      client,
+      runner,
+      gate,
+      phase: SubscriptionRef.get(phase),
+      stopping,
+      fetchCommand,
+      recordReport: (acked) => {
+        if (acked) counts.acked++
+        else counts.failed++
+      },
+      outage: Processor.makeOutage(address)
+    })
+    for (let i = 0; i < concurrency; i++) yield* FiberSet.run(processors, processor)
+    const jobtypes = [...handlers.keys()].sort()
+    yield* Effect.logInfo(
+      `worker ${wid} started on ${address}: ${concurrency} at once from ${JSON.stringify(queues)}` +
+        `${options.labels === undefined || options.labels.length === 0 ? "" : `, labels ${options.labels.join(",")}`}` +
+        `; jobtypes: ${jobtypes.length === 0 ? "none" : jobtypes.join(", ")}`
+    )
+    if (jobtypes.length === 0) {
+      yield* Effect.logWarning("no handlers are registered: every job fetched will FAIL as UnknownJobType")
+    }
+    yield* obey(firstReply)
 
     return Worker.of({
       wid,
-      state: () => state,
-      running: () => runningJobs,
-      processed: () => ({ acked: acked_, failed: failed_ }),
+      state: Effect.map(SubscriptionRef.get(phase), publicState),
+      stateChanges: Stream.changes(Stream.map(phase.changes, publicState)),
+      running: runningJobs,
+      processed: () => ({ acked: counts.acked, failed: counts.failed }),
       quiet,
       terminate: Effect.zipRight(FiberSet.run(lifecycle, terminate), Deferred.await(stopped)),
       awaitStopped: Deferred.await(stopped)
@@ -696,5 +494,5 @@ export const make = (
  */
 export const layer = (
   options: WorkerOptions = {}
-): Layer.Layer<Worker, JobValidationError | InvalidArgumentError | InvalidUrlError | ConfigError.ConfigError, Transport> =>
+): Layer.Layer<Worker, StartError, Transport> =>
   Layer.scoped(Worker, make(options))

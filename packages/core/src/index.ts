@@ -23,6 +23,8 @@ export * as Job from "./Job.js"
 export * as JobPayload from "./JobPayload.js"
 /** @since 0.1.0 */
 export * as Protocol from "./Protocol.js"
+/** @since 0.2.0 */
+export * as Replies from "./Replies.js"
 /** @since 0.1.0 */
 export * as Resp from "./Resp.js"
 /** @since 0.1.0 */

@@ -300,7 +300,7 @@ layer(Env, { excludeTestServices: true, timeout: "90 seconds" })("Worker against
       yield* Quiet.push([])
       yield* waitFor("the first job", () => ran === 1)
       expect(yield* signalFromWebUi(worker.wid, "quiet")).toBe(302)
-      yield* waitFor("quiet", () => worker.state() === "quiet")
+      yield* waitFor("quiet", () => Effect.runSync(worker.state) === "quiet")
       yield* Quiet.push([])
       // Quiet: fetchers stop (a FETCH already waiting may still take one job; allow for it).
       yield* Effect.sleep("2500 millis")
@@ -308,7 +308,7 @@ layer(Env, { excludeTestServices: true, timeout: "90 seconds" })("Worker against
       expect(queued + ran).toBe(2)
       yield* signalFromWebUi(worker.wid, "terminate")
       yield* worker.awaitStopped.pipe(Effect.timeout("10 seconds"))
-      expect(worker.state()).toBe("stopped")
+      expect(yield* worker.state).toBe("stopped")
       yield* Effect.flatMap(Client.Client, (client) => client.removeQueues(["w-quiet"]))
     }))
 

@@ -1,0 +1,181 @@
+/**
+ * What the server's replies mean: the one place where a reply becomes a value or a typed
+ * error. The client's commands and the worker's FETCH, ACK, FAIL and BEAT read their replies
+ * here, so an `-ERR` always becomes the same `ServerError` and a FETCH reply means the same
+ * job wherever it is read.
+ *
+ * Readers return an `Either` (itself an Effect), so callback code below the fibers, such as
+ * the worker's report path, reads replies without a fiber step.
+ *
+ * @since 0.2.0
+ */
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import { EnterpriseRequiredError, ProtocolError, ServerError } from "./Errors.js"
+import * as Handshake from "./Handshake.js"
+import * as JobPayload from "./JobPayload.js"
+import type * as Protocol from "./Protocol.js"
+import type * as Resp from "./Resp.js"
+
+/** The open-source server's answer to Enterprise commands. */
+const enterpriseMarker = "only available in Faktory Enterprise"
+
+/**
+ * Turns an error reply into the error a user can act on.
+ *
+ * @example
+ * ```ts
+ * import { Replies, Resp } from "@effect-faktory/core"
+ *
+ * Replies.errorFrom("FAIL", Resp.errorReply("ERR", "Job not found x")) // ServerError
+ * ```
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export const errorFrom = (verb: string, reply: Resp.ErrorReply): ServerError | EnterpriseRequiredError =>
+  reply.message.includes(enterpriseMarker)
+    ? new EnterpriseRequiredError({ feature: verb.toLowerCase(), detail: reply.message })
+    : new ServerError({ command: verb, code: reply.code, detail: reply.message })
+
+/**
+ * A reply that no reading of the command allows.
+ *
+ * @example
+ * ```ts
+ * import { Replies, Resp } from "@effect-faktory/core"
+ *
+ * Replies.unexpected("ACK", Resp.nullBulk).message // "unexpected reply to ACK: a null bulk string"
+ * ```
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export const unexpected = (verb: string, reply: Resp.Reply): ProtocolError =>
+  new ProtocolError({ reason: "UnexpectedReply", detail: `unexpected reply to ${verb}: ${Handshake.describeReply(reply)}` })
+
+/** An error reply to a command of the open-source server. */
+const serverError = (verb: string, reply: Resp.ErrorReply): ServerError =>
+  new ServerError({ command: verb, code: reply.code, detail: reply.message })
+
+const okValue = Either.right<void>(undefined)
+
+/**
+ * `+OK`, or the error the reply stands for.
+ *
+ * @example
+ * ```ts
+ * import { Replies, Resp } from "@effect-faktory/core"
+ *
+ * Replies.ok("ACK")(Resp.simpleString("OK")) // Either.right(undefined)
+ * ```
+ *
+ * @since 0.2.0
+ * @category readers
+ */
+export const ok = (verb: string) => (reply: Resp.Reply): Either.Either<void, ServerError | ProtocolError> => {
+  if (reply._tag === "SimpleString" && reply.value === "OK") return okValue
+  if (reply._tag === "ErrorReply") return Either.left(serverError(verb, reply))
+  return Either.left(unexpected(verb, reply))
+}
+
+/**
+ * A JSON bulk string decoded with a Schema.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Replies, Resp } from "@effect-faktory/core"
+ *
+ * Replies.json("QUEUE", Schema.Record({ key: Schema.String, value: Schema.Number }))(Resp.bulkString('{"a":1}'))
+ * ```
+ *
+ * @since 0.2.0
+ * @category readers
+ */
+export const json = <A, I>(verb: string, schema: Schema.Schema<A, I>) => {
+  const decode = Schema.decodeUnknownEither(Schema.parseJson(schema))
+  return (reply: Resp.Reply): Either.Either<A, ServerError | ProtocolError> => {
+    if (reply._tag === "ErrorReply") return Either.left(serverError(verb, reply))
+    if (reply._tag !== "BulkString") return Either.left(unexpected(verb, reply))
+    return Either.mapLeft(decode(reply.value), (error) =>
+      new ProtocolError({ reason: "MalformedPayload", detail: `${verb} reply: ${JobPayload.formatIssues(error)}` }))
+  }
+}
+
+/**
+ * A FETCH reply: a job, or none when the queues stayed empty for the 2 s the server waits.
+ * A job that does not decode fails with `ProtocolError` `MalformedPayload`.
+ *
+ * @example
+ * ```ts
+ * import { Replies, Resp } from "@effect-faktory/core"
+ *
+ * Replies.fetched(Resp.nullBulk) // Either.right(Option.none())
+ * ```
+ *
+ * @since 0.2.0
+ * @category readers
+ */
+export const fetched = (
+  reply: Resp.Reply
+): Either.Either<Option.Option<JobPayload.Job>, ServerError | ProtocolError> => {
+  switch (reply._tag) {
+    case "NullBulk":
+      return Either.right(Option.none())
+    case "BulkString":
+      return Either.map(JobPayload.decode(reply.value), Option.some)
+    case "ErrorReply":
+      return Either.left(serverError("FETCH", reply))
+    case "SimpleString":
+      return Either.left(unexpected("FETCH", reply))
+  }
+}
+
+/**
+ * The jid of a FETCH reply whose job does not decode, when it has one: such a job can still
+ * be FAILed, rather than left to wait out its reservation.
+ *
+ * @example
+ * ```ts
+ * import { Replies, Resp } from "@effect-faktory/core"
+ *
+ * Replies.jidOf(Resp.bulkString('{"jid":"abc","args":"oops"}')) // Option.some("abc")
+ * ```
+ *
+ * @since 0.2.0
+ * @category readers
+ */
+export const jidOf = (reply: Resp.Reply): Option.Option<string> => {
+  if (reply._tag !== "BulkString") return Option.none()
+  try {
+    const parsed: unknown = JSON.parse(reply.value)
+    if (typeof parsed !== "object" || parsed === null || !("jid" in parsed)) return Option.none()
+    return typeof parsed.jid === "string" && parsed.jid !== "" ? Option.some(parsed.jid) : Option.none()
+  } catch {
+    return Option.none()
+  }
+}
+
+const BeatState = Schema.Struct({ state: Schema.Literal("quiet", "terminate") })
+const beatState = json("BEAT", BeatState)
+const running = Either.right<Protocol.WorkerState>("running")
+
+/**
+ * A BEAT reply: `running` for `+OK`, else the state the server asks for.
+ *
+ * @example
+ * ```ts
+ * import { Replies, Resp } from "@effect-faktory/core"
+ *
+ * Replies.beat(Resp.bulkString('{"state":"quiet"}')) // Either.right("quiet")
+ * ```
+ *
+ * @since 0.2.0
+ * @category readers
+ */
+export const beat = (reply: Resp.Reply): Either.Either<Protocol.WorkerState, ServerError | ProtocolError> => {
+  if (reply._tag === "SimpleString" && reply.value === "OK") return running
+  return Either.map(beatState(reply), ({ state }) => state)
+}

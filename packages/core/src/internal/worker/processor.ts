@@ -1,0 +1,256 @@
+/**
+ * A processor: one of the worker's `concurrency` fibers. Each holds a connection of its own and
+ * loops: FETCH, run the job, report its outcome (ACK or FAIL) in the same write as the next
+ * FETCH, so a job costs one round trip.
+ *
+ * From the moment a FETCH is sent until the job it brought is reported, the processor is
+ * uninterruptible: the server cannot take a reservation back, so a processor stopped there
+ * would strand a job until its reservation expired. It is interruptible only where it holds
+ * no job: waiting at the gate (quiet), backing off, and retrying a report while the server is
+ * away. No failure or defect ends it: a broken connection is reported (once for all processors)
+ * and retried with backoff, a bug of ours is logged with its cause, and the processor carries on.
+ */
+import * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
+import * as Option from "effect/Option"
+import * as RuntimeFlags from "effect/RuntimeFlags"
+import * as Schedule from "effect/Schedule"
+import type * as Client from "../../Client.js"
+import type * as Connection from "../../Connection.js"
+import type { CommandError, ConnectionError, ProtocolError, ServerError } from "../../Errors.js"
+import type * as JobPayload from "../../JobPayload.js"
+import * as Protocol from "../../Protocol.js"
+import * as Replies from "../../Replies.js"
+import type * as Resp from "../../Resp.js"
+import * as Failure from "./failure.js"
+import type * as JobRunner from "./jobRunner.js"
+
+/**
+ * The worker's life in finer steps than its public state: `draining` is terminate waiting for
+ * running jobs, `pastDeadline` after its shutdown timeout, when jobs still arriving are FAILed
+ * as `Shutdown` without running.
+ */
+export type Phase = "running" | "quiet" | "draining" | "pastDeadline" | "stopped"
+
+/** The worker's side of the processors: its state as they need to see it, and its counters. */
+export interface ProcessorContext {
+  readonly client: Client.Client
+  readonly runner: JobRunner.JobRunner
+  /** Open while the worker fetches; closed while it is quiet. */
+  readonly gate: Effect.Latch
+  /** Where the worker is in its life; processors read it before and after each job. */
+  readonly phase: Effect.Effect<Phase>
+  /** Completes when terminate begins; ends backoff waits early. */
+  readonly stopping: Deferred.Deferred<void>
+  readonly fetchCommand: () => Protocol.Command
+  /** Counts a reported outcome: the one place the worker's counters change. */
+  readonly recordReport: (acked: boolean) => void
+  readonly outage: Outage
+}
+
+/**
+ * One WARN when the server becomes unreachable and one INFO when it is back, for all
+ * processors together (before: one warning per processor per outage, 20 at the default
+ * concurrency).
+ */
+export interface Outage {
+  readonly failed: (error: CommandError) => Effect.Effect<void>
+  readonly recovered: Effect.Effect<void>
+}
+
+export const makeOutage = (address: string): Outage => {
+  let down = false
+  return {
+    failed: (error) =>
+      Effect.suspend(() => {
+        if (down) return Effect.void
+        down = true
+        return Effect.logWarning(
+          `cannot fetch from ${address}: ${error.message}; every processor retries with backoff (0.1 s doubling to 10 s)`
+        )
+      }),
+    recovered: Effect.suspend(() => {
+      if (!down) return Effect.void
+      down = false
+      return Effect.logInfo(`fetching from ${address} again`)
+    })
+  }
+}
+
+/** Retries for ACK/FAIL while the server is away: 200 ms doubling, at most 5 s apart. */
+const reportRetry = Schedule.exponential("200 millis").pipe(
+  Schedule.union(Schedule.spaced("5 seconds")),
+  Schedule.jittered
+)
+
+/** Between failed fetches: 100 ms doubling to 10 s, jittered. */
+const fetchBackoff = (failures: number) =>
+  Duration.millis(Math.min(10_000, 100 * 2 ** Math.min(failures, 10)) * (0.5 + Math.random()))
+
+interface Report {
+  readonly command: Protocol.Command
+  readonly acked: boolean
+  readonly failure: Failure.FailureReport | undefined
+}
+
+const reportOf = (job: JobPayload.Job, exit: Exit.Exit<unknown, unknown>): Report => {
+  if (Exit.isSuccess(exit)) return { command: Protocol.ack(job.jid), acked: true, failure: undefined }
+  const failure = Failure.describe(exit.cause)
+  return { command: Protocol.fail({ jid: job.jid, ...failure }), acked: false, failure }
+}
+
+/** Every FAIL gets a WARN line, with fields a JSON logger keeps; the cause in full at DEBUG. */
+const logFailure = (job: JobPayload.Job, failure: Failure.FailureReport, exit: Exit.Exit<unknown, unknown>) =>
+  Effect.logWarning(`job failed: ${failure.errtype}: ${failure.message}`).pipe(
+    Effect.zipRight(Exit.isFailure(exit) ? Effect.logDebug(Cause.pretty(exit.cause)) : Effect.void),
+    Effect.annotateLogs({
+      jid: job.jid,
+      jobtype: job.jobtype,
+      queue: job.queue ?? "default",
+      errtype: failure.errtype,
+      retry_count: job.failure === undefined ? 0 : job.failure.retry_count + 1
+    })
+  )
+
+export const make = (context: ProcessorContext): Effect.Effect<void> => {
+  const { client, runner, gate, outage } = context
+
+  /** The server's answer to a report: counted when accepted, else explained. */
+  const settle = (job: JobPayload.Job, report: Report, reply: Resp.Reply): Effect.Effect<void> => {
+    const verdict = Replies.ok(report.acked ? "ACK" : "FAIL")(reply)
+    if (Either.isRight(verdict)) {
+      context.recordReport(report.acked)
+      return Effect.void
+    }
+    // "Job not found": the reservation had expired; the server runs the job again.
+    return Effect.logWarning(`${report.acked ? "ACK" : "FAIL"} of ${job.jid} was refused: ${verdict.left.message}`)
+  }
+
+  /** A report sent through the pool, retried while the server is away, when the processor's connection broke. */
+  const reportViaPool = (job: JobPayload.Job, report: Report, restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>) =>
+    Effect.flatMap(
+      (report.acked ? client.ack(job.jid) : client.fail({ jid: job.jid, ...(report.failure ?? Failure.describe(Cause.empty)) })).pipe(
+        Effect.retry({ schedule: reportRetry, while: (error) => error._tag === "ConnectionError" }),
+        // Retrying is where a processor may be interrupted: terminate gives up on a server that
+        // stays away past its bounded wait.
+        restore,
+        Effect.either
+      ),
+      (result) => {
+        if (Either.isRight(result)) {
+          context.recordReport(report.acked)
+          return Effect.void
+        }
+        return Effect.logWarning(
+          `could not report ${report.acked ? "ACK" : "FAIL"} of ${job.jid}: ${result.left.message}; ` +
+            "the server will run the job again once its reservation expires"
+        )
+      }
+    )
+
+  /**
+   * A FETCH reply: a job, or none. A job that does not decode is FAILed at once when it has a
+   * jid (it could never run here), rather than left to wait out its reservation.
+   */
+  const readFetch = (
+    connection: Connection.Connection,
+    reply: Resp.Reply
+  ): Effect.Effect<Option.Option<JobPayload.Job>, ServerError | ProtocolError | CommandError> => {
+    const read = Replies.fetched(reply)
+    if (Either.isRight(read)) return Effect.succeed(read.right)
+    const error = read.left
+    if (error._tag !== "ProtocolError" || error.reason !== "MalformedPayload") return Effect.fail(error)
+    const jid = Replies.jidOf(reply)
+    const logged = Effect.logError(`${error.message}${Option.isSome(jid) ? "; FAILed as MalformedJob" : ""}`)
+    if (Option.isNone(jid)) return Effect.as(logged, Option.none())
+    const failure = { jid: jid.value, errtype: "MalformedJob", message: error.message, backtrace: [] }
+    return logged.pipe(
+      Effect.zipRight(connection.send(Protocol.fail(failure))),
+      Effect.tap((failReply) => Either.isRight(Replies.ok("FAIL")(failReply)) ? Effect.sync(() => context.recordReport(false)) : Effect.void),
+      Effect.as(Option.none())
+    )
+  }
+
+  /**
+   * The loop on one connection. Returns when the worker stops fetching; fails when the
+   * connection breaks, after the outcome in hand has been reported through the pool.
+   */
+  const work = (
+    connection: Connection.Connection,
+    restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>,
+    progressed: () => void
+  ) =>
+    Effect.gen(function*() {
+      // Jobs start from the processor's runtime (its loggers and log level), interruptible
+      // whatever region the processor is in.
+      const { fiberRefs, runtimeFlags } = yield* Effect.runtime<never>()
+      const jobRuntime = { fiberRefs, runtimeFlags: RuntimeFlags.enable(runtimeFlags, RuntimeFlags.Interruption) }
+      let next: Option.Option<JobPayload.Job> = Option.none()
+      while (true) {
+        if (Option.isNone(next)) {
+          yield* restore(gate.await)
+          const phase = yield* context.phase
+          if (phase !== "running" && phase !== "quiet") return
+          const reply = yield* connection.send(context.fetchCommand())
+          progressed()
+          yield* outage.recovered
+          next = yield* readFetch(connection, reply)
+          continue
+        }
+        const job = next.value
+        next = Option.none()
+        // Fetched after the shutdown timeout (its FETCH was in flight): too late to run.
+        const exit = (yield* context.phase) === "pastDeadline"
+          ? Exit.interrupt(FiberId.none)
+          : yield* runner.run(job, jobRuntime)
+        const report = reportOf(job, exit)
+        if (report.failure !== undefined) yield* logFailure(job, report.failure, exit)
+        const fetchNext = (yield* context.phase) === "running"
+        const sent = yield* Effect.either(
+          fetchNext
+            ? connection.sendBoth(report.command, context.fetchCommand())
+            : Effect.map(
+              connection.send(report.command),
+              (reply): readonly [Resp.Reply, Effect.Effect<Resp.Reply, ConnectionError | ProtocolError> | undefined] => [
+                reply,
+                undefined
+              ]
+            )
+        )
+        if (Either.isLeft(sent)) {
+          // The connection broke: report through the pool (retried), then take a fresh one.
+          yield* reportViaPool(job, report, restore)
+          return yield* sent.left
+        }
+        const [reportReply, fetchReply] = sent.right
+        yield* settle(job, report, reportReply)
+        if (fetchReply !== undefined) next = yield* Effect.flatMap(fetchReply, (reply) => readFetch(connection, reply))
+      }
+    })
+
+  return Effect.uninterruptibleMask((restore) =>
+    Effect.gen(function*() {
+      let failures = 0
+      while (true) {
+        const phase = yield* context.phase
+        if (phase !== "running" && phase !== "quiet") return
+        const exit = yield* Effect.exit(client.withConnection((connection) => work(connection, restore, () => (failures = 0))))
+        if (Exit.isSuccess(exit)) return
+        if (Cause.isInterruptedOnly(exit.cause)) return yield* Effect.interrupt
+        const failure = Cause.failureOption(exit.cause)
+        if (Option.isSome(failure)) {
+          yield* outage.failed(failure.value)
+        } else {
+          yield* Effect.logError("a processor failed; it carries on", exit.cause)
+        }
+        failures++
+        yield* restore(Effect.raceFirst(Effect.sleep(fetchBackoff(failures)), Deferred.await(context.stopping)))
+      }
+    })
+  )
+}
