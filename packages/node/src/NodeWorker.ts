@@ -4,14 +4,22 @@
  *
  * - SIGTSTP: quiet (stop fetching, finish running jobs);
  * - SIGTERM or SIGINT: terminate (stop fetching, wait up to the shutdown timeout, FAIL what is
- *   left, END); a second SIGINT stops at once.
+ *   left, END); a second SIGINT stops at once;
+ * - an uncaught exception (thrown from a timer or an event handler, outside any fiber): logged
+ *   at ERROR with its stack, then terminate as for SIGTERM, and exit 1;
+ * - an unhandled promise rejection (a promise nobody awaited): logged at ERROR; the worker
+ *   carries on.
  *
  * @since 0.1.0
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Worker } from "@effect-faktory/core"
+import * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Runtime from "effect/Runtime"
+import * as Schema from "effect/Schema"
 import * as Os from "node:os"
 import * as NodeTransport from "./NodeTransport.js"
 
@@ -99,7 +107,35 @@ export const exitOnSecondInterrupt = (): void => {
 }
 
 /**
+ * An exception was thrown outside any fiber (from a timer, say): the worker terminated
+ * gracefully because of it, and the process exits non-zero.
+ *
+ * @example
+ * ```ts
+ * import { NodeWorker } from "@effect-faktory/node"
+ *
+ * new NodeWorker.UncaughtExceptionError({ detail: "TypeError: x is undefined" }).message
+ * ```
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class UncaughtExceptionError extends Schema.TaggedError<UncaughtExceptionError>()("UncaughtExceptionError", {
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return `terminated after an uncaught exception: ${this.detail}`
+  }
+}
+
+const describeThrown = (thrown: unknown): string =>
+  thrown instanceof Error ? `${thrown.name}: ${thrown.message}` : String(thrown)
+
+/**
  * The program `runMain` runs: build the worker, quiet it on SIGTSTP, wait until it stops.
+ * While it runs, exceptions and rejections that escape every fiber are logged with the
+ * worker's logger; an uncaught exception terminates the worker (its running jobs get the
+ * shutdown window and are reported) and fails the program with `UncaughtExceptionError`.
  *
  * @example
  * ```ts
@@ -112,15 +148,35 @@ export const exitOnSecondInterrupt = (): void => {
  * @since 0.1.0
  * @category running
  */
-export const run = <E>(workerLayer: Layer.Layer<Worker.Worker, E>): Effect.Effect<void, E> =>
+export const run = <E>(workerLayer: Layer.Layer<Worker.Worker, E>): Effect.Effect<void, E | UncaughtExceptionError> =>
   Effect.gen(function*() {
     const worker = yield* Worker.Worker
+    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+    const crashed = yield* Deferred.make<void, UncaughtExceptionError>()
     const onQuiet = () => {
-      Effect.runFork(worker.quiet)
+      runFork(worker.quiet)
+    }
+    const onRejection = (reason: unknown) => {
+      runFork(Effect.logError("an unhandled promise rejection; the worker carries on", Cause.die(reason)))
+    }
+    const onException = (thrown: unknown) => {
+      runFork(Effect.logError("an uncaught exception; terminating", Cause.die(thrown)))
+      Deferred.unsafeDone(crashed, Effect.fail(new UncaughtExceptionError({ detail: describeThrown(thrown) })))
     }
     yield* Effect.acquireRelease(
-      Effect.sync(() => process.on("SIGTSTP", onQuiet)),
-      () => Effect.sync(() => process.off("SIGTSTP", onQuiet))
+      Effect.sync(() => {
+        process.on("SIGTSTP", onQuiet)
+        process.on("unhandledRejection", onRejection)
+        process.on("uncaughtException", onException)
+      }),
+      () =>
+        Effect.sync(() => {
+          process.off("SIGTSTP", onQuiet)
+          process.off("unhandledRejection", onRejection)
+          process.off("uncaughtException", onException)
+        })
     )
-    yield* worker.awaitStopped
+    yield* Effect.raceFirst(worker.awaitStopped, Deferred.await(crashed)).pipe(
+      Effect.catchAll((error) => Effect.zipRight(worker.terminate, Effect.fail(error)))
+    )
   }).pipe(Effect.scoped, Effect.provide(workerLayer))

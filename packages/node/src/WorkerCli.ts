@@ -10,7 +10,9 @@
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
+import * as ValidationError from "@effect/cli/ValidationError"
 import { type Worker } from "@effect-faktory/core"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
@@ -184,3 +186,42 @@ export const command = Command.make(
  * @category commands
  */
 export const run = Command.run(command, { name: "faktory-worker", version: "0.1.0" })
+
+const hasMessage = (error: unknown): error is { readonly message: string } =>
+  typeof error === "object" && error !== null && "message" in error && typeof error.message === "string"
+
+/**
+ * Runs the command and says why it failed in one line on stderr: a refused password, a bad
+ * flag, a module that does not load. Usage errors are printed by the parser itself; defects
+ * keep their full cause. The program still fails, so the process exits non-zero.
+ *
+ * @example
+ * ```ts
+ * import { NodeContext, NodeRuntime } from "@effect/platform-node"
+ * import { Effect } from "effect"
+ * import * as WorkerCli from "@effect-faktory/node/WorkerCli"
+ *
+ * WorkerCli.main(process.argv).pipe(Effect.provide(NodeContext.layer), (program) =>
+ *   NodeRuntime.runMain(program, { disableErrorReporting: true }))
+ * ```
+ *
+ * @since 0.2.0
+ * @category commands
+ */
+export const main = (argv: ReadonlyArray<string>) =>
+  run(argv).pipe(
+    Effect.tapErrorCause((cause) =>
+      Effect.sync(() => {
+        if (Cause.isInterruptedOnly(cause)) return
+        const failure = Cause.failureOption(cause)
+        if (Option.isNone(failure)) {
+          process.stderr.write(`faktory-worker: ${Cause.pretty(cause)}\n`)
+          return
+        }
+        // @effect/cli has printed its usage errors already.
+        if (ValidationError.isValidationError(failure.value)) return
+        const reason = hasMessage(failure.value) ? failure.value.message : String(failure.value)
+        process.stderr.write(`faktory-worker: ${reason.split("\n")[0]}\n`)
+      })
+    )
+  )

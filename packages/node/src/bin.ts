@@ -12,4 +12,8 @@ import * as NodeWorker from "./NodeWorker.js"
 import * as WorkerCli from "./WorkerCli.js"
 
 NodeWorker.exitOnSecondInterrupt()
-WorkerCli.run(process.argv).pipe(Effect.provide(NodeContext.layer), NodeRuntime.runMain)
+// Failures are reported by WorkerCli.main in one line; the runtime only sets the exit code.
+WorkerCli.main(process.argv).pipe(
+  Effect.provide(NodeContext.layer),
+  (program) => NodeRuntime.runMain(program, { disableErrorReporting: true })
+)

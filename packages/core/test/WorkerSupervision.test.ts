@@ -1,0 +1,116 @@
+import { expect, layer } from "@effect/vitest"
+import { Client, Job, Worker } from "@effect-faktory/core"
+import { NodeTransport } from "@effect-faktory/node"
+import { FaktoryServer } from "@effect-faktory/testing"
+import { Effect, Layer, Option, Schedule, Schema } from "effect"
+
+// Mistakes a handler or a middleware can make, and a stalled event loop: none may cost a job
+// or a processor.
+
+const Env = FaktoryServer.clientLayer().pipe(Layer.provideMerge(FaktoryServer.layer({ webUi: false })))
+
+const startWorker = (options: Worker.WorkerOptions, handlers: Layer.Layer<never> | Layer.Layer<Job.JobHandler<string>>) =>
+  Effect.gen(function*() {
+    const server = yield* FaktoryServer.FaktoryServer
+    return yield* Worker.make({
+      heartbeatInterval: "1 second",
+      shutdownTimeout: "2 seconds",
+      ...options,
+      client: { ...server.clientOptions, ...options.client }
+    }).pipe(Effect.provide(Layer.merge(handlers, NodeTransport.layer)))
+  })
+
+const waitFor = (what: string, condition: () => boolean, seconds = 15) =>
+  Effect.suspend(() => (condition() ? Effect.void : Effect.fail(what))).pipe(
+    Effect.retry(Schedule.spaced("20 millis").pipe(Schedule.upTo(`${seconds} seconds`))),
+    Effect.orDie
+  )
+
+/** What the server recorded for a FAILed job: moved back from the retry set and fetched. */
+const failureOf = (jid: string, queue: string) =>
+  Effect.gen(function*() {
+    const client = yield* Client.Client
+    yield* client.mutate({ cmd: "requeue", target: "retries", filter: { jids: [jid] } })
+    const job = Option.getOrThrow(yield* client.fetch([queue]))
+    yield* client.ack(job.jid)
+    return job.failure
+  })
+
+/** A handler's type that plain JavaScript (or `as any`) does not hold to. */
+const untyped = (handler: () => unknown): () => Effect.Effect<void> => {
+  const cast: unknown = handler
+  return cast as () => Effect.Effect<void>
+}
+
+layer(Env, { excludeTestServices: true, timeout: "120 seconds" })("a worker supervises what its handlers do", (it) => {
+  it.scoped("FAILs each handler and middleware mistake with a sensible errtype and keeps every slot", () =>
+    Effect.gen(function*() {
+      const queue = "sup-mistakes"
+      const define = (name: string) => Job.define(name, { args: Schema.Tuple(), queue, retry: 3 })
+      const cases: ReadonlyArray<readonly [string, () => Effect.Effect<void>, string, string]> = [
+        ["ThrowsSync", untyped(() => {
+          throw new Error("thrown before any Effect")
+        }), "Error", "thrown before any Effect"],
+        ["ThrowsString", untyped(() => {
+          throw "a plain string"
+        }), "Defect", "a plain string"],
+        ["ThrowsNull", untyped(() => {
+          throw null
+        }), "Defect", "null"],
+        ["ThrowsUndefined", untyped(() => {
+          throw undefined
+        }), "Defect", "undefined"],
+        ["ReturnsPromise", untyped(() => Promise.reject(new Error("a rejected promise"))), "HandlerReturnedNonEffect", "returned a Promise"],
+        ["CarelessPromise", () => Effect.promise(() => Promise.reject(new TypeError("rejected inside Effect.promise"))), "TypeError", "rejected inside Effect.promise"],
+        ["MiddlewareThrows", () => Effect.void, "Error", "middleware threw"]
+      ]
+      const concurrency = cases.length
+      let together = 0
+      const Rendezvous = Job.define("Rendezvous", { args: Schema.Tuple(), queue })
+      const handlers = Layer.mergeAll(
+        // Each ordinary job waits until all of them run at once: only a worker that kept every
+        // slot gets there.
+        Rendezvous.handle(() =>
+          Effect.sync(() => together++).pipe(
+            Effect.zipRight(Effect.suspend(() => (together >= concurrency ? Effect.void : Effect.fail("waiting")))),
+            Effect.retry(Schedule.spaced("20 millis").pipe(Schedule.upTo("10 seconds")))
+          )
+        ),
+        ...cases.map(([name, handler]): Layer.Layer<Job.JobHandler<string>> => define(name).handle(handler))
+      )
+      const running = yield* startWorker({
+        queues: [queue],
+        concurrency,
+        middleware: [(job, next) => {
+          if (job.jobtype === "MiddlewareThrows") throw new Error("middleware threw")
+          return next
+        }]
+      }, handlers)
+      const jids = yield* Effect.forEach(cases, ([name]) => define(name).push([]))
+      yield* waitFor("every mistake FAILed", () => running.processed().failed === cases.length)
+      expect(running.running()).toBe(0)
+
+      yield* Effect.forEach(Array.from({ length: concurrency }), () => Rendezvous.push([]))
+      yield* waitFor("every slot running an ordinary job at once", () => running.processed().acked === concurrency)
+      yield* running.terminate
+
+      for (const [index, [, , errtype, message]] of cases.entries()) {
+        const failure = yield* failureOf(jids[index]!, queue)
+        expect(failure?.errtype).toBe(errtype)
+        expect(failure?.message).toContain(message)
+      }
+    }))
+
+  it.scoped("counts a report when the server's reply to it arrives, not with the next FETCH's", () =>
+    Effect.gen(function*() {
+      const queue = "sup-count"
+      let ranAt = 0
+      const Mark = Job.define("Mark", { args: Schema.Tuple(), queue })
+      const worker = yield* startWorker({ queues: [queue], concurrency: 1 }, Mark.handle(() => Effect.sync(() => (ranAt = Date.now()))))
+      yield* Mark.push([])
+      yield* waitFor("the job", () => ranAt > 0)
+      yield* waitFor("its ACK counted", () => worker.processed().acked === 1)
+      // The FETCH sent with the ACK waits 2 s on an empty queue; the ACK's reply does not.
+      expect(Date.now() - ranAt).toBeLessThan(1000)
+    }))
+})
