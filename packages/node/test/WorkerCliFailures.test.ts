@@ -1,0 +1,103 @@
+import { expect, layer } from "@effect/vitest"
+import { Client } from "@effect-faktory/core"
+import { FaktoryServer } from "@effect-faktory/testing"
+import { Effect, Layer, Option, Schedule } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
+import { fileURLToPath } from "node:url"
+
+// The faktory-worker binary when things go wrong around it: a refused password, an exception
+// that escapes every fiber, a promise nobody awaited.
+
+const bin = fileURLToPath(new URL("../dist/bin.js", import.meta.url))
+const jobs = fileURLToPath(new URL("./fixtures/jobs.mjs", import.meta.url))
+const mistakes = fileURLToPath(new URL("./fixtures/mistakes.mjs", import.meta.url))
+const password = "cli-s3cret-Pa55"
+
+interface Running {
+  readonly child: ChildProcess
+  readonly output: () => string
+  readonly exit: Effect.Effect<{ code: number | null; signal: string | null }>
+}
+
+const faktoryWorker = (args: ReadonlyArray<string>) =>
+  Effect.acquireRelease(
+    Effect.sync((): Running => {
+      const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, FAKTORY_URL: "" } })
+      let output = ""
+      child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()))
+      child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()))
+      const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+        child.on("exit", (code, signal) => resolve({ code, signal }))
+      )
+      return { child, output: () => output, exit: Effect.promise(() => exited) }
+    }),
+    ({ child }) => Effect.sync(() => child.exitCode === null && child.signalCode === null && child.kill("SIGKILL"))
+  )
+
+const waitForOutput = (worker: Running, text: string, seconds = 20) =>
+  Effect.suspend(() => (worker.output().includes(text) ? Effect.void : Effect.fail(text))).pipe(
+    Effect.retry(Schedule.spaced("25 millis").pipe(Schedule.upTo(`${seconds} seconds`))),
+    Effect.orElse(() => Effect.dieMessage(`no "${text}" in the worker's output:\n${worker.output()}`))
+  )
+
+const Env = FaktoryServer.clientLayer().pipe(Layer.provideMerge(FaktoryServer.layer({ webUi: false, password })))
+
+layer(Env, { excludeTestServices: true, timeout: "120 seconds" })("the faktory-worker binary, when things go wrong", (it) => {
+  for (const [name, auth, reason] of [
+    ["a wrong password", ":wrong-Pa55word@", "Invalid password"],
+    ["no password", "", "requires a password"]
+  ] as const) {
+    it.scoped(`${name}: exits non-zero at once with the reason in one line`, () =>
+      Effect.gen(function*() {
+        const server = yield* FaktoryServer.FaktoryServer
+        const started = Date.now()
+        const worker = yield* faktoryWorker(["-r", jobs, "-u", `tcp://${auth}127.0.0.1:${server.port}`])
+        const exit = yield* worker.exit.pipe(Effect.timeout("10 seconds"))
+        expect(exit.code).not.toBe(0)
+        expect(Date.now() - started).toBeLessThan(5000)
+        const lines = worker.output().trim().split("\n")
+        expect(lines.filter((line) => line.startsWith("faktory-worker:"))).toEqual([
+          expect.stringContaining(reason)
+        ])
+        expect(worker.output()).not.toContain("started")
+        expect(worker.output()).not.toContain("wrong-Pa55word")
+      }))
+  }
+
+  it.scoped("an unhandled rejection is logged and the worker carries on", () =>
+    Effect.gen(function*() {
+      const server = yield* FaktoryServer.FaktoryServer
+      const client = yield* Client.Client
+      const worker = yield* faktoryWorker(["-r", jobs, "-r", mistakes, "-q", "cli-leak", "-u", server.url])
+      yield* waitForOutput(worker, "started")
+      yield* client.push({ jobtype: "Leak", queue: "cli-leak", args: [] })
+      yield* waitForOutput(worker, "leaked rejection")
+      expect(worker.output()).toContain("unhandled promise rejection")
+      yield* client.push({ jobtype: "Echo", queue: "cli-leak", args: ["still here"] })
+      yield* waitForOutput(worker, "echo still here")
+      worker.child.kill("SIGTERM")
+      expect((yield* worker.exit.pipe(Effect.timeout("15 seconds"))).code).toBe(0)
+    }))
+
+  it.scoped("an uncaught exception terminates gracefully: running jobs are reported, the exit code is non-zero", () =>
+    Effect.gen(function*() {
+      const server = yield* FaktoryServer.FaktoryServer
+      const client = yield* Client.Client
+      const queue = "cli-crash"
+      const worker = yield* faktoryWorker(["-r", jobs, "-r", mistakes, "-q", queue, "-t", "1", "-u", server.url])
+      yield* waitForOutput(worker, "started")
+      const sleeper = yield* client.push({ jobtype: "Sleep", queue, args: [60_000], retry: 3 })
+      yield* waitForOutput(worker, "sleeping 60000")
+      yield* client.push({ jobtype: "TimerThrow", queue, args: [] })
+      const exit = yield* worker.exit.pipe(Effect.timeout("20 seconds"))
+      expect(exit.code).not.toBe(0)
+      expect(worker.output()).toContain("thrown from a timer")
+      expect(worker.output()).toContain("terminating")
+      // The job still running was FAILed as Shutdown, not left to wait out its reservation.
+      yield* client.mutate({ cmd: "requeue", target: "retries", filter: { jids: [sleeper] } })
+      const job = Option.getOrThrow(yield* client.fetch([queue]))
+      expect(job.jid).toBe(sleeper)
+      expect(job.failure).toMatchObject({ errtype: "Shutdown" })
+      yield* client.ack(job.jid)
+    }))
+})
