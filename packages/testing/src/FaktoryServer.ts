@@ -8,6 +8,7 @@
 import { Client, type InvalidUrlError } from "@effect-faktory/core"
 import type * as ConfigError from "effect/ConfigError"
 import { NodeTransport } from "@effect-faktory/node"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -126,6 +127,20 @@ export const findBinary = (): string | undefined => {
   ]
   return candidates.find(isExecutable)
 }
+
+/**
+ * The Faktory release these packages are tested against (the repository's FAKTORY_VERSION).
+ *
+ * @since 0.1.0
+ * @category binary
+ */
+export const FAKTORY_VERSION = "1.10.0"
+
+const missingBinary = (binary: string | undefined): string =>
+  `${binary === undefined ? "no faktory binary on PATH, in $GOPATH/bin or ~/go/bin" : `${binary} is not an executable file`}. ` +
+  `Install Faktory ${FAKTORY_VERSION} with Go: \`go install github.com/contribsys/faktory/cmd/faktory@v${FAKTORY_VERSION}\` ` +
+  `(it also needs redis-server, e.g. \`apt-get install redis-server\`), or set FAKTORY_BIN to the binary's path` +
+  ` (in the effect-faktory repository: \`bash scripts/install-faktory.sh\`)`
 
 /**
  * A TCP port nothing listens on right now.
@@ -253,11 +268,7 @@ export const make = (options: FaktoryServerOptions = {}) =>
   Effect.gen(function*() {
     const binary = options.binary ?? findBinary()
     if (binary === undefined || !isExecutable(binary)) {
-      return yield* new FaktoryServerError({
-        detail: `no faktory binary${
-          binary === undefined ? "" : ` at ${binary}`
-        }: run \`bash scripts/install-faktory.sh\`, or set FAKTORY_BIN`
-      })
+      return yield* new FaktoryServerError({ detail: missingBinary(binary) })
     }
     installExitHook()
     const directory = yield* Effect.acquireRelease(
@@ -344,7 +355,12 @@ export const make = (options: FaktoryServerOptions = {}) =>
         }
         yield* Effect.sleep("50 millis")
       }
-    })
+    }).pipe(
+      // A live clock for the readiness wait: under @effect/vitest's `layer(...)` or `it.effect`
+      // the ambient clock is the TestClock, which nobody moves while a layer builds, so the
+      // sleep between greeting attempts would never end.
+      Effect.withClock(Clock.make())
+    )
 
     yield* Effect.acquireRelease(start, () => stop)
 
