@@ -1,17 +1,35 @@
 /**
  * Module-level commands (`push`, `fetch`, `info`, …) that use the `Client` in context when
- * there is one, and otherwise a process-wide default client configured from the environment
- * (`FAKTORY_PROVIDER`/`FAKTORY_URL`). So this works with no layer at all:
+ * there is one, and otherwise a process-wide default client. So this works with no layer:
  *
  * ```ts
  * import { Effect } from "effect"
- * import { push } from "@effect-faktory/core"
+ * import { push } from "@effect-faktory/node"
  *
  * await Effect.runPromise(push({ jobtype: "SendEmail", args: ["a@example.com"] }))
  * ```
  *
- * The default client is created on first use, and closed (each connection says END) when
- * the process is about to exit. Its idle connections never keep the process alive.
+ * Core is platform-free, so the default client needs a platform (sockets, an exit hook).
+ * `@effect-faktory/node` registers one with `setPlatform` when it is imported, and re-exports
+ * these commands, so importing them from there is always enough. Importing them from core
+ * works too once `@effect-faktory/node` is imported somewhere in the program; with no
+ * platform they fail with `PlatformMissingError`. Nothing is loaded behind the program's
+ * back: a computed `import()` of the platform would be invisible to bundlers.
+ *
+ * When the default client is built, and from what:
+ *
+ * - on the first module-level command that runs with no `Client` in context (and again on
+ *   the first one after `close`), not when the module is imported;
+ * - its URL comes from `FAKTORY_PROVIDER`/`FAKTORY_URL`, read through the `ConfigProvider`
+ *   of the fiber running that first command (the process environment unless the program
+ *   installed another one), else `tcp://localhost:7419`; all other options are the
+ *   `Client` defaults (a pool of 10);
+ * - it is kept until `close` or the end of the process: later commands reuse it whatever
+ *   their `ConfigProvider` says. For other settings, provide a `Client` layer instead.
+ *
+ * Building it logs, at DEBUG, the server it uses (with the password redacted). It is closed
+ * (each connection says END) when the process is about to exit, and its idle connections
+ * never keep the process alive.
  *
  * @since 0.1.0
  */
@@ -22,28 +40,28 @@ import * as Scope from "effect/Scope"
 import { Client, type ClientOptions, make, type PushBulkResult } from "./Client.js"
 import type * as ConnectionPool from "./ConnectionPool.js"
 import type * as Connection from "./Connection.js"
-import type {
-  CommandError,
-  ConnectionError,
-  EnterpriseRequiredError,
-  InvalidArgumentError,
-  InvalidUrlError,
-  JobValidationError
+import {
+  type CommandError,
+  type EnterpriseRequiredError,
+  type InvalidArgumentError,
+  type InvalidUrlError,
+  type JobValidationError,
+  PlatformMissingError
 } from "./Errors.js"
 import type * as JobPayload from "./JobPayload.js"
 import type * as Protocol from "./Protocol.js"
 import type * as ServerInfo from "./ServerInfo.js"
-import * as Transport from "./Transport.js"
+import { type Platform, Transport } from "./Transport.js"
 import type * as ConfigError from "effect/ConfigError"
 
 /**
  * What building the default client can fail with: a bad URL in the environment, or no
- * transport for this platform.
+ * platform registered.
  *
  * @since 0.1.0
  * @category models
  */
-export type DefaultClientError = InvalidUrlError | ConfigError.ConfigError | ConnectionError
+export type DefaultClientError = InvalidUrlError | ConfigError.ConfigError | PlatformMissingError
 
 interface Instance {
   readonly client: Client
@@ -52,9 +70,32 @@ interface Instance {
 
 let instance: Instance | undefined = undefined
 const building = Effect.unsafeMakeSemaphore(1)
+// Module state rather than a global: node and the application share one copy of core
+// (core is a peer dependency of node), and importing node is what sets it.
+let platform: Platform | undefined = undefined
 
 /**
- * The process-wide default client, built on first use from the environment.
+ * Sets the platform the default client is built on. `@effect-faktory/node` calls this when
+ * it is imported; applications do not need to.
+ *
+ * @example
+ * ```ts
+ * import { DefaultClient, type Transport } from "@effect-faktory/core"
+ *
+ * declare const platform: Transport.Platform
+ * DefaultClient.setPlatform(platform)
+ * ```
+ *
+ * @since 0.1.0
+ * @category registration
+ */
+export const setPlatform = (registered: Platform): void => {
+  platform = registered
+}
+
+/**
+ * The process-wide default client, built on first use from the environment (see the module
+ * comment for exactly when and from what).
  *
  * @example
  * ```ts
@@ -75,15 +116,18 @@ export const get: Effect.Effect<Client, DefaultClientError> = Effect.suspend(() 
 
 const build = (options: ClientOptions): Effect.Effect<Client, DefaultClientError> =>
   Effect.gen(function*() {
-    const platform = yield* Transport.defaultPlatform
+    const current = platform
+    if (current === undefined) return yield* new PlatformMissingError()
     const scope = yield* Scope.make()
     const client = yield* make(options).pipe(
       Scope.extend(scope),
-      Effect.provideService(Transport.Transport, platform.transport),
+      Effect.provideService(Transport, current.transport),
       Effect.onError(() => Scope.close(scope, Exit.void))
     )
     instance = { client, scope }
-    platform.onExit(() => Effect.runPromise(close))
+    current.onExit(() => Effect.runPromise(close))
+    // The URL prints its password as <redacted>.
+    yield* Effect.logDebug(`effect-faktory: the default client uses ${client.url} over ${current.transport.name} sockets`)
     return client
   })
 

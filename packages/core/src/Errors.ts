@@ -273,6 +273,34 @@ export class InvalidUrlError extends Schema.TaggedError<InvalidUrlError>()("Inva
 }
 
 /**
+ * A module-level command (`push`, `info`, …) found no `Client` in context and no platform
+ * to build the default client on. Core is platform-free: the platform package registers
+ * itself when it is imported, and nothing loads it behind the application's back (a computed
+ * `import()` is invisible to bundlers, so a bundle would fail at run time instead).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { push } from "@effect-faktory/core"
+ *
+ * // Without `import "@effect-faktory/node"` anywhere in the program:
+ * push({ jobtype: "Ping" }).pipe(
+ *   Effect.catchTag("PlatformMissingError", (e) => Effect.logError(e.message))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class PlatformMissingError extends Schema.TaggedError<PlatformMissingError>()("PlatformMissingError", {}) {
+  override get message(): string {
+    return "no platform for the default Faktory client: import push from \"@effect-faktory/node\", " +
+      "or add `import \"@effect-faktory/node\"` to the program's entry point, or provide a Client layer " +
+      "(NodeClient.layer)"
+  }
+}
+
+/**
  * Every error a command sent over an established connection can fail with.
  *
  * @since 0.1.0

@@ -1,15 +1,15 @@
 /**
  * How bytes reach a Faktory server. The core package is platform-free: it asks a `Transport`
  * for an open `@effect/platform` `Socket`. `@effect-faktory/node` provides TCP and TLS
- * transports and registers itself as the process-wide default when it is loaded.
+ * transports, and registers itself as the default client's platform when it is imported.
  *
  * @since 0.1.0
  */
 import type * as Socket from "@effect/platform/Socket"
 import * as Context from "effect/Context"
-import * as Effect from "effect/Effect"
+import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import { ConnectionError } from "./Errors.js"
+import type { ConnectionError } from "./Errors.js"
 import type { FaktoryUrl } from "./FaktoryUrl.js"
 
 /**
@@ -86,8 +86,9 @@ export class Transport extends Context.Tag("@effect-faktory/core/Transport")<Tra
 }>() {}
 
 /**
- * What a platform package registers so that `push(job)` works without any layer: its
- * transport, and a hook to close the default client when the process is about to exit.
+ * What a platform package registers with `DefaultClient.setPlatform` so that `push(job)`
+ * works without any layer: its transport, and a hook to close the default client when the
+ * process is about to exit.
  *
  * @since 0.1.0
  * @category models
@@ -96,74 +97,3 @@ export interface Platform {
   readonly transport: Context.Tag.Service<Transport>
   readonly onExit: (finalizer: () => Promise<void>) => void
 }
-
-const registryKey = Symbol.for("@effect-faktory/core/Transport/defaultPlatform")
-
-interface Registry {
-  [registryKey]?: Platform
-}
-
-/**
- * Registers the process-wide default platform. Called by `@effect-faktory/node` when loaded.
- *
- * @example
- * ```ts
- * import { Transport } from "@effect-faktory/core"
- *
- * declare const platform: Transport.Platform
- * Transport.registerDefaultPlatform(platform)
- * ```
- *
- * @since 0.1.0
- * @category registration
- */
-export const registerDefaultPlatform = (platform: Platform): void => {
-  ;(globalThis as Registry)[registryKey] = platform
-}
-
-/** The module that provides the default platform on Node, Bun and Deno. */
-const nodePlatformModule = "@effect-faktory/node"
-
-/**
- * The registered default platform; when none is, loads `@effect-faktory/node` (which
- * registers itself), so that applications need no setup to push a job.
- *
- * @example
- * ```ts
- * import { Effect } from "effect"
- * import { Transport } from "@effect-faktory/core"
- *
- * Effect.runPromise(Transport.defaultPlatform).then((p) => console.log(p.transport.name))
- * ```
- *
- * @since 0.1.0
- * @category registration
- */
-export const defaultPlatform: Effect.Effect<Platform, ConnectionError> = Effect.suspend(() => {
-  const registered = (globalThis as Registry)[registryKey]
-  if (registered !== undefined) return Effect.succeed(registered)
-  return Effect.tryPromise({
-    // A computed specifier: core must not depend on the node package at build time.
-    try: () => import(/* @vite-ignore */ nodePlatformModule) as Promise<unknown>,
-    catch: (cause) =>
-      new ConnectionError({
-        reason: "Unknown",
-        address: "-",
-        detail: `no transport: install ${nodePlatformModule} or provide a Transport layer`,
-        cause
-      })
-  }).pipe(
-    Effect.flatMap(() => {
-      const loaded = (globalThis as Registry)[registryKey]
-      return loaded !== undefined
-        ? Effect.succeed(loaded)
-        : Effect.fail(
-          new ConnectionError({
-            reason: "Unknown",
-            address: "-",
-            detail: `${nodePlatformModule} did not register a transport`
-          })
-        )
-    })
-  )
-})

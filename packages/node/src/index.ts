@@ -1,13 +1,17 @@
 /**
- * Node.js support for effect-faktory: TCP and TLS sockets. Loading this module registers the
- * Node transport as the default, so `push(job)` from `@effect-faktory/core` works with no layer.
+ * Node.js support for effect-faktory: TCP and TLS sockets, the client and worker layers, and
+ * the module-level commands (`push`, `info`, …) backed by a default client over Node sockets.
+ *
+ * Importing this module sets Node as the default client's platform, statically (no computed
+ * import), so bundlers keep it: `push` from here, or from `@effect-faktory/core` anywhere in
+ * a program that imports this package, works with no layer.
  *
  * @since 0.1.0
  */
-import { Transport } from "@effect-faktory/core"
+import { DefaultClient } from "@effect-faktory/core"
 import * as NodeTransport from "./NodeTransport.js"
 
-Transport.registerDefaultPlatform(NodeTransport.platform)
+DefaultClient.setPlatform(NodeTransport.platform)
 
 /** @since 0.1.0 */
 export * as NodeClient from "./NodeClient.js"
@@ -17,3 +21,28 @@ export * as NodeTransport from "./NodeTransport.js"
 export * as NodeWorker from "./NodeWorker.js"
 // The `faktory-worker` command line (`@effect-faktory/node/WorkerCli`) is not re-exported:
 // loading @effect/cli costs every worker about 10 MB of memory, and only the binary needs it.
+
+/**
+ * The module-level commands of `@effect-faktory/core`, re-exported so that importing them
+ * also loads this module and with it the platform.
+ *
+ * @since 0.1.0
+ */
+export {
+  ack,
+  batch,
+  beat,
+  DefaultClient,
+  fail,
+  fetch,
+  flush,
+  info,
+  mutate,
+  pauseQueues,
+  push,
+  pushBulk,
+  queueLatency,
+  removeQueues,
+  resumeQueues,
+  track
+} from "@effect-faktory/core"

@@ -2,13 +2,18 @@ import { expect, layer } from "@effect/vitest"
 import { Client } from "@effect-faktory/core"
 import { FaktoryServer } from "@effect-faktory/testing"
 import { Effect, Layer, Option } from "effect"
+import { build } from "esbuild"
 import { spawn } from "node:child_process"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 
-const script = fileURLToPath(new URL("./fixtures/push-one.mjs", import.meta.url))
+const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
+const headline = fixture("push-one.mjs")
 
-/** Runs the script in a fresh Node process; resolves with its output, exit code and run time. */
-const runScript = (env: Record<string, string>, jobtype: string) =>
+/** Runs a script in a fresh Node process; resolves with its output, exit code and run time. */
+const runScript = (env: Record<string, string>, jobtype: string, script = headline) =>
   Effect.async<{ code: number | null; stdout: string; millis: number }>((resume) => {
     const started = Date.now()
     const base: Record<string, string> = {}
@@ -71,4 +76,41 @@ layer(Env, { excludeTestServices: true })("push(job) with no layer", (it) => {
       expect(result.code).toBe(1)
       expect(result.stdout).toContain("AuthenticationError")
     }))
+
+  it.effect("logs at DEBUG the server the default client uses, without the password", () =>
+    Effect.gen(function*() {
+      const server = yield* FaktoryServer.FaktoryServer
+      const result = yield* runScript({ FAKTORY_URL: server.url, DEBUG: "1" }, "Logged")
+      expect(result.code).toBe(0)
+      expect(result.stdout).toContain(`the default client uses tcp://:<redacted>@127.0.0.1:${server.port} over node sockets`)
+      expect(result.stdout).not.toContain(":pw@")
+      yield* Effect.flatMap(Client.Client, (client) => client.fetch(["script-q"]))
+    }))
+
+  it.effect("push from core with no platform imported fails with PlatformMissingError, naming the fix", () =>
+    Effect.gen(function*() {
+      const server = yield* FaktoryServer.FaktoryServer
+      const result = yield* runScript({ FAKTORY_URL: server.url }, "-", fixture("push-core-only.mjs"))
+      expect(result.code).toBe(1)
+      expect(result.stdout).toContain("PlatformMissingError")
+      expect(result.stdout).toContain("import \"@effect-faktory/node\"")
+    }))
+
+  it.effect("the headline bundled by esbuild into one file pushes with no node_modules beside it", () =>
+    Effect.gen(function*() {
+      const server = yield* FaktoryServer.FaktoryServer
+      const directory = yield* Effect.acquireRelease(
+        Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "fk-bundle-"))),
+        (made) => Effect.sync(() => Fs.rmSync(made, { recursive: true, force: true }))
+      )
+      const bundle = Path.join(directory, "push.mjs")
+      yield* Effect.promise(() =>
+        build({ entryPoints: [headline], bundle: true, platform: "node", format: "esm", outfile: bundle, logLevel: "silent" })
+      )
+      const result = yield* runScript({ FAKTORY_URL: server.url }, "Bundled", bundle)
+      expect(result.stdout).not.toContain("Error")
+      expect(result.code).toBe(0)
+      const job = yield* Effect.flatMap(Client.Client, (client) => client.fetch(["script-q"]))
+      expect(Option.map(job, (j) => [j.jid, j.jobtype])).toEqual(Option.some([result.stdout, "Bundled"]))
+    }).pipe(Effect.scoped))
 })

@@ -8,6 +8,7 @@
 import { Client, type InvalidUrlError } from "@effect-faktory/core"
 import type * as ConfigError from "effect/ConfigError"
 import { NodeTransport } from "@effect-faktory/node"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -18,6 +19,7 @@ import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Tls from "node:tls"
+import { fileURLToPath } from "node:url"
 
 /**
  * The server could not be found, configured, started or stopped.
@@ -128,6 +130,20 @@ export const findBinary = (): string | undefined => {
 }
 
 /**
+ * The Faktory release these packages are tested against (the repository's FAKTORY_VERSION).
+ *
+ * @since 0.1.0
+ * @category binary
+ */
+export const FAKTORY_VERSION = "1.10.0"
+
+const missingBinary = (binary: string | undefined): string =>
+  `${binary === undefined ? "no faktory binary on PATH, in $GOPATH/bin or ~/go/bin" : `${binary} is not an executable file`}. ` +
+  `Install Faktory ${FAKTORY_VERSION} with Go: \`go install github.com/contribsys/faktory/cmd/faktory@v${FAKTORY_VERSION}\` ` +
+  `(it also needs redis-server, e.g. \`apt-get install redis-server\`), or set FAKTORY_BIN to the binary's path` +
+  ` (in the effect-faktory repository: \`bash scripts/install-faktory.sh\`)`
+
+/**
  * A TCP port nothing listens on right now.
  *
  * @example
@@ -152,19 +168,39 @@ export const freePort: Effect.Effect<number, FaktoryServerError> = Effect.async(
   })
 })
 
-// Children still alive when the process exits are killed, and their directories removed, so
-// no server or temp dir outlives a test run, even one that ends without closing its scopes
-// (an uncaught exception).
-const children = new Set<ChildProcess.ChildProcess>()
+// Each server runs under a small supervisor process (internal/supervisor.ts) that stops it,
+// sweeps up its Redis and removes its directory when this process dies in any way, SIGKILL
+// included. The exit hook below only makes an orderly exit that skipped its scopes (an
+// uncaught exception) faster: it kills the servers at once rather than waiting for that.
+const supervisor = fileURLToPath(new URL("./internal/supervisor.js", import.meta.url))
+
+interface Running {
+  readonly supervisor: ChildProcess.ChildProcess
+  /** The server's own pid, once the supervisor reports it. */
+  serverPid: number | undefined
+}
+
+const children = new Set<Running>()
 const directories = new Set<string>()
 let exitHookInstalled = false
 const installExitHook = () => {
   if (exitHookInstalled) return
   exitHookInstalled = true
   process.once("exit", () => {
-    for (const child of children) child.kill("SIGKILL")
+    for (const child of children) {
+      if (child.serverPid !== undefined) signal(child.serverPid, "SIGKILL")
+      child.supervisor.kill("SIGKILL")
+    }
     for (const directory of directories) removeDirectory(directory)
   })
+}
+
+const signal = (pid: number, name: NodeJS.Signals) => {
+  try {
+    process.kill(pid, name)
+  } catch {
+    // Already gone.
+  }
 }
 
 const removeDirectory = (directory: string) => {
@@ -253,11 +289,7 @@ export const make = (options: FaktoryServerOptions = {}) =>
   Effect.gen(function*() {
     const binary = options.binary ?? findBinary()
     if (binary === undefined || !isExecutable(binary)) {
-      return yield* new FaktoryServerError({
-        detail: `no faktory binary${
-          binary === undefined ? "" : ` at ${binary}`
-        }: run \`bash scripts/install-faktory.sh\`, or set FAKTORY_BIN`
-      })
+      return yield* new FaktoryServerError({ detail: missingBinary(binary) })
     }
     installExitHook()
     const directory = yield* Effect.acquireRelease(
@@ -276,24 +308,31 @@ export const make = (options: FaktoryServerOptions = {}) =>
     const webPort = options.webUi === false ? undefined : yield* freePort
     const startTimeout = options.startTimeoutMillis ?? 20_000
 
-    let child: ChildProcess.ChildProcess | undefined = undefined
+    let child: Running | undefined = undefined
     let output: Array<string> = []
     const log = () => output.join("")
 
     const stop: Effect.Effect<void> = Effect.async<void>((resume) => {
       const running = child
       child = undefined
-      if (running === undefined || running.exitCode !== null || running.signalCode !== null) {
-        if (running !== undefined) children.delete(running)
+      if (running === undefined) return resume(Effect.void)
+      const proc = running.supervisor
+      if (proc.exitCode !== null || proc.signalCode !== null) {
+        children.delete(running)
         return resume(Effect.void)
       }
-      const kill = setTimeout(() => running.kill("SIGKILL"), 5000)
-      running.once("exit", () => {
+      // The supervisor sends SIGTERM, then SIGKILL after 5 s; this is for a stuck supervisor.
+      const kill = setTimeout(() => {
+        if (running.serverPid !== undefined) signal(running.serverPid, "SIGKILL")
+        proc.kill("SIGKILL")
+      }, 8000)
+      proc.once("exit", () => {
         clearTimeout(kill)
         children.delete(running)
         resume(Effect.void)
       })
-      running.kill("SIGTERM")
+      // "stop": keep the data directory, the server may be started again.
+      proc.stdin?.end("stop\n")
     }).pipe(Effect.zipRight(Effect.sync(() => killTree(directory))))
 
     const start: Effect.Effect<void, FaktoryServerError> = Effect.gen(function*() {
@@ -304,7 +343,10 @@ export const make = (options: FaktoryServerOptions = {}) =>
         if (value !== undefined && !key.startsWith("FAKTORY_")) env[key] = value
       }
       if (options.password !== undefined) env.FAKTORY_PASSWORD = options.password
-      const spawned = ChildProcess.spawn(binary, [
+      const spawned = ChildProcess.spawn(process.execPath, [
+        supervisor,
+        directory,
+        binary,
         "-e",
         "development",
         "-b",
@@ -317,9 +359,18 @@ export const make = (options: FaktoryServerOptions = {}) =>
         configDir,
         "-l",
         "warn"
-      ], { env, stdio: ["ignore", "pipe", "pipe"] })
-      child = spawned
-      children.add(spawned)
+      ], { env, stdio: ["pipe", "pipe", "pipe", "pipe"] })
+      const running: Running = { supervisor: spawned, serverPid: undefined }
+      child = running
+      children.add(running)
+      let control = ""
+      spawned.stdio[3]?.on("data", (chunk: Buffer) => {
+        control += chunk.toString("utf8")
+        const match = /\{"pid":(\d+)\}/.exec(control)
+        if (match !== null) running.serverPid = Number(match[1])
+      })
+      // Writing "stop" races the supervisor's own exit; a closed pipe is then no error.
+      spawned.stdin?.on("error", () => {})
       const keep = (chunk: Buffer) => {
         output.push(chunk.toString("utf8"))
         if (output.length > 200) output = output.slice(-100)
@@ -331,20 +382,26 @@ export const make = (options: FaktoryServerOptions = {}) =>
       while (true) {
         if (spawned.exitCode !== null || spawned.signalCode !== null) {
           child = undefined
-          children.delete(spawned)
+          children.delete(running)
           return yield* new FaktoryServerError({
             detail: `faktory exited during start (${spawned.exitCode ?? spawned.signalCode})`,
             log: log()
           })
         }
-        if (yield* Effect.promise(() => greets(port, tls))) return
+        // Ready once it greets and the supervisor has said which pid is the server's.
+        if (running.serverPid !== undefined && (yield* Effect.promise(() => greets(port, tls)))) return
         if (Date.now() > deadline) {
           yield* stop
           return yield* new FaktoryServerError({ detail: `faktory did not greet within ${startTimeout} ms`, log: log() })
         }
         yield* Effect.sleep("50 millis")
       }
-    })
+    }).pipe(
+      // A live clock for the readiness wait: under @effect/vitest's `layer(...)` or `it.effect`
+      // the ambient clock is the TestClock, which nobody moves while a layer builds, so the
+      // sleep between greeting attempts would never end.
+      Effect.withClock(Clock.make())
+    )
 
     yield* Effect.acquireRelease(start, () => stop)
 
@@ -365,7 +422,7 @@ export const make = (options: FaktoryServerOptions = {}) =>
       stop,
       start,
       log,
-      pid: () => child?.pid
+      pid: () => child?.serverPid
     })
   })
 

@@ -69,5 +69,13 @@ describe("FaktoryServer", () => {
     Effect.gen(function*() {
       const error = yield* Effect.flip(FaktoryServer.make({ binary: "/nonexistent/faktory" }).pipe(Effect.scoped))
       expect(error._tag).toBe("FaktoryServerError")
+      expect(error.message).toContain("/nonexistent/faktory is not an executable file")
+      expect(error.message).toContain(`go install github.com/contribsys/faktory/cmd/faktory@v${FaktoryServer.FAKTORY_VERSION}`)
+      expect(error.message).toContain("FAKTORY_BIN")
     }))
+
+  it("pins the Faktory version the repository tests against", () => {
+    const version = Fs.readFileSync(new URL("../../../FAKTORY_VERSION", import.meta.url), "utf8").trim()
+    expect(FaktoryServer.FAKTORY_VERSION).toBe(version)
+  })
 })
