@@ -264,8 +264,22 @@ export const PushableJob = Schema.Struct({
 export type PushableJob = typeof PushableJob.Type
 
 /**
- * What `push` accepts. Only `jobtype` is required: `args` defaults to `[]`, `jid` to 12
- * random bytes in base64url, `created_at` to now; `at` may be a `Date`.
+ * The retry count sent with a job that names none: the server's own default, which every
+ * official client sends explicitly.
+ *
+ * It must be sent: Faktory 1.10 decodes each pushed job over one default retry policy shared
+ * by all pushes, so after a job pushed with `"retry": 0`, every later job pushed without a
+ * `retry` field also gets 0 (until the server restarts).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const DEFAULT_RETRY = 25
+
+/**
+ * What `push` accepts. Only `jobtype` is required: `args` defaults to `[]`, `retry` to
+ * `DEFAULT_RETRY` (25), `jid` to 12 random bytes in base64url, `created_at` to now; `at` may
+ * be a `Date`.
  *
  * @since 0.1.0
  * @category models
@@ -320,14 +334,15 @@ const base64url = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345678
 const decodePushable = Schema.decodeUnknownEither(PushableJob, { onExcessProperty: "error", errors: "all" })
 
 /**
- * Checks a job and fills in its defaults, ready to send.
+ * Checks a job and fills in its defaults (`jid`, `args`, `retry`, `created_at`), ready to
+ * send.
  *
  * @example
  * ```ts
  * import { JobPayload } from "@effect-faktory/core"
  *
  * JobPayload.prepare({ jobtype: "SendEmail", args: ["a@example.com"], queue: "mail" })
- * // Either.right({ jid: "…", jobtype: "SendEmail", args: [...], queue: "mail", created_at: "…" })
+ * // Either.right({ jid: "…", jobtype: "SendEmail", args: [...], queue: "mail", retry: 25, created_at: "…" })
  * JobPayload.prepare({ jobtype: "SendEmail", queue: "not a queue" }) // Either.left(JobValidationError)
  * ```
  *
@@ -339,9 +354,11 @@ export const prepare = (input: JobInput, now: Date = new Date()): Either.Either<
   for (const [key, value] of Object.entries(input)) {
     if (value !== undefined) candidate[key] = value
   }
-  candidate.jid ??= randomJid()
-  candidate.args ??= []
-  candidate.created_at ??= isoString(now)
+  // Only absent fields get defaults: a null is the caller's mistake, and the Schema says so.
+  if (candidate.jid === undefined) candidate.jid = randomJid()
+  if (candidate.args === undefined) candidate.args = []
+  if (candidate.retry === undefined) candidate.retry = DEFAULT_RETRY
+  if (candidate.created_at === undefined) candidate.created_at = isoString(now)
   if (input.at instanceof Date) {
     if (Number.isNaN(input.at.getTime())) {
       return Either.left(invalid(input, "at is an invalid Date"))

@@ -1,8 +1,8 @@
 import { expect, layer } from "@effect/vitest"
-import { Client, Protocol, push } from "@effect-faktory/core"
+import { Client, Job, type JobPayload, Protocol, push } from "@effect-faktory/core"
 import { NodeTransport } from "@effect-faktory/node"
 import { FaktoryServer } from "@effect-faktory/testing"
-import { Effect, Either, Layer, Option } from "effect"
+import { Effect, Either, Layer, Option, Schema } from "effect"
 
 const Env = FaktoryServer.clientLayer({ poolSize: 4 }).pipe(Layer.provideMerge(FaktoryServer.layer({ webUi: false })))
 
@@ -40,6 +40,26 @@ layer(Env, { excludeTestServices: true, timeout: "60 seconds" })("Client against
       expect(job.enqueued_at).toBeDefined()
       yield* client.ack(jid)
       expect(yield* queueSize("push-fetch")).toBe(0)
+    }))
+
+  // Faktory 1.10 decodes each pushed job over one shared default retry policy: a job pushed
+  // with "retry": N leaves N behind for every later job that does not say, until the server
+  // restarts. Sending retry every time is the only defence a client has.
+  it.effect("a job pushed without retry gets 25, even right after one pushed with retry 0", () =>
+    Effect.gen(function*() {
+      const client = yield* Client.Client
+      yield* client.push({ jobtype: "NoRetry", queue: "retry-leak", retry: 0 })
+      const plain = yield* client.push({ jobtype: "Plain", queue: "retry-leak" })
+      yield* client.pushBulk([{ jobtype: "NoRetryBulk", queue: "retry-leak", retry: 0 }])
+      const [bulk] = (yield* client.pushBulk([{ jobtype: "PlainBulk", queue: "retry-leak" }])).pushed
+      yield* client.push({ jobtype: "NoRetry", queue: "retry-leak", retry: 0 })
+      const Typed = Job.define("TypedPlain", { args: Schema.Tuple(Schema.Number), queue: "retry-leak" })
+      const typed = yield* Typed.push([1])
+      const jobs: Array<JobPayload.Job> = []
+      for (let i = 0; i < 6; i++) jobs.push(yield* fetchOne("retry-leak"))
+      const retryOf = (jid: string | undefined) => jobs.find((job) => job.jid === jid)?.retry
+      expect([retryOf(plain), retryOf(bulk), retryOf(typed)]).toEqual([25, 25, 25])
+      yield* Effect.forEach(jobs, (job) => client.ack(job.jid))
     }))
 
   it.effect("fetch returns None from empty queues after the server's 2 s wait", () =>

@@ -9,11 +9,12 @@ const rejected = (input: JobPayload.JobInput) => {
 }
 
 describe("JobPayload.prepare", () => {
-  it("fills jid, args and created_at", () => {
+  it("fills jid, args, retry and created_at", () => {
     const now = new Date("2026-11-23T10:00:00.000Z")
     const job = Either.getOrThrow(JobPayload.prepare({ jobtype: "Ping" }, now))
     expect(job.jobtype).toBe("Ping")
     expect(job.args).toEqual([])
+    expect(job.retry).toBe(25)
     expect(job.created_at).toBe("2026-11-23T10:00:00.000Z")
     expect(job.jid).toMatch(/^[A-Za-z0-9_-]{16}$/)
   })
@@ -121,6 +122,15 @@ describe("JobPayload.prepare", () => {
     const result = JobPayload.prepare(input as JobPayload.JobInput)
     if (Either.isRight(result)) expect(exactly(result.right)).toBe(true)
   }, { fastCheck: { numRuns: 3000 } })
+
+  it.prop("every job it accepts states its retry count", [jobInput], ([input]) => {
+    const result = JobPayload.prepare(input as JobPayload.JobInput)
+    if (Either.isRight(result)) {
+      expect(Number.isSafeInteger(result.right.retry)).toBe(true)
+      const given = (input as { retry?: unknown }).retry
+      expect(result.right.retry).toBe(given === undefined ? JobPayload.DEFAULT_RETRY : given)
+    }
+  }, { fastCheck: { numRuns: 1000 } })
 
   it("makes distinct jids", () => {
     const jids = new Set(Array.from({ length: 10000 }, JobPayload.randomJid))

@@ -42,6 +42,14 @@ describe("Protocol", () => {
     expect(payload.backtrace).toHaveLength(50)
   })
 
+  it("a job built by hand goes out with retry 25, never without a retry", () => {
+    const job = { jid: "hand-made-1", jobtype: "Hand", args: [], created_at: "2026-11-23T10:00:00Z" }
+    expect(JSON.parse(Protocol.push(job).line.slice(5))).toMatchObject({ retry: 25 })
+    expect(JSON.parse(Protocol.push({ ...job, retry: 0 }).line.slice(5))).toMatchObject({ retry: 0 })
+    const bulk = JSON.parse(Protocol.pushBulk([{ ...job, retry: 3 }, job]).line.slice(6)) as Array<{ retry: number }>
+    expect(bulk.map((entry) => entry.retry)).toEqual([3, 25])
+  })
+
   it.prop("truncateUtf8 gives the longest prefix that fits", [fc.string({ unit: "grapheme" }), fc.nat(40)], ([text, max]) => {
     const cut = Protocol.truncateUtf8(text, max)
     expect(utf8Length(cut)).toBeLessThanOrEqual(max)
