@@ -170,6 +170,16 @@ export const MAX_MESSAGE_BYTES = 1000
  */
 export const MAX_BACKTRACE_LINES = 50
 
+/**
+ * Each backtrace line is cut to this many bytes. The server keeps lines whole, so without a
+ * bound one line (often the error's own message, repeated) could make a FAIL as large as
+ * the message it was meant to cut.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const MAX_BACKTRACE_LINE_BYTES = 1000
+
 const utf8 = new TextEncoder()
 const utf8Decoder = new TextDecoder()
 
@@ -199,7 +209,8 @@ export const truncateUtf8 = (text: string, maxBytes: number): string => {
 }
 
 /**
- * `FAIL {…}`, with `errtype`, `message` and `backtrace` cut to what the server keeps.
+ * `FAIL {…}`, with `errtype`, `message` and `backtrace` cut to what the server keeps, and
+ * each backtrace line to `MAX_BACKTRACE_LINE_BYTES`.
  *
  * @example
  * ```ts
@@ -218,7 +229,9 @@ export const fail = (failure: Failure): Command =>
       jid: failure.jid,
       errtype: truncateUtf8(failure.errtype, MAX_ERRTYPE_BYTES),
       message: truncateUtf8(failure.message, MAX_MESSAGE_BYTES),
-      backtrace: (failure.backtrace ?? []).slice(0, MAX_BACKTRACE_LINES)
+      backtrace: (failure.backtrace ?? []).slice(0, MAX_BACKTRACE_LINES).map((line) =>
+        truncateUtf8(line, MAX_BACKTRACE_LINE_BYTES)
+      )
     })
   )
 
