@@ -58,6 +58,20 @@ export interface ClientOptions {
   readonly replyTimeout?: Duration.DurationInput | undefined
   /** Retries of a failed connect. Default `ConnectionPool.defaultRetry`. */
   readonly connectRetry?: Schedule.Schedule<unknown, ConnectionPool.OpenError> | undefined
+  /**
+   * The most time opening a connection may take, all attempts and waits of `connectRetry`
+   * included; then the command that needed it fails with a `Timeout`. Default 10 s
+   * (`ConnectionPool.defaultConnectDeadline`); `Duration.infinity` lets `connectRetry` alone
+   * decide.
+   */
+  readonly connectDeadline?: Duration.DurationInput | undefined
+  /**
+   * The largest reply accepted, in bytes; a larger one fails its command with a
+   * `ProtocolError` (`BulkTooLarge`) as soon as it is announced, and drops the connection.
+   * Default `Resp.DEFAULT_MAX_BULK_BYTES` (about 512 MiB). A job is one reply: a worker that
+   * fetches large jobs needs a limit above their size.
+   */
+  readonly maxReplyBytes?: number | undefined
   /** Middleware around every pushed job (push and pushBulk), outermost first. */
   readonly middleware?: ReadonlyArray<PushMiddleware> | undefined
   /**
@@ -295,13 +309,16 @@ export const make = (
       worker: options.worker,
       connectTimeout: options.connectTimeout,
       handshakeTimeout: options.handshakeTimeout,
-      replyTimeout: options.replyTimeout
+      replyTimeout: options.replyTimeout,
+      decoder: options.maxReplyBytes === undefined ? undefined : { maxBulkBytes: options.maxReplyBytes }
     }
     const poolSize = options.poolSize ?? 10
     const pool = yield* ConnectionPool.make({
       open: Effect.provideService(Connection.make(connectionOptions), Transport, transport),
       size: poolSize,
-      retry: options.connectRetry
+      retry: options.connectRetry,
+      connectDeadline: options.connectDeadline,
+      address: url.address
     })
 
     const roundTrip = <A, E>(
