@@ -23,7 +23,7 @@ import {
   EnterpriseRequiredError,
   type InvalidArgumentError,
   type InvalidUrlError,
-  JobValidationError,
+  type JobValidationError,
   ProtocolError,
   ServerError
 } from "./Errors.js"
@@ -379,15 +379,7 @@ export const make = (
           : pushNow(input, false))
 
     const pushBulk = Effect.fnUntraced(function*(inputs: ReadonlyArray<JobPayload.JobInput>) {
-      const now = new Date()
-      const prepared: Array<JobPayload.PushableJob> = []
-      for (const [index, input] of inputs.entries()) {
-        const checked = JobPayload.prepare(input, now)
-        if (Either.isLeft(checked)) {
-          return yield* new JobValidationError({ ...checked.left, detail: `jobs[${index}]: ${checked.left.detail}` })
-        }
-        prepared.push(checked.right)
-      }
+      const prepared = yield* JobPayload.prepareAll(inputs)
       // Middleware sees each job; what comes out of it is collected and sent in batches.
       // Without middleware the jobs go as they are (a fiber step per job costs a third of
       // what preparing it does).

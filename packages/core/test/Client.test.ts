@@ -225,6 +225,42 @@ layer(Env, { excludeTestServices: true, timeout: "60 seconds" })("Client against
       expect(yield* queueSize("valid-q")).toBe(0)
     }))
 
+  it.effect("input a type checker would refuse fails with JobValidationError, and nothing is sent", () =>
+    Effect.gen(function*() {
+      const client = yield* Client.Client
+      // What untyped callers (plain JavaScript, JSON from elsewhere) can hand over.
+      const untyped = <A>(value: unknown): A => value as A
+      let deep: unknown = []
+      for (let i = 0; i < 100_000; i++) deep = [deep]
+      const throwing = { get secret(): string { throw new Error("getter exploded") } }
+      const pushes: Array<[string, JobPayload.JobInput]> = [
+        ["null", untyped(null)],
+        ["undefined", untyped(undefined)],
+        ["a string", untyped("SendEmail")],
+        ["an array", untyped([{ jobtype: "X" }])],
+        ["args null", untyped({ jobtype: "X", args: null })],
+        ["an argument whose getter throws", { jobtype: "X", args: [throwing] }],
+        ["a job whose getter throws", untyped(Object.defineProperty({ jobtype: "X" }, "queue", { enumerable: true, get: () => { throw new Error("no queue") } }))],
+        ["args nested 100,000 deep", { jobtype: "X", args: [deep] }],
+        ["custom as a Map", untyped({ jobtype: "X", custom: new Map([["tenant", "acme"]]) })],
+        ["custom as a Date", untyped({ jobtype: "X", custom: new Date() })],
+        ["custom as an array", untyped({ jobtype: "X", custom: ["a"] })]
+      ]
+      const before = (yield* client.info).server.command_count
+      for (const [name, input] of pushes) {
+        const error = yield* Effect.flip(client.push(input))
+        expect([name, error._tag]).toEqual([name, "JobValidationError"])
+        const error2 = yield* Effect.flip(client.pushBulk([{ jobtype: "Fine" }, input]))
+        expect([name, error2._tag, error2.message]).toEqual([name, "JobValidationError", expect.stringContaining("jobs[1]")])
+      }
+      for (const bulk of [null, undefined, "jobs", [null], [undefined], { length: 1, 0: { jobtype: "X" } }]) {
+        const error = yield* Effect.flip(client.pushBulk(untyped(bulk)))
+        expect([bulk, error._tag]).toEqual([bulk, "JobValidationError"])
+      }
+      // INFO itself is the only command the server saw in between.
+      expect((yield* client.info).server.command_count).toBe(before + 1)
+    }))
+
   it.effect("1,000 pipelined pushes and 1,000 pipelined fetches on one connection match every reply", () =>
     Effect.gen(function*() {
       const client = yield* Client.Client
