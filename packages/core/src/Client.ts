@@ -23,7 +23,7 @@ import {
   EnterpriseRequiredError,
   type InvalidArgumentError,
   type InvalidUrlError,
-  type JobValidationError,
+  JobValidationError,
   ProtocolError,
   ServerError
 } from "./Errors.js"
@@ -33,6 +33,7 @@ import * as JobPayload from "./JobPayload.js"
 import * as Protocol from "./Protocol.js"
 import type * as Resp from "./Resp.js"
 import * as ServerInfo from "./ServerInfo.js"
+import { describeThrown } from "./internal/describeThrown.js"
 import * as PushBatcher from "./internal/pushBatcher.js"
 import * as Spans from "./Spans.js"
 import { type TlsOptions, Transport } from "./Transport.js"
@@ -342,15 +343,16 @@ export const make = (
       )(job)
     }
 
-    const sendPush: (job: JobPayload.PushableJob) => Effect.Effect<void, CommandError> = options.batchPushes === false
-      ? (job) => roundTrip(Protocol.push(job), expectOk("PUSH"))
-      : PushBatcher.make({
-        pool,
-        maxBatch: PUSH_BULK_BATCH_SIZE,
-        connections: poolSize,
-        pushReply: expectOk("PUSH"),
-        pushBulkReply: expectPushBulk
-      })
+    const sendPush: (job: JobPayload.PushableJob) => Effect.Effect<void, CommandError | JobValidationError> =
+      options.batchPushes === false
+        ? (job) => Effect.flatMap(PushBatcher.pushCommand(job), (command) => roundTrip(command, expectOk("PUSH")))
+        : PushBatcher.make({
+          pool,
+          maxBatch: PUSH_BULK_BATCH_SIZE,
+          connections: poolSize,
+          pushReply: expectOk("PUSH"),
+          pushBulkReply: expectPushBulk
+        })
 
     /** Checks, runs the middleware and sends; `annotate` puts the jid on the current span. */
     const pushNow = (
@@ -392,16 +394,22 @@ export const make = (
       }
       yield* Spans.annotateCurrentSpan({ "faktory.jobs": jobs.length })
       if (jobs.length === 0) return { pushed: [], rejected: [] }
-      const batches: Array<Array<JobPayload.PushableJob>> = []
-      for (let start = 0; start < jobs.length; start += PUSH_BULK_BATCH_SIZE) {
-        batches.push(jobs.slice(start, start + PUSH_BULK_BATCH_SIZE))
+      // Every command is written before any is sent: a job that cannot be written (a getter
+      // that changed after the check) refuses them all, as an invalid job does.
+      const commands: Array<Protocol.Command> = []
+      try {
+        for (let start = 0; start < jobs.length; start += PUSH_BULK_BATCH_SIZE) {
+          commands.push(Protocol.pushBulk(jobs.slice(start, start + PUSH_BULK_BATCH_SIZE)))
+        }
+      } catch (error) {
+        return yield* new JobValidationError({ detail: `jobs: writing them as JSON threw ${describeThrown(error)}` })
       }
       // Batches go out at once over the pool's connections: the server handles each
       // connection's commands one at a time, so one connection was the bottleneck (measured:
       // 23k jobs/s on one connection, 54k on four).
       const refusals = yield* Effect.forEach(
-        batches,
-        (batch) => Effect.flatMap(pool.send(Protocol.pushBulk(batch)), expectPushBulk),
+        commands,
+        (command) => Effect.flatMap(pool.send(command), expectPushBulk),
         { concurrency: "unbounded" }
       )
       const rejected = refusals.flatMap((refused) => Object.entries(refused).map(([jid, reason]) => ({ jid, reason })))

@@ -261,6 +261,30 @@ layer(Env, { excludeTestServices: true, timeout: "60 seconds" })("Client against
       expect((yield* client.info).server.command_count).toBe(before + 1)
     }))
 
+  it.effect("an argument that changes between its check and its writing fails that push alone, typed", () =>
+    Effect.gen(function*() {
+      const client = yield* Client.Client
+      // Valid when checked, a bigint (which JSON.stringify refuses) when written.
+      const shifty = () => {
+        let reads = 0
+        return { get n(): unknown { return ++reads > 1 ? 1n : 1 } }
+      }
+      const alone = yield* Effect.flip(client.push({ jobtype: "Shifty", queue: "shifty-q", args: [shifty()] }))
+      expect(alone._tag).toBe("JobValidationError")
+      // Concurrent pushes travel together as PUSHB: the others still go.
+      const results = yield* Effect.forEach(
+        Array.from({ length: 20 }, (_, i) => i === 7 ? [shifty()] : [i]),
+        (args) => Effect.either(client.push({ jobtype: "Shifty", queue: "shifty-q", args })),
+        { concurrency: "unbounded" }
+      )
+      expect(results.filter(Either.isLeft).map((result) => result.left._tag)).toEqual(["JobValidationError"])
+      expect(yield* queueSize("shifty-q")).toBe(19)
+      const bulk = yield* Effect.flip(client.pushBulk([{ jobtype: "Shifty", queue: "shifty-q" }, { jobtype: "Shifty", queue: "shifty-q", args: [shifty()] }]))
+      expect(bulk._tag).toBe("JobValidationError")
+      expect(yield* queueSize("shifty-q")).toBe(19)
+      yield* client.removeQueues(["shifty-q"])
+    }))
+
   it.effect("1,000 pipelined pushes and 1,000 pipelined fetches on one connection match every reply", () =>
     Effect.gen(function*() {
       const client = yield* Client.Client
