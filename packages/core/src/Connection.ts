@@ -325,7 +325,11 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
   // (measured: the stage cost more than the decoding).
   const decoder = new Resp.Decoder(options.decoder)
   const decoded: Array<Resp.Reply> = []
+  // What the handshake got so far, for its timeout's message: the likely cause differs.
+  let bytesReceived = 0
+  let helloSent = false
   yield* opened.socket.run((chunk) => {
+    bytesReceived += chunk.byteLength
     if (failure !== undefined) return
     const result = decoder.feed(chunk, decoded)
     for (const reply of decoded) dispatch(reply)
@@ -399,7 +403,9 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
     if (hi.s !== undefined && password === undefined) {
       return yield* new AuthenticationError({ address, detail: "the server requires a password and none was given" })
     }
-    const reply = yield* send(Protocol.hello(Handshake.hello(hi, password, options.worker))).pipe(
+    const hello = Protocol.hello(Handshake.hello(hi, password, options.worker))
+    helloSent = true
+    const reply = yield* send(hello).pipe(
       Effect.catchTag("ConnectionError", (error) =>
         error.reason === "Closed"
           ? Effect.fail(
@@ -438,8 +444,14 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
         new ConnectionError({
           reason: "Timeout",
           address,
-          detail: `the handshake did not finish within ${handshakeMillis} ms${
-            options.url.tls ? "" : " (a TLS-only server sends nothing to a plaintext client)"
+          detail: `the handshake did not finish within ${handshakeMillis} ms: ${
+            helloSent
+              ? "the server greeted but did not answer HELLO"
+              : bytesReceived === 0
+              ? `the server sent nothing${
+                options.url.tls ? "" : " (a TLS-only server sends nothing to a plaintext client: use tcp+tls://)"
+              }`
+              : `the server sent ${bytesReceived} bytes but no complete greeting (is this a Faktory server?)`
           }`
         })
     }),

@@ -6,13 +6,14 @@
  * exclusively, so nothing queues behind them.
  *
  * Connections are opened lazily, dropped when broken, and failed connects are retried with
- * exponential, jittered backoff. The pool runs no timers, so an idle pool never keeps a
- * process alive.
+ * exponential, jittered backoff, all attempts within one connect deadline. The pool runs no
+ * timers while idle, so an idle pool never keeps a process alive.
  *
  * @since 0.1.0
  */
 import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
@@ -82,12 +83,32 @@ export interface ConnectionPoolOptions {
   readonly size: number
   /** Retries of a failed connect; only transient failures are retried. */
   readonly retry?: Schedule.Schedule<unknown, OpenError> | undefined
+  /**
+   * The most time opening one connection may take, every attempt and every wait between
+   * them included. Default `defaultConnectDeadline` (10 s); `Duration.infinity` lets the
+   * retry schedule alone decide.
+   */
+  readonly connectDeadline?: Duration.DurationInput | undefined
+  /** The server's `host:port`, for the error when the deadline passes. */
+  readonly address?: string | undefined
 }
 
 /**
+ * The default bound on opening one connection, all attempts included: one attempt's full
+ * connect and handshake timeouts (5 s each by default) fit, and a server that accepts
+ * connections but never answers fails a command after 10 s rather than after five handshake
+ * timeouts.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultConnectDeadline: Duration.Duration = Duration.seconds(10)
+
+/**
  * The default connect retry: up to 4 retries, 100 ms doubling, jittered, each wait at most
- * 2 s (about 1.5 s in all). Long enough to ride out a server restart's gap, short enough that
- * a producer learns promptly that the server is down.
+ * 2 s (about 1.5 s of waiting in all). Long enough to ride out a server restart's gap, short
+ * enough that a producer learns promptly that the server is down. The attempts themselves
+ * take time too: all of it is bounded by the pool's `connectDeadline`.
  *
  * @since 0.1.0
  * @category constants
@@ -114,6 +135,20 @@ export const defaultRetry: Schedule.Schedule<unknown, OpenError> = Schedule.expo
  */
 export const isTransient = (error: OpenError): boolean =>
   error._tag === "ConnectionError" && error.reason !== "Tls" && error.reason !== "Unknown"
+
+const deadlinePassed = (
+  deadline: Duration.Duration,
+  attempts: number,
+  lastFailure: OpenError | undefined,
+  fallbackAddress: string
+): ConnectionError =>
+  new ConnectionError({
+    reason: "Timeout",
+    address: lastFailure?._tag === "ConnectionError" ? lastFailure.address : fallbackAddress,
+    detail: `no connection within the connect deadline of ${Duration.toMillis(deadline)} ms (${attempts} ${
+      attempts === 1 ? "attempt" : "attempts"
+    }${lastFailure === undefined ? "" : `; the last that failed: ${lastFailure.message}`})`
+  })
 
 interface Entry {
   readonly connection: Connection
@@ -167,17 +202,30 @@ export const make = (options: ConnectionPoolOptions): Effect.Effect<ConnectionPo
         return Scope.close(entry.scope, Exit.void)
       })
 
-    const openOne = Effect.gen(function*() {
-      const scope = yield* Scope.fork(poolScope, ExecutionStrategy.sequential)
-      const connection = yield* options.open.pipe(
-        Scope.extend(scope),
-        Effect.onError(() => Scope.close(scope, Exit.void))
-      )
-      const entry: Entry = { connection, scope, lent: false, users: 0 }
-      entries.push(entry)
-      return entry
+    const deadline = Duration.decode(options.connectDeadline ?? defaultConnectDeadline)
+    const openOne = Effect.suspend(() => {
+      // The failures so far, for the error when the deadline passes during a later attempt.
+      let attempts = 0
+      let lastFailure: OpenError | undefined = undefined
+      const attempt = Effect.gen(function*() {
+        attempts++
+        const scope = yield* Scope.fork(poolScope, ExecutionStrategy.sequential)
+        const connection = yield* options.open.pipe(
+          Scope.extend(scope),
+          Effect.onError(() => Scope.close(scope, Exit.void))
+        )
+        const entry: Entry = { connection, scope, lent: false, users: 0 }
+        entries.push(entry)
+        return entry
+      }).pipe(Effect.tapError((error) => Effect.sync(() => (lastFailure = error))))
+      const retried = Effect.retry(attempt, { schedule: options.retry ?? defaultRetry, while: isTransient })
+      return Duration.isFinite(deadline)
+        ? Effect.timeoutFail(retried, {
+          duration: deadline,
+          onTimeout: () => deadlinePassed(deadline, attempts, lastFailure, options.address ?? "-")
+        })
+        : retried
     }).pipe(
-      Effect.retry({ schedule: options.retry ?? defaultRetry, while: isTransient }),
       Effect.ensuring(Effect.sync(() => {
         opening--
         signal()

@@ -77,8 +77,38 @@ export class FaktoryUrl {
   }
 }
 
-/** What may be shown of a URL that failed to parse: never its user-info part. */
-const redactInput = (input: string): string => input.replace(/\/\/[^@/]*@/, "//<redacted>@")
+/**
+ * What may be shown of a URL that failed to parse: the scheme and its slashes, then
+ * `<redacted>` for everything up to the last `@`, then the rest. A URL that failed to parse
+ * has no trustworthy structure, so the cut follows what its author may have meant, not a URL
+ * grammar: a password may hold an unencoded `/`, `?`, `#` or `@`, which a parser reads as the
+ * end of the authority, and the slashes may be one or none. Whatever comes before the last
+ * `@` may be user-info; with no `@` there is none.
+ */
+const redactInput = (input: string): string => {
+  const lastAt = input.lastIndexOf("@")
+  if (lastAt === -1) return input
+  let start = schemeLength(input)
+  while (start < lastAt && (input[start] === "/" || input[start] === "\\")) start++
+  return `${input.slice(0, start)}<redacted>${input.slice(lastAt)}`
+}
+
+/**
+ * The length of a leading `scheme:` (RFC 3986: a letter, then letters, digits, `+`, `-`, `.`),
+ * after any leading whitespace; 0 when the input does not start with one.
+ */
+const schemeLength = (input: string): number => {
+  let index = 0
+  while (index < input.length && input.charCodeAt(index) <= 0x20) index++
+  if (!isLetter(input.charCodeAt(index))) return 0
+  index++
+  while (index < input.length && isSchemeCharacter(input.charCodeAt(index))) index++
+  return input[index] === ":" ? index + 1 : 0
+}
+
+const isLetter = (code: number) => (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a)
+const isSchemeCharacter = (code: number) =>
+  isLetter(code) || (code >= 0x30 && code <= 0x39) || code === 0x2b || code === 0x2d || code === 0x2e
 
 /**
  * Parses a Faktory URL. Accepts the schemes `tcp` and `tcp+tls`; the host defaults to
@@ -103,18 +133,21 @@ export const parse = (input: string): Either.Either<FaktoryUrl, InvalidUrlError>
   if (trimmed === "") return invalid("the URL is empty")
   // WHATWG URL needs a host before a port; `tcp://:7419` means localhost.
   const normalized = trimmed.replace(/^([a-z+]+:\/\/(?:[^@/]*@)?)(?=:\d)/i, "$1localhost")
+  // A password with an unencoded / ? # or @ ends the authority early: the rest reads as a
+  // path, query or fragment, or as a bad port.
+  const encodingHint = input.includes("@") ? " (a password must percent-encode / ? # @ and %)" : ""
   let url: URL
   try {
     url = new URL(normalized)
   } catch {
-    return invalid("expected tcp://[:password@]host[:port] or tcp+tls://…")
+    return invalid(`expected tcp://[:password@]host[:port] or tcp+tls://…${encodingHint}`)
   }
   const scheme = url.protocol.slice(0, -1)
   if (scheme !== "tcp" && scheme !== "tcp+tls") {
     return invalid(`unsupported scheme "${scheme}" (use tcp or tcp+tls)`)
   }
-  if (url.pathname !== "" && url.pathname !== "/") return invalid("a Faktory URL has no path")
-  if (url.search !== "" || url.hash !== "") return invalid("a Faktory URL has no query or fragment")
+  if (url.pathname !== "" && url.pathname !== "/") return invalid(`a Faktory URL has no path${encodingHint}`)
+  if (url.search !== "" || url.hash !== "") return invalid(`a Faktory URL has no query or fragment${encodingHint}`)
   const rawHost = url.hostname === "" ? "localhost" : url.hostname
   const host = rawHost.startsWith("[") && rawHost.endsWith("]") ? rawHost.slice(1, -1) : rawHost
   const port = url.port === "" ? DEFAULT_PORT : Number(url.port)

@@ -21,6 +21,18 @@ import * as Sha256 from "./Sha256.js"
 export const PROTOCOL_VERSION = 2
 
 /**
+ * The most password-hash rounds a greeting may ask for. Faktory asks for 4,000 to 8,095
+ * (`rand.Intn(4096) + 4000`); this leaves eight times that for a future server. Hashing
+ * blocks the event loop: a greeting asking for 1,000,000 rounds blocked it for 5 to 7
+ * seconds per connection attempt, and a round costs microseconds, so this many stays
+ * within a few tenths of a second.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const MAX_HASH_ITERATIONS = 65_536
+
+/**
  * The server's greeting. `s` (salt) and `i` (iterations) are present when a password is set.
  *
  * @since 0.1.0
@@ -29,7 +41,7 @@ export const PROTOCOL_VERSION = 2
 export const Hi = Schema.Struct({
   v: Schema.Int,
   s: Schema.optional(Schema.String),
-  i: Schema.optional(Schema.Int.pipe(Schema.between(1, 1_000_000)))
+  i: Schema.optional(Schema.Int.pipe(Schema.positive()))
 })
 
 /**
@@ -41,7 +53,8 @@ export type Hi = typeof Hi.Type
 const decodeHi = Schema.decodeUnknownEither(Schema.parseJson(Hi))
 
 /**
- * Reads the greeting out of the first reply.
+ * Reads the greeting out of the first reply, and refuses one this client cannot answer
+ * safely: another protocol version, or more hash rounds than `MAX_HASH_ITERATIONS`.
  *
  * @example
  * ```ts
@@ -62,11 +75,35 @@ export const parseHi = (reply: Reply): Either.Either<Hi, ProtocolError> => {
       })
     )
   }
-  return Either.mapLeft(decodeHi(reply.value.slice(3)), (error) =>
-    new ProtocolError({
-      reason: "MalformedPayload",
-      detail: `malformed HI greeting: ${ParseResult.TreeFormatter.formatErrorSync(error)}`
-    }))
+  return Either.flatMap(
+    Either.mapLeft(decodeHi(reply.value.slice(3)), (error) =>
+      new ProtocolError({
+        reason: "MalformedPayload",
+        detail: `malformed HI greeting: ${ParseResult.TreeFormatter.formatErrorSync(error)}`
+      })),
+    checkHi
+  )
+}
+
+const checkHi = (hi: Hi): Either.Either<Hi, ProtocolError> => {
+  if (hi.v !== PROTOCOL_VERSION) {
+    return Either.left(
+      new ProtocolError({
+        reason: "UnexpectedReply",
+        detail: `the server speaks protocol version ${hi.v}; this client speaks version ${PROTOCOL_VERSION}`
+      })
+    )
+  }
+  if (hi.i !== undefined && hi.i > MAX_HASH_ITERATIONS) {
+    return Either.left(
+      new ProtocolError({
+        reason: "UnexpectedReply",
+        detail: `the server asks for ${hi.i} hash rounds; Faktory asks for at most 8095, this client ` +
+          `hashes at most ${MAX_HASH_ITERATIONS} (is this a Faktory server?)`
+      })
+    )
+  }
+  return Either.right(hi)
 }
 
 /**

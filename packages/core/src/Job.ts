@@ -27,6 +27,7 @@ import * as Tracer from "effect/Tracer"
 import type { PushBulkResult } from "./Client.js"
 import * as DefaultClient from "./DefaultClient.js"
 import { type CommandError, JobValidationError } from "./Errors.js"
+import { describeThrown } from "./internal/describeThrown.js"
 import * as JobPayload from "./JobPayload.js"
 import * as Spans from "./Spans.js"
 
@@ -402,9 +403,14 @@ const makeDefinition = <Name extends string, A, I>(
 
   const payload = (args: A, extra: JobOptions = {}): Effect.Effect<JobPayload.PushableJob, JobValidationError> =>
     Effect.gen(function*() {
-      const encoded = yield* encode(args).pipe(
+      const encoded = yield* Effect.suspend(() => encode(args)).pipe(
         Effect.mapError((error) =>
           new JobValidationError({ jobtype, detail: `args: ${JobPayload.formatIssues(error)}` })
+        ),
+        // Encoding reads the arguments, and reading may throw (a getter, a proxy, a transform):
+        // the push is refused like any other bad argument, not turned into a defect.
+        Effect.catchAllDefect((defect) =>
+          Effect.fail(new JobValidationError({ jobtype, detail: `args: encoding them threw ${describeThrown(defect)}` }))
         )
       )
       const merged = mergeOptions(options, extra)
@@ -437,10 +443,12 @@ const makeDefinition = <Name extends string, A, I>(
         Effect.flatMap(payload(args, { at: new Date(Date.now() + Duration.toMillis(Duration.decode(delay))) }), pushPayload)
       ),
     pushBulk: (many) =>
-      Effect.flatMap(
-        Effect.forEach(many, (args) => payload(args)),
-        (jobs) => DefaultClient.withClient((client) => client.pushBulk(jobs))
-      ),
+      Array.isArray(many)
+        ? Effect.flatMap(
+          Effect.forEach(many, (args) => payload(args)),
+          (jobs) => DefaultClient.withClient((client) => client.pushBulk(jobs))
+        )
+        : Effect.fail(new JobValidationError({ jobtype, detail: "pushBulk takes an array of arguments" })),
     decodeArgs: (args) => decodeArgs(args),
     handle: <E, R>(handler: (args: A, context: JobContext) => Effect.Effect<unknown, E, R>) =>
       Layer.effectContext(

@@ -9,7 +9,9 @@
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import * as SchemaAST from "effect/SchemaAST"
 import { JobValidationError, ProtocolError } from "./Errors.js"
+import { describeThrown } from "./internal/describeThrown.js"
 
 const utf8 = new TextEncoder()
 
@@ -139,10 +141,21 @@ interface NonJson {
 }
 
 /**
+ * The deepest nesting of arrays and objects accepted in `args` and `custom`. `JSON.stringify`
+ * overflows the stack at about 4,000 levels when called with little on the stack, fewer from
+ * deep inside a program, and the walk below recurses too; the server's decoder stops at
+ * 10,000. Real arguments are a few levels deep.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const MAX_NESTING = 1000
+
+/**
  * Finds the first value JSON cannot carry as is: `undefined`, functions, symbols, bigints,
- * non-finite numbers, class instances or cycles. `ancestors` holds the objects above `value`
- * (a short stack: arguments are shallow). Paths are built only for what is found, as the
- * walk runs on every push.
+ * non-finite numbers, class instances, cycles, or nesting deeper than `MAX_NESTING`.
+ * `ancestors` holds the objects above `value`. Paths are built only for what is found, as
+ * the walk runs on every push.
  */
 const findNonJsonIn = (value: unknown, ancestors: Array<object>): NonJson | undefined => {
   switch (typeof value) {
@@ -153,6 +166,7 @@ const findNonJsonIn = (value: unknown, ancestors: Array<object>): NonJson | unde
       return Number.isFinite(value) ? undefined : { path: [], problem: `is ${value}, which JSON cannot carry` }
     case "object": {
       if (value === null) return undefined
+      if (ancestors.length >= MAX_NESTING) return { path: [], problem: `is nested deeper than ${MAX_NESTING} levels` }
       if (ancestors.includes(value)) return { path: [], problem: "refers back to itself" }
       if (value instanceof Date) {
         return Number.isNaN(value.getTime()) ? { path: [], problem: "is an invalid Date" } : undefined
@@ -196,14 +210,34 @@ const findNonJsonIn = (value: unknown, ancestors: Array<object>): NonJson | unde
 /** Describes the first value under `root` that JSON cannot carry, or `undefined` if none. */
 const findNonJson = (value: unknown, root: string): string | undefined => {
   const found = findNonJsonIn(value, [])
-  return found === undefined ? undefined : `${root}${found.path.join("")} ${found.problem}`
+  if (found === undefined) return undefined
+  // A path down a deep structure is shortened: its ends say where it is.
+  const path = found.path.length <= 8 ? found.path : [...found.path.slice(0, 4), "…", ...found.path.slice(-3)]
+  return `${root}${path.join("")} ${found.problem}`
+}
+
+/** Why `value` is not a plain object (`{…}` or `Object.create(null)`), or `undefined` when it is one. */
+const notPlainObject = (value: unknown): string | undefined => {
+  if (typeof value !== "object") return `is ${typeof value === "undefined" ? "undefined" : `a ${typeof value}`}, not an object`
+  if (value === null) return "is null, not an object"
+  if (Array.isArray(value)) return "is an array, not a plain object"
+  const proto: unknown = Object.getPrototypeOf(value)
+  if (proto === Object.prototype || proto === null) return undefined
+  return `is a ${value.constructor?.name ?? "class instance"}, not a plain object`
 }
 
 const JsonArgs = Schema.Array(Schema.Unknown).pipe(
   Schema.filter((args) => findNonJson(args, "args") ?? true)
 )
 
-const JsonObject = Schema.Record({ key: Schema.String, value: Schema.Unknown }).pipe(
+/**
+ * `custom`: a plain object, taken as it is. A Record Schema would accept any object and copy
+ * its own enumerable fields, so a Map or a Date became `{}` and their content was lost.
+ */
+const JsonObject = Schema.declare(
+  (value: unknown): value is { readonly [key: string]: unknown } => notPlainObject(value) === undefined,
+  { identifier: "JsonObject", message: (issue) => `custom ${notPlainObject(issue.actual) ?? "is not a plain object"}` }
+).pipe(
   Schema.filter((custom) => findNonJson(custom, "custom") ?? true)
 )
 
@@ -250,7 +284,9 @@ export const PushableJob = Schema.Struct({
   ),
   retry: Schema.optional(Schema.Int),
   reserve_for: Schema.optional(
-    Schema.Int.pipe(Schema.between(60, 86400, { message: () => "reserve_for must be 60 to 86400 seconds" }))
+    Schema.Int.pipe(
+      Schema.between(60, 86400, { message: (issue) => `reserve_for must be 60 to 86400 seconds, not ${String(issue.actual)}` })
+    )
   ),
   backtrace: Schema.optional(Schema.NonNegativeInt),
   created_at: Schema.String,
@@ -264,8 +300,22 @@ export const PushableJob = Schema.Struct({
 export type PushableJob = typeof PushableJob.Type
 
 /**
- * What `push` accepts. Only `jobtype` is required: `args` defaults to `[]`, `jid` to 12
- * random bytes in base64url, `created_at` to now; `at` may be a `Date`.
+ * The retry count sent with a job that names none: the server's own default, which every
+ * official client sends explicitly.
+ *
+ * It must be sent: Faktory 1.10 decodes each pushed job over one default retry policy shared
+ * by all pushes, so after a job pushed with `"retry": 0`, every later job pushed without a
+ * `retry` field also gets 0 (until the server restarts).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const DEFAULT_RETRY = 25
+
+/**
+ * What `push` accepts. Only `jobtype` is required: `args` defaults to `[]`, `retry` to
+ * `DEFAULT_RETRY` (25), `jid` to 12 random bytes in base64url, `created_at` to now; `at` may
+ * be a `Date`.
  *
  * @since 0.1.0
  * @category models
@@ -320,14 +370,15 @@ const base64url = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345678
 const decodePushable = Schema.decodeUnknownEither(PushableJob, { onExcessProperty: "error", errors: "all" })
 
 /**
- * Checks a job and fills in its defaults, ready to send.
+ * Checks a job and fills in its defaults (`jid`, `args`, `retry`, `created_at`), ready to
+ * send.
  *
  * @example
  * ```ts
  * import { JobPayload } from "@effect-faktory/core"
  *
  * JobPayload.prepare({ jobtype: "SendEmail", args: ["a@example.com"], queue: "mail" })
- * // Either.right({ jid: "…", jobtype: "SendEmail", args: [...], queue: "mail", created_at: "…" })
+ * // Either.right({ jid: "…", jobtype: "SendEmail", args: [...], queue: "mail", retry: 25, created_at: "…" })
  * JobPayload.prepare({ jobtype: "SendEmail", queue: "not a queue" }) // Either.left(JobValidationError)
  * ```
  *
@@ -335,13 +386,29 @@ const decodePushable = Schema.decodeUnknownEither(PushableJob, { onExcessPropert
  * @category constructors
  */
 export const prepare = (input: JobInput, now: Date = new Date()): Either.Either<PushableJob, JobValidationError> => {
+  // The type says what to pass; plain JavaScript callers and data from elsewhere may pass
+  // anything, and reading it may throw (a getter, a proxy). Whatever it is becomes a
+  // JobValidationError: nothing is sent and no defect escapes.
+  try {
+    return prepareUnsafe(input, now)
+  } catch (error) {
+    return Either.left(invalid(input, `reading it threw ${describeThrown(error)}`))
+  }
+}
+
+const prepareUnsafe = (input: JobInput, now: Date): Either.Either<PushableJob, JobValidationError> => {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) {
+    return Either.left(invalid(input, `a job must be an object, not ${describeValue(input)}`))
+  }
   const candidate: Record<string, unknown> = {}
   for (const [key, value] of Object.entries(input)) {
     if (value !== undefined) candidate[key] = value
   }
-  candidate.jid ??= randomJid()
-  candidate.args ??= []
-  candidate.created_at ??= isoString(now)
+  // Only absent fields get defaults: a null is the caller's mistake, and the Schema says so.
+  if (candidate.jid === undefined) candidate.jid = randomJid()
+  if (candidate.args === undefined) candidate.args = []
+  if (candidate.retry === undefined) candidate.retry = DEFAULT_RETRY
+  if (candidate.created_at === undefined) candidate.created_at = isoString(now)
   if (input.at instanceof Date) {
     if (Number.isNaN(input.at.getTime())) {
       return Either.left(invalid(input, "at is an invalid Date"))
@@ -350,6 +417,65 @@ export const prepare = (input: JobInput, now: Date = new Date()): Either.Either<
   }
   if (isPlainValid(candidate)) return Either.right(candidate)
   return Either.mapLeft(decodePushable(candidate), (error) => invalid(input, formatIssues(error)))
+}
+
+/**
+ * Checks and completes many jobs, for PUSHB: all of them or none. A refusal names the index of
+ * the first job refused (`jobs[3]: …`).
+ *
+ * @example
+ * ```ts
+ * import { JobPayload } from "@effect-faktory/core"
+ *
+ * JobPayload.prepareAll([{ jobtype: "A" }, { jobtype: "B", queue: "bad queue" }]) // Either.left: "jobs[1]: …"
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const prepareAll = (
+  inputs: ReadonlyArray<JobInput>,
+  now: Date = new Date()
+): Either.Either<Array<PushableJob>, JobValidationError> => {
+  if (!Array.isArray(inputs)) {
+    return Either.left(new JobValidationError({ detail: `jobs must be an array, not ${describeValue(inputs)}` }))
+  }
+  const prepared: Array<PushableJob> = []
+  for (let index = 0; index < inputs.length; index++) {
+    let input: JobInput
+    try {
+      input = inputs[index]!
+    } catch (error) {
+      return Either.left(new JobValidationError({ detail: `jobs[${index}]: reading it threw ${describeThrown(error)}` }))
+    }
+    const checked = prepare(input, now)
+    if (Either.isLeft(checked)) {
+      const { detail, jid, jobtype } = checked.left
+      return Either.left(
+        new JobValidationError({
+          ...(jobtype === undefined ? {} : { jobtype }),
+          ...(jid === undefined ? {} : { jid }),
+          detail: `jobs[${index}]: ${detail}`
+        })
+      )
+    }
+    prepared.push(checked.right)
+  }
+  return Either.right(prepared)
+}
+
+/** A short description of a value of unknown type, for messages. */
+const describeValue = (value: unknown): string => {
+  if (value === null) return "null"
+  if (Array.isArray(value)) return "an array"
+  switch (typeof value) {
+    case "undefined":
+      return "undefined"
+    case "object":
+      return "a non-array object"
+    default:
+      return `a ${typeof value}`
+  }
 }
 
 /** The last time formatted, as pushBulk stamps thousands of jobs with one time. */
@@ -390,23 +516,27 @@ const isPlainValid = (job: Record<string, unknown>): job is PushableJob => {
     (reserve_for === undefined || isIntIn(reserve_for, 60, 86400)) &&
     (backtrace === undefined || isIntIn(backtrace, 0, Number.MAX_SAFE_INTEGER)) &&
     isString(created_at) &&
-    (custom === undefined || (isPlainRecord(custom) && findNonJson(custom, "custom") === undefined))
+    (custom === undefined || (notPlainObject(custom) === undefined && findNonJson(custom, "custom") === undefined))
 }
 
-const isPlainRecord = (value: unknown): value is Record<string, unknown> => {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return false
-  const proto: unknown = Object.getPrototypeOf(value)
-  // An own "__proto__" key is one the Schema's Record treats differently: leave it to the Schema.
-  return (proto === Object.prototype || proto === null) && Object.getOwnPropertySymbols(value).length === 0 &&
-    !Object.hasOwn(value, "__proto__")
-}
-
-const invalid = (input: JobInput, detail: string) =>
-  new JobValidationError({
-    ...(typeof input.jobtype === "string" && input.jobtype !== "" ? { jobtype: input.jobtype } : {}),
-    ...(typeof input.jid === "string" ? { jid: input.jid } : {}),
+const invalid = (input: unknown, detail: string) => {
+  // The job's own fields name it in the message, when they can be read without throwing.
+  let jobtype: unknown = undefined
+  let jid: unknown = undefined
+  try {
+    if (isRecord(input)) {
+      jobtype = input.jobtype
+      jid = input.jid
+    }
+  } catch {
+    // A getter that throws names nothing.
+  }
+  return new JobValidationError({
+    ...(typeof jobtype === "string" && jobtype !== "" ? { jobtype } : {}),
+    ...(typeof jid === "string" ? { jid } : {}),
     detail
   })
+}
 
 /**
  * A schema failure as one readable line: `path: message; path: message`.
@@ -424,10 +554,42 @@ const invalid = (input: JobInput, detail: string) =>
  * @category formatting
  */
 export const formatIssues = (error: ParseResult.ParseError): string =>
-  ParseResult.ArrayFormatter.formatErrorSync(error)
+  ParseResult.ArrayFormatter.formatIssueSync(withoutUndefinedAlternative(error.issue))
     .map((issue) => {
       const path = issue.path.map(String).join(".")
       const message = issue._tag === "Unexpected" ? "is not a job field" : issue.message
-      return path === "" ? message : `${path}: ${message}`
+      // Messages of this module's own checks name their field ("at … is not an RFC 3339 time").
+      return path === "" || namesItsField(message, path) ? message : `${path}: ${message}`
     })
     .join("; ")
+
+const namesItsField = (message: string, path: string): boolean =>
+  message.startsWith(path) && (message.length === path.length || " .[".includes(message[path.length]!))
+
+/**
+ * The issue without the `undefined` alternative of an optional field. A wrong value of an
+ * optional field fails both the field's Schema and `undefined`; the second says nothing
+ * ("Expected undefined, actual …") and made every message say its problem twice.
+ */
+const withoutUndefinedAlternative = (issue: ParseResult.ParseIssue): ParseResult.ParseIssue => {
+  switch (issue._tag) {
+    case "Pointer":
+      return new ParseResult.Pointer(issue.path, issue.actual, withoutUndefinedAlternative(issue.issue))
+    case "Refinement":
+      return new ParseResult.Refinement(issue.ast, issue.actual, issue.kind, withoutUndefinedAlternative(issue.issue))
+    case "Transformation":
+      return new ParseResult.Transformation(issue.ast, issue.actual, issue.kind, withoutUndefinedAlternative(issue.issue))
+    case "Composite": {
+      const all = Array.isArray(issue.issues) ? issue.issues : [issue.issues]
+      const kept = SchemaAST.isUnion(issue.ast)
+        ? all.filter((member) => !(member._tag === "Type" && SchemaAST.isUndefinedKeyword(member.ast)))
+        : all
+      const [first, ...rest] = kept.map(withoutUndefinedAlternative)
+      if (first === undefined) return issue
+      if (rest.length === 0 && kept.length < all.length) return first
+      return new ParseResult.Composite(issue.ast, issue.actual, [first, ...rest], issue.output)
+    }
+    default:
+      return issue
+  }
+}

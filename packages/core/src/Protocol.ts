@@ -8,7 +8,7 @@
 import * as Either from "effect/Either"
 import { InvalidArgumentError } from "./Errors.js"
 import type { Hello } from "./Handshake.js"
-import type { PushableJob } from "./JobPayload.js"
+import { DEFAULT_RETRY, type PushableJob } from "./JobPayload.js"
 
 /**
  * An encoded command: its verb (for errors and spans) and its full line.
@@ -61,19 +61,28 @@ export const flush: Command = command("FLUSH")
  * import { Job, Protocol } from "@effect-faktory/core"
  *
  * const job = Either.getOrThrow(JobPayload.prepare({ jobtype: "Ping" }))
- * Protocol.push(job).line // 'PUSH {"jobtype":"Ping","jid":"…","args":[],"created_at":"…"}\r\n'
+ * Protocol.push(job).line // 'PUSH {"jobtype":"Ping","jid":"…","args":[],"retry":25,"created_at":"…"}\r\n'
  * ```
  *
  * @since 0.1.0
  * @category commands
  */
-export const push = (job: PushableJob): Command => command("PUSH", JSON.stringify(job))
+export const push = (job: PushableJob): Command => command("PUSH", JSON.stringify(withRetry(job)))
 
 /**
  * @since 0.1.0
  * @category commands
  */
-export const pushBulk = (jobs: ReadonlyArray<PushableJob>): Command => command("PUSHB", JSON.stringify(jobs))
+export const pushBulk = (jobs: ReadonlyArray<PushableJob>): Command =>
+  command("PUSHB", JSON.stringify(jobs.some((job) => job.retry === undefined) ? jobs.map(withRetry) : jobs))
+
+/**
+ * A job with its retry count stated. `JobPayload.prepare` always sets one; a job built by hand
+ * may not, and the server would then give it whatever retry the last job pushed had (see
+ * `JobPayload.DEFAULT_RETRY`).
+ */
+const withRetry = (job: PushableJob): PushableJob =>
+  job.retry === undefined ? { ...job, retry: DEFAULT_RETRY } : job
 
 const queueNamePattern = /^[a-zA-Z0-9._-]+$/
 
@@ -161,6 +170,16 @@ export const MAX_MESSAGE_BYTES = 1000
  */
 export const MAX_BACKTRACE_LINES = 50
 
+/**
+ * Each backtrace line is cut to this many bytes. The server keeps lines whole, so without a
+ * bound one line (often the error's own message, repeated) could make a FAIL as large as
+ * the message it was meant to cut.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const MAX_BACKTRACE_LINE_BYTES = 1000
+
 const utf8 = new TextEncoder()
 const utf8Decoder = new TextDecoder()
 
@@ -190,7 +209,8 @@ export const truncateUtf8 = (text: string, maxBytes: number): string => {
 }
 
 /**
- * `FAIL {…}`, with `errtype`, `message` and `backtrace` cut to what the server keeps.
+ * `FAIL {…}`, with `errtype`, `message` and `backtrace` cut to what the server keeps, and
+ * each backtrace line to `MAX_BACKTRACE_LINE_BYTES`.
  *
  * @example
  * ```ts
@@ -209,7 +229,9 @@ export const fail = (failure: Failure): Command =>
       jid: failure.jid,
       errtype: truncateUtf8(failure.errtype, MAX_ERRTYPE_BYTES),
       message: truncateUtf8(failure.message, MAX_MESSAGE_BYTES),
-      backtrace: (failure.backtrace ?? []).slice(0, MAX_BACKTRACE_LINES)
+      backtrace: (failure.backtrace ?? []).slice(0, MAX_BACKTRACE_LINES).map((line) =>
+        truncateUtf8(line, MAX_BACKTRACE_LINE_BYTES)
+      )
     })
   )
 

@@ -4,9 +4,10 @@
  * usable directly or as a `Channel`/`Stream` transformation from socket chunks to replies.
  *
  * Input may be cut anywhere: inside a CRLF, inside a multi-byte UTF-8 character, inside a
- * bulk length. Bulk payloads are collected as a list of chunks and copied once when
- * complete, so a 10 MB job costs one copy, not one per chunk. Every buffer is bounded:
- * lines by `maxLineBytes`, bulk strings by `maxBulkBytes`.
+ * bulk length. A bulk string that spans chunks is turned into text chunk by chunk as it
+ * arrives, and no bytes are kept: a reply costs its text once, not its bytes, then a
+ * concatenated copy of them, then its text. Every buffer is bounded: lines by
+ * `maxLineBytes`, bulk strings by `maxBulkBytes`.
  *
  * @since 0.1.0
  */
@@ -129,9 +130,22 @@ export const encode = (reply: Reply): string => {
 export interface DecoderOptions {
   /** Longest `+`, `-` or `$` line, without its CRLF. Default 1 MiB (error lines may echo a long argument). */
   readonly maxLineBytes?: number | undefined
-  /** Largest bulk string. Default 512 MiB, Redis's own cap on a value. */
+  /**
+   * Largest bulk string, in bytes. Default `DEFAULT_MAX_BULK_BYTES`: about 512 MiB, Redis's
+   * own cap on a value, less 24 bytes.
+   */
   readonly maxBulkBytes?: number | undefined
 }
+
+/**
+ * The default largest bulk string: 2^29 - 24 bytes, the longest string V8 can hold (Redis
+ * caps a value at 2^29 bytes). UTF-8 never takes fewer bytes than UTF-16 code units, so any
+ * reply within it can become a string; a longer one is refused as soon as it is announced.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const DEFAULT_MAX_BULK_BYTES = 2 ** 29 - 24
 
 const CR = 13
 const LF = 10
@@ -160,15 +174,23 @@ export class Decoder {
   /** Bytes of the line being read, before the chunk now being scanned. */
   private lineParts: Array<Uint8Array> = []
   private lineBytes = 0
-  /** While reading a bulk body: bytes still wanted, CRLF included, and what was collected. */
+  /** While reading a bulk string: bytes still wanted, CRLF included; -1 otherwise. */
   private bulkRemaining = -1
   private bulkLength = 0
-  private bulkParts: Array<Uint8Array> = []
+  /**
+   * The text of a bulk string that spans chunks, so far. Concatenated strings are joined
+   * lazily by the engine, so appending a chunk's text copies nothing.
+   */
+  private bulkText = ""
+  /** Whether the bulk string being read spans chunks: its text is decoded in streaming mode. */
+  private bulkStreaming = false
+  /** Keeps a character cut between two chunks; made on first need, reused after. */
+  private streamingDecoder: TextDecoder | undefined = undefined
   private failure: ProtocolError | undefined = undefined
 
   constructor(options?: DecoderOptions) {
     this.maxLineBytes = options?.maxLineBytes ?? 1024 * 1024
-    this.maxBulkBytes = options?.maxBulkBytes ?? 512 * 1024 * 1024
+    this.maxBulkBytes = options?.maxBulkBytes ?? DEFAULT_MAX_BULK_BYTES
   }
 
   /**
@@ -284,25 +306,60 @@ export class Decoder {
   }
 
   private readBulk(chunk: Uint8Array, offset: number, out: Array<Reply>): number {
-    const available = chunk.byteLength - offset
-    if (available < this.bulkRemaining) {
-      this.bulkParts.push(chunk.slice(offset))
-      this.bulkRemaining -= available
-      return chunk.byteLength
+    let at = offset
+    const bodyLeft = this.bulkRemaining - 2
+    if (bodyLeft > 0) {
+      const available = chunk.byteLength - at
+      if (!this.bulkStreaming && available >= this.bulkRemaining) {
+        // The whole bulk string, CRLF included, is in this chunk: decoded in one step.
+        const end = at + bodyLeft
+        if (!this.appendText(chunk.subarray(at, end), false)) return end
+        at = end
+        this.bulkRemaining = 2
+      } else {
+        const take = Math.min(bodyLeft, available)
+        this.bulkStreaming = true
+        if (!this.appendText(chunk.subarray(at, at + take), true)) return at + take
+        at += take
+        this.bulkRemaining -= take
+      }
     }
-    const end = offset + this.bulkRemaining
-    const last = chunk.subarray(offset, end)
-    const body = this.bulkParts.length === 0
-      ? last
-      : concat([...this.bulkParts, last], this.bulkLength + 2)
-    this.bulkParts = []
-    this.bulkRemaining = -1
-    if (body[this.bulkLength] !== CR || body[this.bulkLength + 1] !== LF) {
-      this.fail("MissingTerminator", `bulk string of ${this.bulkLength} bytes is not followed by CRLF`)
-      return end
+    // The CRLF after the body, which may itself be cut between chunks.
+    while (this.bulkRemaining > 0 && at < chunk.byteLength) {
+      if (chunk[at] !== (this.bulkRemaining === 2 ? CR : LF)) {
+        this.fail("MissingTerminator", `bulk string of ${this.bulkLength} bytes is not followed by CRLF`)
+        return at
+      }
+      at++
+      this.bulkRemaining--
     }
-    out.push({ _tag: "BulkString", value: utf8Decoder.decode(body.subarray(0, this.bulkLength)) })
-    return end
+    if (this.bulkRemaining === 0) {
+      // A character cut short at the very end becomes U+FFFD, as in a one-step decode.
+      if (this.bulkStreaming && !this.appendText(new Uint8Array(0), false)) return at
+      out.push({ _tag: "BulkString", value: this.bulkText })
+      this.bulkText = ""
+      this.bulkStreaming = false
+      this.bulkRemaining = -1
+    }
+    return at
+  }
+
+  /**
+   * Appends the text of `bytes` to the bulk string being read. The engine refuses strings
+   * beyond its longest (V8: 2^29 - 24 characters), which only a `maxBulkBytes` above the
+   * default can reach: that is a reply too large, not a crash.
+   */
+  private appendText(bytes: Uint8Array, stream: boolean): boolean {
+    try {
+      // A decode without `stream` also resets the streaming decoder for the next bulk string.
+      const decoder = this.bulkStreaming ? (this.streamingDecoder ??= new TextDecoder("utf-8")) : utf8Decoder
+      this.bulkText += decoder.decode(bytes, { stream })
+      return true
+    } catch {
+      this.bulkText = ""
+      this.fail("BulkTooLarge", `a bulk string of ${this.bulkLength} bytes is longer than this engine's longest string`)
+      return false
+    }
   }
 }
 

@@ -1,8 +1,8 @@
 import { expect, layer } from "@effect/vitest"
-import { Client, Protocol, push } from "@effect-faktory/core"
+import { Client, Job, type JobPayload, Protocol, push } from "@effect-faktory/core"
 import { NodeTransport } from "@effect-faktory/node"
 import { FaktoryServer } from "@effect-faktory/testing"
-import { Effect, Either, Layer, Option } from "effect"
+import { Effect, Either, Layer, Option, Schema } from "effect"
 
 const Env = FaktoryServer.clientLayer({ poolSize: 4 }).pipe(Layer.provideMerge(FaktoryServer.layer({ webUi: false })))
 
@@ -40,6 +40,26 @@ layer(Env, { excludeTestServices: true, timeout: "60 seconds" })("Client against
       expect(job.enqueued_at).toBeDefined()
       yield* client.ack(jid)
       expect(yield* queueSize("push-fetch")).toBe(0)
+    }))
+
+  // Faktory 1.10 decodes each pushed job over one shared default retry policy: a job pushed
+  // with "retry": N leaves N behind for every later job that does not say, until the server
+  // restarts. Sending retry every time is the only defence a client has.
+  it.effect("a job pushed without retry gets 25, even right after one pushed with retry 0", () =>
+    Effect.gen(function*() {
+      const client = yield* Client.Client
+      yield* client.push({ jobtype: "NoRetry", queue: "retry-leak", retry: 0 })
+      const plain = yield* client.push({ jobtype: "Plain", queue: "retry-leak" })
+      yield* client.pushBulk([{ jobtype: "NoRetryBulk", queue: "retry-leak", retry: 0 }])
+      const [bulk] = (yield* client.pushBulk([{ jobtype: "PlainBulk", queue: "retry-leak" }])).pushed
+      yield* client.push({ jobtype: "NoRetry", queue: "retry-leak", retry: 0 })
+      const Typed = Job.define("TypedPlain", { args: Schema.Tuple(Schema.Number), queue: "retry-leak" })
+      const typed = yield* Typed.push([1])
+      const jobs: Array<JobPayload.Job> = []
+      for (let i = 0; i < 6; i++) jobs.push(yield* fetchOne("retry-leak"))
+      const retryOf = (jid: string | undefined) => jobs.find((job) => job.jid === jid)?.retry
+      expect([retryOf(plain), retryOf(bulk), retryOf(typed)]).toEqual([25, 25, 25])
+      yield* Effect.forEach(jobs, (job) => client.ack(job.jid))
     }))
 
   it.effect("fetch returns None from empty queues after the server's 2 s wait", () =>
@@ -203,6 +223,66 @@ layer(Env, { excludeTestServices: true, timeout: "60 seconds" })("Client against
       // INFO itself is the only command the server saw in between.
       expect((yield* client.info).server.command_count).toBe(before + 1)
       expect(yield* queueSize("valid-q")).toBe(0)
+    }))
+
+  it.effect("input a type checker would refuse fails with JobValidationError, and nothing is sent", () =>
+    Effect.gen(function*() {
+      const client = yield* Client.Client
+      // What untyped callers (plain JavaScript, JSON from elsewhere) can hand over.
+      const untyped = <A>(value: unknown): A => value as A
+      let deep: unknown = []
+      for (let i = 0; i < 100_000; i++) deep = [deep]
+      const throwing = { get secret(): string { throw new Error("getter exploded") } }
+      const pushes: Array<[string, JobPayload.JobInput]> = [
+        ["null", untyped(null)],
+        ["undefined", untyped(undefined)],
+        ["a string", untyped("SendEmail")],
+        ["an array", untyped([{ jobtype: "X" }])],
+        ["args null", untyped({ jobtype: "X", args: null })],
+        ["an argument whose getter throws", { jobtype: "X", args: [throwing] }],
+        ["a job whose getter throws", untyped(Object.defineProperty({ jobtype: "X" }, "queue", { enumerable: true, get: () => { throw new Error("no queue") } }))],
+        ["args nested 100,000 deep", { jobtype: "X", args: [deep] }],
+        ["custom as a Map", untyped({ jobtype: "X", custom: new Map([["tenant", "acme"]]) })],
+        ["custom as a Date", untyped({ jobtype: "X", custom: new Date() })],
+        ["custom as an array", untyped({ jobtype: "X", custom: ["a"] })]
+      ]
+      const before = (yield* client.info).server.command_count
+      for (const [name, input] of pushes) {
+        const error = yield* Effect.flip(client.push(input))
+        expect([name, error._tag]).toEqual([name, "JobValidationError"])
+        const error2 = yield* Effect.flip(client.pushBulk([{ jobtype: "Fine" }, input]))
+        expect([name, error2._tag, error2.message]).toEqual([name, "JobValidationError", expect.stringContaining("jobs[1]")])
+      }
+      for (const bulk of [null, undefined, "jobs", [null], [undefined], { length: 1, 0: { jobtype: "X" } }]) {
+        const error = yield* Effect.flip(client.pushBulk(untyped(bulk)))
+        expect([bulk, error._tag]).toEqual([bulk, "JobValidationError"])
+      }
+      // INFO itself is the only command the server saw in between.
+      expect((yield* client.info).server.command_count).toBe(before + 1)
+    }))
+
+  it.effect("an argument that changes between its check and its writing fails that push alone, typed", () =>
+    Effect.gen(function*() {
+      const client = yield* Client.Client
+      // Valid when checked, a bigint (which JSON.stringify refuses) when written.
+      const shifty = () => {
+        let reads = 0
+        return { get n(): unknown { return ++reads > 1 ? 1n : 1 } }
+      }
+      const alone = yield* Effect.flip(client.push({ jobtype: "Shifty", queue: "shifty-q", args: [shifty()] }))
+      expect(alone._tag).toBe("JobValidationError")
+      // Concurrent pushes travel together as PUSHB: the others still go.
+      const results = yield* Effect.forEach(
+        Array.from({ length: 20 }, (_, i) => i === 7 ? [shifty()] : [i]),
+        (args) => Effect.either(client.push({ jobtype: "Shifty", queue: "shifty-q", args })),
+        { concurrency: "unbounded" }
+      )
+      expect(results.filter(Either.isLeft).map((result) => result.left._tag)).toEqual(["JobValidationError"])
+      expect(yield* queueSize("shifty-q")).toBe(19)
+      const bulk = yield* Effect.flip(client.pushBulk([{ jobtype: "Shifty", queue: "shifty-q" }, { jobtype: "Shifty", queue: "shifty-q", args: [shifty()] }]))
+      expect(bulk._tag).toBe("JobValidationError")
+      expect(yield* queueSize("shifty-q")).toBe(19)
+      yield* client.removeQueues(["shifty-q"])
     }))
 
   it.effect("1,000 pipelined pushes and 1,000 pipelined fetches on one connection match every reply", () =>

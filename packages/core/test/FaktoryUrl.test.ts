@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { FaktoryUrl } from "@effect-faktory/core"
-import { ConfigProvider, Effect, Either, FastCheck as fc, Option, Redacted } from "effect"
+import { Cause, ConfigProvider, Effect, Either, Exit, FastCheck as fc, Option, Redacted } from "effect"
+import * as Util from "node:util"
 
 const parsed = (input: string) => Either.getOrThrow(FaktoryUrl.parse(input))
 
@@ -51,6 +52,61 @@ describe("FaktoryUrl.parse", () => {
       }
     })
   }
+
+  it("never shows a password holding a slash, nor one after a single slash", () => {
+    for (const input of ["tcp://:abc/def@localhost:7419", "tcp:/:hunter2@localhost", "tcp+tls://:a/b/c@[::1]:99999"]) {
+      const failure = FaktoryUrl.parse(input)
+      expect(Either.isLeft(failure)).toBe(true)
+      if (Either.isLeft(failure)) {
+        for (const secret of ["abc/def", "hunter2", "a/b/c", "def", "b/c"]) expect(failure.left.message).not.toContain(secret)
+        expect(failure.left.message).toContain("<redacted>")
+      }
+    }
+  })
+
+  // The password sits between two markers no error text contains by chance: a short password
+  // such as "a" or "tcp" occurs naturally in messages, which would fail the test for nothing,
+  // and a check of the whole password alone would miss a leak of a part of it. Either marker
+  // appearing anywhere is a leak.
+  const marker = (name: string) => fc.stringMatching(/^[A-Za-z0-9]{10}$/).map((random) => `${name}${random}`)
+  const urlAround = fc.record({
+    scheme: fc.constantFrom("tcp", "tcp+tls", "TCP", "http", "redis", "", "1tcp", "tcp "),
+    slashes: fc.constantFrom("://", ":/", ":", ":///", "//", "", ":\\"),
+    user: fc.constantFrom("", "user", "u:"),
+    encode: fc.boolean(),
+    host: fc.constantFrom("localhost", "", "[::1]", "bad host", "h", "%zz", "a@b"),
+    port: fc.constantFrom("", ":7419", ":99999", ":x", ":"),
+    tail: fc.constantFrom("", "/", "/path", "?q=1", "#frag", "/a@b", " "),
+    pad: fc.constantFrom("", " ", "\t")
+  })
+  const renderings = (error: unknown): Array<string> => [
+    error instanceof Error ? error.message : "",
+    String(error),
+    JSON.stringify(error),
+    Util.inspect(error, { depth: 10 }),
+    Cause.pretty(Cause.fail(error)),
+    error instanceof Error ? error.stack ?? "" : ""
+  ]
+
+  it.prop(
+    "no rendering of an InvalidUrlError shows any part of the password, whatever the URL's shape",
+    [marker("PWSTART"), fc.string({ unit: "binary" }), marker("PWEND"), urlAround],
+    ([start, middle, end, shape]) => {
+      const password = `${start}${middle}${end}`
+      const secret = shape.encode ? encodeURIComponent(password) : password
+      const input = `${shape.pad}${shape.scheme}${shape.slashes}${shape.user}:${secret}@${shape.host}${shape.port}${shape.tail}${shape.pad}`
+      const result = FaktoryUrl.parse(input)
+      const rendered = Either.isLeft(result) ? renderings(result.left) : [String(result.right), Util.inspect(result.right)]
+      const viaConfig = Effect.runSyncExit(
+        Effect.withConfigProvider(FaktoryUrl.config("URL"), ConfigProvider.fromMap(new Map([["URL", input]])))
+      )
+      if (Exit.isFailure(viaConfig)) rendered.push(Cause.pretty(viaConfig.cause))
+      for (const text of rendered) {
+        for (const part of [start, end, password, secret]) expect(text).not.toContain(part)
+      }
+    },
+    { fastCheck: { numRuns: 2000 } }
+  )
 
   it.prop(
     "round-trips any host, port, scheme and password",

@@ -49,6 +49,22 @@ describe("Handshake", () => {
     )
   })
 
+  it("refuses a greeting asking for far more hash rounds than a server sends (it sends 4,000 to 8,095)", () => {
+    const greeting = (i: number) => Handshake.parseHi(Resp.simpleString(`HI {"v":2,"i":${i},"s":"1f2e3d4c5b6a7988"}`))
+    expect(Either.isRight(greeting(8095))).toBe(true)
+    expect(Either.isRight(greeting(65_536))).toBe(true)
+    const refused = greeting(1_000_000)
+    expect(Either.isLeft(refused) && refused.left.message).toContain("1000000 hash rounds")
+    expect(Either.isLeft(greeting(65_537))).toBe(true)
+  })
+
+  it("refuses a greeting of any protocol version but 2, naming it", () => {
+    for (const version of [0, 1, 3, 99]) {
+      const result = Handshake.parseHi(Resp.simpleString(`HI {"v":${version}}`))
+      expect(Either.isLeft(result) && result.left.message).toContain(`version ${version}`)
+    }
+  })
+
   it("rejects what is not a greeting", () => {
     const wrong = [Resp.simpleString("OK"), Resp.errorReply("ERR", "x"), Resp.simpleString("HI nope"), Resp.nullBulk]
     for (const reply of wrong) {

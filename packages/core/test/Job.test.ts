@@ -38,6 +38,18 @@ describe("Job.define (no server)", () => {
       expect(error.message).toContain("at least 3")
     }))
 
+  it.effect("arguments that throw when read, and a pushBulk of no array, fail with JobValidationError", () =>
+    Effect.gen(function*() {
+      const throwing = { get month(): number { throw new Error("getter exploded") } }
+      const error = yield* Effect.flip(Report.payload(throwing as unknown as { month: number; when: Date }))
+      expect(error._tag).toBe("JobValidationError")
+      expect(error.message).toContain("getter exploded")
+      const Loose = Job.define("Loose", { args: Schema.Tuple(Schema.Unknown) })
+      expect((yield* Effect.flip(Loose.payload([throwing])))._tag).toBe("JobValidationError")
+      const bulk = yield* Effect.flip(SendEmail.pushBulk(null as unknown as ReadonlyArray<readonly [string, number]>))
+      expect(bulk._tag).toBe("JobValidationError")
+    }))
+
   it.effect("with() is immutable and deep-merges custom", () =>
     Effect.gen(function*() {
       const Urgent = SendEmail.with({ queue: "critical", custom: { team: { pager: true } } })

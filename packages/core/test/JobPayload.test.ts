@@ -9,11 +9,12 @@ const rejected = (input: JobPayload.JobInput) => {
 }
 
 describe("JobPayload.prepare", () => {
-  it("fills jid, args and created_at", () => {
+  it("fills jid, args, retry and created_at", () => {
     const now = new Date("2026-11-23T10:00:00.000Z")
     const job = Either.getOrThrow(JobPayload.prepare({ jobtype: "Ping" }, now))
     expect(job.jobtype).toBe("Ping")
     expect(job.args).toEqual([])
+    expect(job.retry).toBe(25)
     expect(job.created_at).toBe("2026-11-23T10:00:00.000Z")
     expect(job.jid).toMatch(/^[A-Za-z0-9_-]{16}$/)
   })
@@ -74,6 +75,50 @@ describe("JobPayload.prepare", () => {
     })
   }
 
+  it("says each problem once, without repeating the field's name", () => {
+    const messages: Array<[JobPayload.JobInput, string]> = [
+      [{ jobtype: "X", at: "2020-01-01" }, "job X is invalid: at \"2020-01-01\" is not an RFC 3339 time"],
+      [{ jobtype: "X", queue: "a b" }, "job X is invalid: queue name \"a b\" must match ^[a-zA-Z0-9._-]+$"],
+      [{ jobtype: "X", reserve_for: 5 }, "job X is invalid: reserve_for must be 60 to 86400 seconds, not 5"],
+      [{ jobtype: "X", retry: 1.5 }, "job X is invalid: retry: Expected an integer, actual 1.5"],
+      [{ jobtype: "X", jid: "short" }, "job X (short) is invalid: jid must be at least 8 bytes"],
+      [{ jobtype: "X", args: [1n] }, "job X is invalid: args[0] is a bigint, which JSON cannot carry"],
+      [{ jobtype: "X", custom: { n: Number.NaN } }, "job X is invalid: custom.n is NaN, which JSON cannot carry"]
+    ]
+    for (const [input, message] of messages) expect(rejected(input).message).toBe(message)
+  })
+
+  it("refuses custom that is not a plain object, rather than dropping what it holds", () => {
+    const untyped = (custom: unknown) => ({ jobtype: "X", custom }) as JobPayload.JobInput
+    expect(rejected(untyped(new Map([["a", 1]]))).message).toContain("custom is a Map, not a plain object")
+    expect(rejected(untyped(new Date(0))).message).toContain("custom is a Date, not a plain object")
+    expect(rejected(untyped([1])).message).toContain("custom is an array, not a plain object")
+    expect(rejected(untyped(null)).message).toContain("custom")
+  })
+
+  it("refuses what is not a job at all, and args that are not an array", () => {
+    const untyped = (value: unknown) => value as JobPayload.JobInput
+    expect(rejected(untyped(null)).message).toBe("job is invalid: a job must be an object, not null")
+    expect(rejected(untyped(undefined)).message).toBe("job is invalid: a job must be an object, not undefined")
+    expect(rejected(untyped([])).message).toBe("job is invalid: a job must be an object, not an array")
+    expect(rejected(untyped({ jobtype: "X", args: null })).message).toContain("args")
+  })
+
+  it("turns an exception thrown while reading the job into a JobValidationError", () => {
+    const throwing = { get secret(): string { throw new Error("getter exploded") } }
+    expect(rejected({ jobtype: "X", args: [throwing] }).message).toContain("getter exploded")
+    expect(rejected({ jobtype: "X", custom: { nested: throwing } }).message).toContain("getter exploded")
+  })
+
+  it("refuses arguments nested deeper than JSON can be written, instead of overflowing the stack", () => {
+    let deep: unknown = "bottom"
+    for (let i = 0; i < 100_000; i++) deep = [deep]
+    expect(rejected({ jobtype: "X", args: [deep] }).message).toContain("nested deeper than 1000 levels")
+    let fits: unknown = "bottom"
+    for (let i = 0; i < 999; i++) fits = { a: fits }
+    expect(Either.isRight(JobPayload.prepare({ jobtype: "X", args: [fits] }))).toBe(true)
+  })
+
   it("rejects a cyclic argument", () => {
     const cyclic: Record<string, unknown> = {}
     cyclic.self = cyclic
@@ -121,6 +166,26 @@ describe("JobPayload.prepare", () => {
     const result = JobPayload.prepare(input as JobPayload.JobInput)
     if (Either.isRight(result)) expect(exactly(result.right)).toBe(true)
   }, { fastCheck: { numRuns: 3000 } })
+
+  it.prop("a refusal names each field once and never lists the undefined an optional field may be", [jobInput], ([input]) => {
+    const result = JobPayload.prepare(input as JobPayload.JobInput)
+    if (Either.isLeft(result)) {
+      const issues = result.left.detail.split("; ")
+      const fields = issues.map((issue) => /^[A-Za-z_]*/.exec(issue)?.[0])
+      expect(new Set(fields).size).toBe(issues.length)
+      for (const [index, issue] of issues.entries()) expect(issue.startsWith(`${fields[index]}: ${fields[index]}`)).toBe(false)
+      expect(result.left.detail).not.toContain("Expected undefined")
+    }
+  }, { fastCheck: { numRuns: 1000 } })
+
+  it.prop("every job it accepts states its retry count", [jobInput], ([input]) => {
+    const result = JobPayload.prepare(input as JobPayload.JobInput)
+    if (Either.isRight(result)) {
+      expect(Number.isSafeInteger(result.right.retry)).toBe(true)
+      const given = (input as { retry?: unknown }).retry
+      expect(result.right.retry).toBe(given === undefined ? JobPayload.DEFAULT_RETRY : given)
+    }
+  }, { fastCheck: { numRuns: 1000 } })
 
   it("makes distinct jids", () => {
     const jids = new Set(Array.from({ length: 10000 }, JobPayload.randomJid))

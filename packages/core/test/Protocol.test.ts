@@ -42,6 +42,30 @@ describe("Protocol", () => {
     expect(payload.backtrace).toHaveLength(50)
   })
 
+  it("a job built by hand goes out with retry 25, never without a retry", () => {
+    const job = { jid: "hand-made-1", jobtype: "Hand", args: [], created_at: "2026-11-23T10:00:00Z" }
+    expect(JSON.parse(Protocol.push(job).line.slice(5))).toMatchObject({ retry: 25 })
+    expect(JSON.parse(Protocol.push({ ...job, retry: 0 }).line.slice(5))).toMatchObject({ retry: 0 })
+    const bulk = JSON.parse(Protocol.pushBulk([{ ...job, retry: 3 }, job]).line.slice(6)) as Array<{ retry: number }>
+    expect(bulk.map((entry) => entry.retry)).toEqual([3, 25])
+  })
+
+  it.prop(
+    "a FAIL's backtrace is bounded like its message: 50 lines of at most 1,000 bytes",
+    [fc.array(fc.string({ unit: "grapheme", maxLength: 3000 }), { maxLength: 60 }), fc.nat(3000)],
+    ([lines, repeat]) => {
+      // The first line repeating a long message is what a worker's describeFailure produces.
+      const message = "x".repeat(repeat)
+      const command = Protocol.fail({ jid: "abcdefgh", errtype: "E", message, backtrace: [`Error: ${message}`, ...lines] })
+      const payload = JSON.parse(command.line.slice(5)) as { backtrace: Array<string> }
+      expect(payload.backtrace.length).toBeLessThanOrEqual(Protocol.MAX_BACKTRACE_LINES)
+      for (const [index, line] of payload.backtrace.entries()) {
+        expect(utf8Length(line)).toBeLessThanOrEqual(Protocol.MAX_BACKTRACE_LINE_BYTES)
+        expect((index === 0 ? `Error: ${message}` : lines[index - 1]!).startsWith(line)).toBe(true)
+      }
+    }
+  )
+
   it.prop("truncateUtf8 gives the longest prefix that fits", [fc.string({ unit: "grapheme" }), fc.nat(40)], ([text, max]) => {
     const cut = Protocol.truncateUtf8(text, max)
     expect(utf8Length(cut)).toBeLessThanOrEqual(max)

@@ -76,6 +76,43 @@ describe("Resp.Decoder", () => {
     }
   })
 
+  // A hostile server may send a reply as large as the limit allows: its assembly must cost the
+  // reply's size once, not once for the pieces and again for their concatenation. The
+  // decoder turns the bytes into text as they arrive, so while a bulk string arrives it holds
+  // no buffer: what it holds is the text so far, on the JavaScript heap.
+  it("holds no copy of a bulk string's bytes while it arrives, and only its text when done", () => {
+    const size = 32 * 1024 * 1024
+    const header = bytes(`$${size}\r\n`)
+    const all = new Uint8Array(header.byteLength + size + 2)
+    all.set(header)
+    all.fill(0x78, header.byteLength, header.byteLength + size)
+    all.set(bytes("\r\n"), header.byteLength + size)
+    const chunks: Array<Uint8Array> = []
+    for (let at = 0; at < all.byteLength; at += 65536) chunks.push(all.subarray(at, at + 65536))
+    const decoder = new Resp.Decoder()
+    const out: Array<Resp.Reply> = []
+    const memory = () => process.memoryUsage()
+    const before = memory()
+    for (const chunk of chunks.slice(0, -1)) expect(decoder.feed(chunk, out)).toEqual([])
+    const during = memory()
+    // Before: every chunk was copied and kept (32 MiB), then concatenated (32 MiB more).
+    expect(during.arrayBuffers - before.arrayBuffers).toBeLessThan(size / 16)
+    expect(during.arrayBuffers + during.heapUsed - before.arrayBuffers - before.heapUsed).toBeLessThan(size * 1.25)
+    decoder.feed(chunks.at(-1)!, out)
+    const after = memory()
+    expect(after.arrayBuffers - before.arrayBuffers).toBeLessThan(size / 16)
+    expect(out).toHaveLength(1)
+    const [reply] = out
+    expect(reply?._tag === "BulkString" && reply.value.length === size && reply.value.endsWith("xxx")).toBe(true)
+  })
+
+  it("refuses by default, as it is announced, a bulk string longer than the longest string V8 holds", () => {
+    // V8's longest string is 2^29 - 24 characters; one byte more could never become a reply.
+    expect(new Resp.Decoder().feed(bytes(`$${2 ** 29 - 24}\r\n`))).toEqual([])
+    const result = new Resp.Decoder().feed(bytes(`$${2 ** 29 - 23}\r\n`))
+    expect(Array.isArray(result) ? result : result.reason).toBe("BulkTooLarge")
+  })
+
   const malformed: Array<[string, string, Resp.DecoderOptions | undefined, string]> = [
     ["an unknown type byte", "!oops\r\n", undefined, "UnexpectedByte"],
     ["an empty line", "\r\n", undefined, "UnexpectedByte"],

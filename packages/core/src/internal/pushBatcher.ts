@@ -14,10 +14,32 @@
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import type { ConnectionPool, OpenError } from "../ConnectionPool.js"
-import { type CommandError, ServerError } from "../Errors.js"
+import { type CommandError, JobValidationError, ServerError } from "../Errors.js"
 import type { PushableJob } from "../JobPayload.js"
 import * as Protocol from "../Protocol.js"
 import type * as Resp from "../Resp.js"
+import { describeThrown } from "./describeThrown.js"
+
+/**
+ * A checked job's PUSH command. Writing the JSON reads the job again: a getter that passed the
+ * check may now throw or return what JSON cannot carry. That job is refused; writing it runs
+ * outside any fiber here, where a throw would be uncaught.
+ *
+ * @internal
+ */
+export const pushCommand = (job: PushableJob): Either.Either<Protocol.Command, JobValidationError> => {
+  try {
+    return Either.right(Protocol.push(job))
+  } catch (error) {
+    return Either.left(
+      new JobValidationError({
+        jobtype: job.jobtype,
+        jid: job.jid,
+        detail: `writing it as JSON threw ${describeThrown(error)} (did a getter change after the check?)`
+      })
+    )
+  }
+}
 
 /** @internal */
 export interface PushBatcherOptions {
@@ -34,7 +56,7 @@ export interface PushBatcherOptions {
 
 interface Waiting {
   readonly job: PushableJob
-  readonly resume: (result: Effect.Effect<void, CommandError>) => void
+  readonly resume: (result: Effect.Effect<void, CommandError | JobValidationError>) => void
 }
 
 /**
@@ -42,15 +64,28 @@ interface Waiting {
  *
  * @internal
  */
-export const make = (options: PushBatcherOptions): (job: PushableJob) => Effect.Effect<void, CommandError> => {
+export const make = (
+  options: PushBatcherOptions
+): (job: PushableJob) => Effect.Effect<void, CommandError | JobValidationError> => {
   const { connections, maxBatch, pool, pushBulkReply, pushReply } = options
   let waiting: Array<Waiting> = []
 
-  const sendOne = ({ job, resume }: Waiting) =>
-    pool.unsafeSend(Protocol.push(job), (result) => resume(Either.flatMap(result, pushReply)))
+  const sendOne = ({ job, resume }: Waiting) => {
+    const command = pushCommand(job)
+    if (Either.isLeft(command)) return resume(command)
+    pool.unsafeSend(command.right, (result) => resume(Either.flatMap(result, pushReply)))
+  }
 
-  const sendMany = (batch: ReadonlyArray<Waiting>) =>
-    pool.unsafeSend(Protocol.pushBulk(batch.map((entry) => entry.job)), (result: Either.Either<Resp.Reply, OpenError>) => {
+  const sendMany = (batch: ReadonlyArray<Waiting>) => {
+    let command: Protocol.Command
+    try {
+      command = Protocol.pushBulk(batch.map((entry) => entry.job))
+    } catch {
+      // One job cannot be written: each goes alone, so that only it is refused.
+      for (const entry of batch) sendOne(entry)
+      return
+    }
+    pool.unsafeSend(command, (result: Either.Either<Resp.Reply, OpenError>) => {
       const refused = Either.flatMap(result, pushBulkReply)
       if (Either.isLeft(refused)) {
         for (const entry of batch) entry.resume(refused)
@@ -62,6 +97,7 @@ export const make = (options: PushBatcherOptions): (job: PushableJob) => Effect.
         entry.resume(reason === undefined ? Effect.void : Effect.fail(refusal(reason)))
       }
     })
+  }
 
   const flush = () => {
     const all = waiting
