@@ -14,7 +14,6 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Schedule from "effect/Schedule"
-import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Connection from "./Connection.js"
 import * as ConnectionPool from "./ConnectionPool.js"
@@ -24,8 +23,7 @@ import {
   type InvalidArgumentError,
   type InvalidUrlError,
   JobValidationError,
-  type ProtocolError,
-  ServerError
+  type ServerError
 } from "./Errors.js"
 import * as FaktoryUrl from "./FaktoryUrl.js"
 import type * as Handshake from "./Handshake.js"
@@ -33,7 +31,7 @@ import * as JobPayload from "./JobPayload.js"
 import * as Protocol from "./Protocol.js"
 import * as Replies from "./Replies.js"
 import type * as Resp from "./Resp.js"
-import * as ServerInfo from "./ServerInfo.js"
+import type * as ServerInfo from "./ServerInfo.js"
 import { describeThrown } from "./internal/describeThrown.js"
 import * as PushBatcher from "./internal/pushBatcher.js"
 import * as Spans from "./Spans.js"
@@ -133,6 +131,11 @@ export const PUSH_BULK_BATCH_SIZE = 1000
  */
 export interface Client {
   readonly url: FaktoryUrl.FaktoryUrl
+  /**
+   * Sends any command over the pool and reads its reply as the command says: every method
+   * below is this with a command from `Protocol` (PUSH also gathers concurrent pushes).
+   */
+  readonly send: <A, E>(command: Protocol.Command<A, E>) => Effect.Effect<A, E | CommandError>
   /** Checks, completes and pushes a job; returns its jid. */
   readonly push: (job: JobPayload.JobInput) => Effect.Effect<string, JobValidationError | CommandError>
   /**
@@ -213,22 +216,6 @@ export const Client: Context.Tag<Client, Client> = Context.GenericTag<Client>("@
 export const errorFromReply: (verb: string, reply: Resp.ErrorReply) => ServerError | EnterpriseRequiredError =
   Replies.errorFrom
 
-const expectOk = Replies.ok
-
-const RejectedJobs = Schema.Record({ key: Schema.String, value: Schema.String })
-const Latencies = Schema.Record({ key: Schema.String, value: Schema.Number })
-
-const expectPushBulk = Replies.json("PUSHB", RejectedJobs)
-const expectLatency = Replies.json("QUEUE", Latencies)
-
-const expectInfo = (reply: Resp.Reply): Effect.Effect<ServerInfo.ServerInfo, ServerError | ProtocolError> => {
-  if (reply._tag === "BulkString") return ServerInfo.decode(reply.value)
-  if (reply._tag === "ErrorReply") {
-    return Effect.fail(new ServerError({ command: "INFO", code: reply.code, detail: reply.message }))
-  }
-  return Effect.fail(Replies.unexpected("INFO", reply))
-}
-
 const resolveUrl = (
   options: ClientOptions
 ): Effect.Effect<FaktoryUrl.FaktoryUrl, InvalidUrlError | ConfigError.ConfigError> => {
@@ -281,6 +268,9 @@ export const make = (
       decoder: options.maxReplyBytes === undefined ? undefined : { maxBulkBytes: options.maxReplyBytes }
     }
     const poolSize = options.poolSize ?? 10
+    // Work the client starts outside its callers' fibers (gathered pushes) runs on the runtime
+    // it was made in: its logger and tracer, not the default runtime's.
+    const runtime = yield* Effect.runtime<never>()
     const pool = yield* ConnectionPool.make({
       open: Effect.provideService(Connection.make(connectionOptions), Transport, transport),
       size: poolSize,
@@ -289,10 +279,9 @@ export const make = (
       address: url.address
     })
 
-    const roundTrip = <A, E>(
-      command: Protocol.Command,
-      interpret: (reply: Resp.Reply) => Effect.Effect<A, E>
-    ): Effect.Effect<A, E | CommandError> => Effect.flatMap(pool.send(command), interpret)
+    /** The one way a command goes out: over the pool, its reply read by the command itself. */
+    const send = <A, E>(command: Protocol.Command<A, E>): Effect.Effect<A, E | CommandError> =>
+      Effect.flatMap(pool.send(command), command.reply)
 
     const fromEither = <A, E>(either: Either.Either<A, E>): Effect.Effect<A, E> => either
 
@@ -312,14 +301,8 @@ export const make = (
 
     const sendPush: (job: JobPayload.PushableJob) => Effect.Effect<void, CommandError | JobValidationError> =
       options.batchPushes === false
-        ? (job) => Effect.flatMap(PushBatcher.pushCommand(job), (command) => roundTrip(command, expectOk("PUSH")))
-        : PushBatcher.make({
-          pool,
-          maxBatch: PUSH_BULK_BATCH_SIZE,
-          connections: poolSize,
-          pushReply: expectOk("PUSH"),
-          pushBulkReply: expectPushBulk
-        })
+        ? (job) => Effect.flatMap(PushBatcher.pushCommand(job), send)
+        : PushBatcher.make({ pool, maxBatch: PUSH_BULK_BATCH_SIZE, connections: poolSize, runtime })
 
     /** Checks, runs the middleware and sends; `annotate` puts the jid on the current span. */
     const pushNow = (
@@ -363,7 +346,7 @@ export const make = (
       if (jobs.length === 0) return { pushed: [], rejected: [] }
       // Every command is written before any is sent: a job that cannot be written (a getter
       // that changed after the check) refuses them all, as an invalid job does.
-      const commands: Array<Protocol.Command> = []
+      const commands: Array<Protocol.Command<Readonly<Record<string, string>>, Protocol.ReplyError>> = []
       try {
         for (let start = 0; start < jobs.length; start += PUSH_BULK_BATCH_SIZE) {
           commands.push(Protocol.pushBulk(jobs.slice(start, start + PUSH_BULK_BATCH_SIZE)))
@@ -376,7 +359,7 @@ export const make = (
       // 23k jobs/s on one connection, 54k on four).
       const refusals = yield* Effect.forEach(
         commands,
-        (command) => Effect.flatMap(pool.send(command), expectPushBulk),
+        send,
         { concurrency: "unbounded" }
       )
       const rejected = refusals.flatMap((refused) => Object.entries(refused).map(([jid, reason]) => ({ jid, reason })))
@@ -388,60 +371,38 @@ export const make = (
       const command = yield* fromEither(Protocol.fetch(queues))
       // FETCH holds its connection up to 2 s: borrowed alone, so nothing queues behind it.
       const reply = yield* pool.useExclusive((connection) => connection.send(command))
-      return yield* Replies.fetched(reply)
+      return yield* command.reply(reply)
     }, Spans.withSpan("Faktory.fetch"))
-
-    const beat = Effect.fnUntraced(function*(payload: Protocol.Beat) {
-      return yield* Effect.flatMap(pool.send(Protocol.beat(payload)), Replies.beat)
-    }, Spans.withSpan("Faktory.beat"))
 
     const queueCommand = (action: Protocol.QueueAction) =>
       Effect.fnUntraced(function*(names: ReadonlyArray<string>) {
         // An empty list would make the server fail; changing no queue is simply nothing to do.
         if (names.length === 0) return
-        const command = yield* fromEither(Protocol.queue(action, names))
-        yield* roundTrip(command, expectOk(`QUEUE ${action}`))
+        yield* send(yield* fromEither(Protocol.queue(action, names)))
       }, Spans.withSpan(`Faktory.queue${action}`))
-
-    const textReply = (verb: string) => (reply: Resp.Reply) => {
-      switch (reply._tag) {
-        case "SimpleString":
-        case "BulkString":
-          return Effect.succeed(reply.value)
-        case "NullBulk":
-          return Effect.succeed("")
-        case "ErrorReply":
-          return Effect.fail(errorFromReply(verb, reply))
-      }
-    }
 
     return Client.of({
       url,
+      send,
       push,
       pushBulk,
       fetch,
-      ack: (jid: string) => roundTrip(Protocol.ack(jid), expectOk("ACK")).pipe(Spans.withSpan("Faktory.ack")),
-      fail: (failure: Protocol.Failure) =>
-        roundTrip(Protocol.fail(failure), expectOk("FAIL")).pipe(Spans.withSpan("Faktory.fail")),
-      beat,
-      info: roundTrip(Protocol.info, expectInfo).pipe(Spans.withSpan("Faktory.info")),
-      flush: roundTrip(Protocol.flush, expectOk("FLUSH")).pipe(Spans.withSpan("Faktory.flush")),
-      mutate: Effect.fnUntraced(function*(mutation: Protocol.Mutation) {
-        const command = yield* fromEither(Protocol.mutate(mutation))
-        yield* roundTrip(command, expectOk("MUTATE"))
-      }, Spans.withSpan("Faktory.mutate")),
+      ack: (jid: string) => send(Protocol.ack(jid)).pipe(Spans.withSpan("Faktory.ack")),
+      fail: (failure: Protocol.Failure) => send(Protocol.fail(failure)).pipe(Spans.withSpan("Faktory.fail")),
+      beat: (payload: Protocol.Beat) => send(Protocol.beat(payload)).pipe(Spans.withSpan("Faktory.beat")),
+      info: send(Protocol.info).pipe(Spans.withSpan("Faktory.info")),
+      flush: send(Protocol.flush).pipe(Spans.withSpan("Faktory.flush")),
+      mutate: (mutation: Protocol.Mutation) =>
+        Effect.flatMap(fromEither(Protocol.mutate(mutation)), send).pipe(Spans.withSpan("Faktory.mutate")),
       pauseQueues: queueCommand("PAUSE"),
       resumeQueues: queueCommand("RESUME"),
       removeQueues: queueCommand("REMOVE"),
-      queueLatency: Effect.fnUntraced(function*(names: ReadonlyArray<string>) {
-        if (names.length === 0) return {}
-        const command = yield* fromEither(Protocol.queueLatency(names))
-        return yield* roundTrip(command, expectLatency)
-      }, Spans.withSpan("Faktory.queueLatency")),
-      batch: (request: Protocol.BatchCommand) =>
-        roundTrip(Protocol.batch(request), textReply("BATCH")).pipe(Spans.withSpan("Faktory.batch")),
-      track: (request: Protocol.TrackCommand) =>
-        roundTrip(Protocol.track(request), textReply("TRACK")).pipe(Spans.withSpan("Faktory.track")),
+      queueLatency: (names: ReadonlyArray<string>) =>
+        names.length === 0
+          ? Effect.succeed({})
+          : Effect.flatMap(fromEither(Protocol.queueLatency(names)), send).pipe(Spans.withSpan("Faktory.queueLatency")),
+      batch: (request: Protocol.BatchCommand) => send(Protocol.batch(request)).pipe(Spans.withSpan("Faktory.batch")),
+      track: (request: Protocol.TrackCommand) => send(Protocol.track(request)).pipe(Spans.withSpan("Faktory.track")),
       withConnection: pool.useExclusive
     })
   })

@@ -72,14 +72,14 @@ export interface Connection {
    * failures: what they mean depends on the command. Safe to call concurrently: replies are
    * matched in order.
    */
-  readonly send: (command: Protocol.Command) => Effect.Effect<Resp.Reply, ConnectionError | ProtocolError>
+  readonly send: (command: Protocol.Line) => Effect.Effect<Resp.Reply, ConnectionError | ProtocolError>
   /**
    * Sends a command and hands its reply (or the connection's failure) to one of two
    * callbacks, exactly once. The callback form of `send`, for code that keeps its own
    * bookkeeping around a command without a fiber per step (the pool's `send`).
    */
   readonly unsafeSend: (
-    command: Protocol.Command,
+    command: Protocol.Line,
     onReply: (reply: Resp.Reply) => void,
     onError: (error: ConnectionError | ProtocolError) => void
   ) => void
@@ -90,8 +90,8 @@ export interface Connection {
    * when its own reply arrives, not up to 2 s later with the FETCH's.
    */
   readonly sendBoth: (
-    first: Protocol.Command,
-    second: Protocol.Command
+    first: Protocol.Line,
+    second: Protocol.Line
   ) => Effect.Effect<
     readonly [Resp.Reply, Effect.Effect<Resp.Reply, ConnectionError | ProtocolError>],
     ConnectionError | ProtocolError
@@ -350,7 +350,7 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
   // Slots are queued and lines written in one synchronous step, so concurrent senders put
   // their slots in the FIFO in exactly the order their lines go out.
   const unsafeSend = (
-    command: Protocol.Command,
+    command: Protocol.Line,
     onReply: (reply: Resp.Reply) => void,
     onError: (error: ConnectionError | ProtocolError) => void
   ): void => {
@@ -359,14 +359,14 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
     enqueueLine(command.line)
   }
 
-  const send = (command: Protocol.Command): Effect.Effect<Resp.Reply, ConnectionError | ProtocolError> =>
+  const send = (command: Protocol.Line): Effect.Effect<Resp.Reply, ConnectionError | ProtocolError> =>
     Effect.async((resume) =>
       unsafeSend(command, (reply) => resume(Effect.succeed(reply)), (error) => resume(Effect.fail(error)))
     )
 
   const sendBoth = (
-    first: Protocol.Command,
-    second: Protocol.Command
+    first: Protocol.Line,
+    second: Protocol.Line
   ): Effect.Effect<
     readonly [Resp.Reply, Effect.Effect<Resp.Reply, ConnectionError | ProtocolError>],
     ConnectionError | ProtocolError
@@ -493,6 +493,6 @@ const toClosed = (error: AuthenticationError, address: string) =>
  */
 export const sendOnce = (
   options: ConnectionOptions,
-  command: Protocol.Command
+  command: Protocol.Line
 ): Effect.Effect<Resp.Reply, ConnectionError | ProtocolError | AuthenticationError, Transport> =>
   Effect.scoped(Effect.flatMap(make(options), (connection) => connection.send(command)))

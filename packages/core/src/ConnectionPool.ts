@@ -11,15 +11,14 @@
  *
  * @since 0.1.0
  */
-import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Runtime from "effect/Runtime"
 import * as Either from "effect/Either"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
-import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import type { Connection } from "./Connection.js"
@@ -40,28 +39,16 @@ export type OpenError = ConnectionError | AuthenticationError | ProtocolError
  * @category models
  */
 export interface ConnectionPool {
-  /** Runs `f` with a connection it may share with other callers (pipelined). */
-  readonly use: <A, E, R>(
-    f: (connection: Connection) => Effect.Effect<A, E, R>
-  ) => Effect.Effect<A, E | OpenError, R>
   /** Runs `f` with a connection no one else uses meanwhile (for blocking commands). */
   readonly useExclusive: <A, E, R>(
     f: (connection: Connection) => Effect.Effect<A, E, R>
   ) => Effect.Effect<A, E | OpenError, R>
   /**
-   * Sends one command on a shared connection and waits for its reply: `use` with
-   * `connection.send`, but with no fiber steps around the command when an open connection is
-   * at hand (the common case), which is most of a push's cost.
+   * Sends one command on a shared connection (pipelined with other callers' commands) and
+   * waits for its reply, with no fiber steps around the command when an open connection is at
+   * hand (the common case), which is most of a push's cost.
    */
-  readonly send: (command: Protocol.Command) => Effect.Effect<Resp.Reply, OpenError>
-  /**
-   * `send` in callback form, for code that runs outside a fiber (a microtask gathering
-   * several callers' work into one command). `onResult` is called exactly once.
-   */
-  readonly unsafeSend: (
-    command: Protocol.Command,
-    onResult: (result: Either.Either<Resp.Reply, OpenError>) => void
-  ) => void
+  readonly send: (command: Protocol.Line) => Effect.Effect<Resp.Reply, OpenError>
   /** Whether no shared command awaits its reply and no connection is being opened. */
   readonly isIdle: () => boolean
   /** Connections open now. */
@@ -168,7 +155,7 @@ interface Entry {
  * const url = Either.getOrThrow(FaktoryUrl.parse("tcp://localhost:7419"))
  * const program = Effect.gen(function* () {
  *   const pool = yield* ConnectionPool.make({ open: Connection.make({ url }), size: 4 })
- *   return yield* pool.use((connection) => connection.send(Protocol.info))
+ *   return yield* pool.send(Protocol.info)
  * }).pipe(Effect.scoped)
  * ```
  *
@@ -181,6 +168,7 @@ export const make = (options: ConnectionPoolOptions): Effect.Effect<ConnectionPo
     // not before finalizers the caller adds after creating the pool (a worker's terminate).
     const poolScope = yield* Effect.flatMap(Effect.scope, (scope) => Scope.fork(scope, ExecutionStrategy.sequential))
     const size = Math.max(1, options.size)
+    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
     const entries: Array<Entry> = []
     /** Connections being opened; they count against the size. */
     let opening = 0
@@ -293,42 +281,20 @@ export const make = (options: ConnectionPoolOptions): Effect.Effect<ConnectionPo
       return Effect.zipRight(awaitChange, acquireExclusive)
     })
 
-    const releaseShared = (entry: Entry) =>
-      Effect.suspend(() => {
-        entry.users--
-        if (!entry.connection.isOpen() && entry.users === 0) return drop(entry)
-        signal()
-        return Effect.void
-      })
-
-    const use: ConnectionPool["use"] = (f) =>
-      Effect.acquireUseRelease(acquireShared, (entry) => f(entry.connection), releaseShared)
-
-    const unsafeSend: ConnectionPool["unsafeSend"] = (command, onResult) => {
-      const entry = takeShared()
-      if (entry !== undefined) return sendOn(entry, command, onResult)
-      Effect.runFork(sendSlowly(command)).addObserver((exit) => {
-        if (Exit.isSuccess(exit)) return onResult(Either.right(exit.value))
-        const failure = Cause.failureOption(exit.cause)
-        onResult(Either.left(
-          Option.isSome(failure)
-            ? failure.value
-            : new ConnectionError({ reason: "Unknown", address: "-", detail: Cause.pretty(exit.cause) })
-        ))
-      })
-    }
-
-    /** `releaseShared` outside a fiber; a broken connection is dropped by a fiber of its own. */
+    /**
+     * `releaseShared` from a reply's callback; a broken connection is dropped by a fiber of its
+     * own, forked on the pool's runtime (its logger and tracer), not the default one.
+     */
     const release = (entry: Entry) => {
       entry.users--
       if (entry.connection.isOpen() || entry.users > 0) return signal()
-      Effect.runFork(drop(entry))
+      runFork(drop(entry))
     }
 
     /** Sends on a connection already counted as used; the count drops as the reply arrives. */
     const sendOn = (
       entry: Entry,
-      command: Protocol.Command,
+      command: Protocol.Line,
       onResult: (result: Either.Either<Resp.Reply, OpenError>) => void
     ) =>
       entry.connection.unsafeSend(command, (reply) => {
@@ -344,7 +310,7 @@ export const make = (options: ConnectionPoolOptions): Effect.Effect<ConnectionPo
      * connection to writing the command, so the use is counted exactly as long as the
      * connection owes the reply; the wait itself stays interruptible.
      */
-    const sendSlowly = (command: Protocol.Command): Effect.Effect<Resp.Reply, OpenError> =>
+    const sendSlowly = (command: Protocol.Line): Effect.Effect<Resp.Reply, OpenError> =>
       Effect.uninterruptibleMask((restore) =>
         Effect.flatMap(acquireShared, (entry) => {
           const reply = Deferred.unsafeMake<Resp.Reply, OpenError>(FiberId.none)
@@ -375,9 +341,7 @@ export const make = (options: ConnectionPoolOptions): Effect.Effect<ConnectionPo
       })
 
     return {
-      use,
       send,
-      unsafeSend,
       useExclusive: (f) => Effect.acquireUseRelease(acquireExclusive, (entry) => f(entry.connection), releaseExclusive),
       isIdle: () => opening === 0 && entries.every((entry) => entry.users === 0),
       openCount: () => entries.length,

@@ -386,6 +386,9 @@ const decodePushable = Schema.decodeUnknownEither(PushableJob, { onExcessPropert
  * @category constructors
  */
 export const prepare = (input: JobInput, now: Date = new Date()): Either.Either<PushableJob, JobValidationError> => {
+  // A job this function made is checked already (a typed job's push prepares it before the
+  // client sees it): it is passed on as it is, validated once.
+  if (isPrepared(input)) return Either.right(input)
   // The type says what to pass; plain JavaScript callers and data from elsewhere may pass
   // anything, and reading it may throw (a getter, a proxy). Whatever it is becomes a
   // JobValidationError: nothing is sent and no defect escapes.
@@ -415,9 +418,42 @@ const prepareUnsafe = (input: JobInput, now: Date): Either.Either<PushableJob, J
     }
     candidate.at = input.at.toISOString()
   }
-  if (isPlainValid(candidate)) return Either.right(candidate)
-  return Either.mapLeft(decodePushable(candidate), (error) => invalid(input, formatIssues(error)))
+  if (isPlainValid(candidate)) return Either.right(markPrepared(candidate))
+  return Either.map(
+    Either.mapLeft(decodePushable(candidate), (error) => invalid(input, formatIssues(error))),
+    markPrepared
+  )
 }
+
+/**
+ * Jobs `prepare` made, frozen so that they stay as they were checked. A WeakSet rather than
+ * a field: the job is sent as JSON, and nothing may be added to what the server stores.
+ */
+const preparedJobs = new WeakSet<object>()
+
+const markPrepared = <A extends object>(job: A): A => {
+  Object.freeze(job)
+  preparedJobs.add(job)
+  return job
+}
+
+/**
+ * Whether `prepare` made this job (so it is checked, complete and frozen).
+ *
+ * @example
+ * ```ts
+ * import { Either } from "effect"
+ * import { JobPayload } from "@effect-faktory/core"
+ *
+ * JobPayload.isPrepared(Either.getOrThrow(JobPayload.prepare({ jobtype: "A" }))) // true
+ * JobPayload.isPrepared({ jobtype: "A" }) // false
+ * ```
+ *
+ * @since 0.2.0
+ * @category guards
+ */
+export const isPrepared = (job: unknown): job is PushableJob =>
+  typeof job === "object" && job !== null && preparedJobs.has(job)
 
 /**
  * Checks and completes many jobs, for PUSHB: all of them or none. A refusal names the index of

@@ -1,36 +1,99 @@
 /**
  * The client's half of the wire format: one line per command, `VERB[ argument]\r\n`, with
- * compact single-line JSON arguments. Pure functions, no I/O. Arguments the server would
- * mangle or choke on are refused here with an `InvalidArgumentError`.
+ * compact single-line JSON arguments. Each command is a value that knows its reply: it carries
+ * its line and the reader (from `Replies`) that turns the server's answer into a value or a
+ * typed error, so whoever sends it, the client, the worker or a user's own pipeline, reads
+ * the answer the same way. Pure functions, no I/O. Arguments the server would mangle or
+ * choke on are refused here with an `InvalidArgumentError`.
  *
  * @since 0.1.0
  */
 import * as Either from "effect/Either"
+import type * as Option from "effect/Option"
+import type { EnterpriseRequiredError, ProtocolError, ServerError } from "./Errors.js"
 import { InvalidArgumentError } from "./Errors.js"
 import type { Hello } from "./Handshake.js"
-import { DEFAULT_RETRY, type PushableJob } from "./JobPayload.js"
+import { DEFAULT_RETRY, type Job, type PushableJob } from "./JobPayload.js"
+import * as Replies from "./Replies.js"
+import type * as Resp from "./Resp.js"
+import type * as ServerInfo from "./ServerInfo.js"
 
 /**
- * An encoded command: its verb (for errors and spans) and its full line.
+ * A line to write: its verb (for errors and spans) and the whole line. What a connection
+ * sends; a `Command` is one that also knows its reply.
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
-export interface Command {
+export interface Line {
   readonly verb: string
   readonly line: string
 }
 
-const command = (verb: string, argument?: string): Command => ({
+/**
+ * A command that knows its reply: `reply` reads the server's answer into an `A`, or fails
+ * with the typed error `E` that the answer stands for.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Command<A = Resp.Reply, E = never> extends Line {
+  readonly reply: (reply: Resp.Reply) => Either.Either<A, E>
+}
+
+/**
+ * The failures a reply of the open-source server's commands can stand for.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type ReplyError = ServerError | ProtocolError
+
+const line = (verb: string, argument?: string): Line => ({
   verb,
   line: argument === undefined ? `${verb}\r\n` : `${verb} ${argument}\r\n`
 })
+
+const command = <A, E>(
+  verb: string,
+  argument: string | undefined,
+  reply: (reply: Resp.Reply) => Either.Either<A, E>
+): Command<A, E> => ({ ...line(verb, argument), reply })
+
+/**
+ * A command from a line and its reader: for a command this module does not know, or a line
+ * built ahead of time (the worker's FETCH with queues in a drawn order).
+ *
+ * @example
+ * ```ts
+ * import { Protocol, Replies } from "@effect-faktory/core"
+ *
+ * const fetchAB = Protocol.make("FETCH", "a b", Replies.fetched)
+ * ```
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const make: <A, E>(
+  verb: string,
+  argument: string | undefined,
+  reply: (reply: Resp.Reply) => Either.Either<A, E>
+) => Command<A, E> = command
+
+// Readers made once: commands on the hot path share them.
+const pushOk = Replies.ok("PUSH")
+const ackOk = Replies.ok("ACK")
+const failOk = Replies.ok("FAIL")
+const flushOk = Replies.ok("FLUSH")
+const mutateOk = Replies.ok("MUTATE")
+const pushBulkRefusals = Replies.json("PUSHB", Replies.RejectedJobs)
+const latencies = Replies.json("QUEUE", Replies.Latencies)
 
 /**
  * @since 0.1.0
  * @category commands
  */
-export const hello = (payload: Hello): Command => command("HELLO", JSON.stringify(payload))
+export const hello = (payload: Hello): Line => line("HELLO", JSON.stringify(payload))
 
 /**
  * `END`: the server closes the connection without replying.
@@ -38,13 +101,13 @@ export const hello = (payload: Hello): Command => command("HELLO", JSON.stringif
  * @since 0.1.0
  * @category commands
  */
-export const end: Command = command("END")
+export const end: Line = line("END")
 
 /**
  * @since 0.1.0
  * @category commands
  */
-export const info: Command = command("INFO")
+export const info: Command<ServerInfo.ServerInfo, ReplyError> = command("INFO", undefined, Replies.info)
 
 /**
  * `FLUSH`: deletes every job and queue in the server's storage.
@@ -52,7 +115,7 @@ export const info: Command = command("INFO")
  * @since 0.1.0
  * @category commands
  */
-export const flush: Command = command("FLUSH")
+export const flush: Command<void, ReplyError> = command("FLUSH", undefined, flushOk)
 
 /**
  * @example
@@ -67,14 +130,19 @@ export const flush: Command = command("FLUSH")
  * @since 0.1.0
  * @category commands
  */
-export const push = (job: PushableJob): Command => command("PUSH", JSON.stringify(withRetry(job)))
+export const push = (job: PushableJob): Command<void, ReplyError> =>
+  command("PUSH", JSON.stringify(withRetry(job)), pushOk)
 
 /**
  * @since 0.1.0
  * @category commands
  */
-export const pushBulk = (jobs: ReadonlyArray<PushableJob>): Command =>
-  command("PUSHB", JSON.stringify(jobs.some((job) => job.retry === undefined) ? jobs.map(withRetry) : jobs))
+export const pushBulk = (jobs: ReadonlyArray<PushableJob>): Command<Readonly<Record<string, string>>, ReplyError> =>
+  command(
+    "PUSHB",
+    JSON.stringify(jobs.some((job) => job.retry === undefined) ? jobs.map(withRetry) : jobs),
+    pushBulkRefusals
+  )
 
 /**
  * A job with its retry count stated. `JobPayload.prepare` always sets one; a job built by hand
@@ -120,18 +188,20 @@ const checkQueueNames = (
  * @since 0.1.0
  * @category commands
  */
-export const fetch = (queues: ReadonlyArray<string>): Either.Either<Command, InvalidArgumentError> => {
+export const fetch = (
+  queues: ReadonlyArray<string>
+): Either.Either<Command<Option.Option<Job>, ReplyError>, InvalidArgumentError> => {
   if (queues.length === 0) {
     return Either.left(new InvalidArgumentError({ command: "FETCH", detail: "at least one queue is required" }))
   }
-  return Either.map(checkQueueNames("FETCH", queues, false), (names) => command("FETCH", names.join(" ")))
+  return Either.map(checkQueueNames("FETCH", queues, false), (names) => command("FETCH", names.join(" "), Replies.fetched))
 }
 
 /**
  * @since 0.1.0
  * @category commands
  */
-export const ack = (jid: string): Command => command("ACK", JSON.stringify({ jid }))
+export const ack = (jid: string): Command<void, ReplyError> => command("ACK", JSON.stringify({ jid }), ackOk)
 
 /**
  * What FAIL reports about a failed job.
@@ -222,7 +292,7 @@ export const truncateUtf8 = (text: string, maxBytes: number): string => {
  * @since 0.1.0
  * @category commands
  */
-export const fail = (failure: Failure): Command =>
+export const fail = (failure: Failure): Command<void, ReplyError> =>
   command(
     "FAIL",
     JSON.stringify({
@@ -232,7 +302,8 @@ export const fail = (failure: Failure): Command =>
       backtrace: (failure.backtrace ?? []).slice(0, MAX_BACKTRACE_LINES).map((line) =>
         truncateUtf8(line, MAX_BACKTRACE_LINE_BYTES)
       )
-    })
+    }),
+    failOk
   )
 
 /**
@@ -269,7 +340,7 @@ export interface Beat {
  * @since 0.1.0
  * @category commands
  */
-export const beat = (payload: Beat): Command =>
+export const beat = (payload: Beat): Command<WorkerState, ReplyError> =>
   command(
     "BEAT",
     JSON.stringify({
@@ -278,7 +349,8 @@ export const beat = (payload: Beat): Command =>
         ? {}
         : { current_state: payload.currentState }),
       ...(payload.rssKb === undefined ? {} : { rss_kb: Math.round(payload.rssKb) })
-    })
+    }),
+    Replies.beat
   )
 
 /**
@@ -318,7 +390,7 @@ export interface Mutation {
  * @since 0.1.0
  * @category commands
  */
-export const mutate = (mutation: Mutation): Either.Either<Command, InvalidArgumentError> => {
+export const mutate = (mutation: Mutation): Either.Either<Command<void, ReplyError>, InvalidArgumentError> => {
   const filter = mutation.filter
   const spaced = [filter?.jobtype, ...(filter?.jids ?? [])].find((value) => value?.includes(" "))
   if (spaced !== undefined) {
@@ -346,7 +418,7 @@ export const mutate = (mutation: Mutation): Either.Either<Command, InvalidArgume
   if (json.includes(" ")) {
     return Either.left(new InvalidArgumentError({ command: "MUTATE", detail: "the filter contains a space" }))
   }
-  return Either.right(command("MUTATE", json))
+  return Either.right(command("MUTATE", json, mutateOk))
 }
 
 /**
@@ -373,9 +445,9 @@ export type QueueAction = "PAUSE" | "RESUME" | "REMOVE"
 export const queue = (
   action: QueueAction,
   names: ReadonlyArray<string>
-): Either.Either<Command, InvalidArgumentError> =>
+): Either.Either<Command<void, ReplyError>, InvalidArgumentError> =>
   Either.map(checkQueueNames(`QUEUE ${action}`, names, true), (checked) =>
-    command("QUEUE", `${action} ${checked.join(" ")}`))
+    command("QUEUE", `${action} ${checked.join(" ")}`, Replies.ok(`QUEUE ${action}`)))
 
 /**
  * `QUEUE LATENCY names…`: seconds since the oldest job in each queue was enqueued.
@@ -383,9 +455,11 @@ export const queue = (
  * @since 0.1.0
  * @category commands
  */
-export const queueLatency = (names: ReadonlyArray<string>): Either.Either<Command, InvalidArgumentError> =>
+export const queueLatency = (
+  names: ReadonlyArray<string>
+): Either.Either<Command<Readonly<Record<string, number>>, ReplyError>, InvalidArgumentError> =>
   Either.map(checkQueueNames("QUEUE LATENCY", names, false), (checked) =>
-    command("QUEUE", `LATENCY ${checked.join(" ")}`))
+    command("QUEUE", `LATENCY ${checked.join(" ")}`, latencies))
 
 /**
  * Enterprise batch commands. Against open-source Faktory every one of them is refused.
@@ -410,18 +484,21 @@ export type BatchCommand =
  * @since 0.1.0
  * @category commands
  */
-export const batch = (request: BatchCommand): Command => {
+export const batch = (request: BatchCommand): Command<string, ReplyError | EnterpriseRequiredError> => {
   switch (request._tag) {
     case "New":
-      return command("BATCH", `NEW ${JSON.stringify(request.batch)}`)
+      return command("BATCH", `NEW ${JSON.stringify(request.batch)}`, batchText)
     case "Open":
-      return command("BATCH", `OPEN ${request.bid}`)
+      return command("BATCH", `OPEN ${request.bid}`, batchText)
     case "Commit":
-      return command("BATCH", `COMMIT ${request.bid}`)
+      return command("BATCH", `COMMIT ${request.bid}`, batchText)
     case "Status":
-      return command("BATCH", `STATUS ${request.bid}`)
+      return command("BATCH", `STATUS ${request.bid}`, batchText)
   }
 }
+
+const batchText = Replies.text("BATCH")
+const trackText = Replies.text("TRACK")
 
 /**
  * Enterprise job tracking: `TRACK GET jid` or `TRACK SET {…}`.
@@ -444,7 +521,7 @@ export type TrackCommand =
  * @since 0.1.0
  * @category commands
  */
-export const track = (request: TrackCommand): Command =>
+export const track = (request: TrackCommand): Command<string, ReplyError | EnterpriseRequiredError> =>
   request._tag === "Get"
-    ? command("TRACK", `GET ${request.jid}`)
-    : command("TRACK", `SET ${JSON.stringify(request.progress)}`)
+    ? command("TRACK", `GET ${request.jid}`, trackText)
+    : command("TRACK", `SET ${JSON.stringify(request.progress)}`, trackText)

@@ -17,6 +17,7 @@ import * as Handshake from "./Handshake.js"
 import * as JobPayload from "./JobPayload.js"
 import type * as Protocol from "./Protocol.js"
 import type * as Resp from "./Resp.js"
+import * as ServerInfo from "./ServerInfo.js"
 
 /** The open-source server's answer to Enterprise commands. */
 const enterpriseMarker = "only available in Faktory Enterprise"
@@ -178,4 +179,90 @@ const running = Either.right<Protocol.WorkerState>("running")
 export const beat = (reply: Resp.Reply): Either.Either<Protocol.WorkerState, ServerError | ProtocolError> => {
   if (reply._tag === "SimpleString" && reply.value === "OK") return running
   return Either.map(beatState(reply), ({ state }) => state)
+}
+
+/**
+ * An INFO reply: the server's state, decoded with its Schema.
+ *
+ * @example
+ * ```ts
+ * import { Replies, Resp } from "@effect-faktory/core"
+ *
+ * Replies.info(Resp.nullBulk) // Either.left(ProtocolError)
+ * ```
+ *
+ * @since 0.2.0
+ * @category readers
+ */
+export const info = (reply: Resp.Reply): Either.Either<ServerInfo.ServerInfo, ServerError | ProtocolError> => {
+  if (reply._tag === "BulkString") return ServerInfo.decode(reply.value)
+  if (reply._tag === "ErrorReply") return Either.left(serverError("INFO", reply))
+  return Either.left(unexpected("INFO", reply))
+}
+
+/**
+ * A text reply (the Enterprise BATCH and TRACK commands): a simple or bulk string, or an empty
+ * string for a null one; an error reply saying the feature is Enterprise-only becomes
+ * `EnterpriseRequiredError`.
+ *
+ * @example
+ * ```ts
+ * import { Replies, Resp } from "@effect-faktory/core"
+ *
+ * Replies.text("TRACK")(Resp.bulkString("{}")) // Either.right("{}")
+ * ```
+ *
+ * @since 0.2.0
+ * @category readers
+ */
+export const text = (verb: string) =>
+(reply: Resp.Reply): Either.Either<string, ServerError | EnterpriseRequiredError | ProtocolError> => {
+  switch (reply._tag) {
+    case "SimpleString":
+    case "BulkString":
+      return Either.right(reply.value)
+    case "NullBulk":
+      return Either.right("")
+    case "ErrorReply":
+      return Either.left(errorFrom(verb, reply))
+  }
+}
+
+/**
+ * The PUSHB reply's shape: each refused job's jid with its reason.
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const RejectedJobs = Schema.Record({ key: Schema.String, value: Schema.String })
+
+/**
+ * The `QUEUE LATENCY` reply's shape: seconds by queue name.
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const Latencies = Schema.Record({ key: Schema.String, value: Schema.Number })
+
+/** `CODE message` for the server's coded refusals (NOTUNIQUE, …), as PUSH's `-CODE message`. */
+const codedReason = /^([A-Z][A-Z_]*) (.*)$/s
+
+/**
+ * A job refused inside a PUSHB, as the error a PUSH of it alone would have failed with.
+ *
+ * @example
+ * ```ts
+ * import { Replies } from "@effect-faktory/core"
+ *
+ * Replies.pushRefusal("NOTUNIQUE Job not unique").code // "NOTUNIQUE"
+ * ```
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export const pushRefusal = (reason: string): ServerError => {
+  const coded = codedReason.exec(reason)
+  return coded === null
+    ? new ServerError({ command: "PUSH", code: "ERR", detail: reason })
+    : new ServerError({ command: "PUSH", code: coded[1]!, detail: coded[2]! })
 }

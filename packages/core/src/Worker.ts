@@ -40,6 +40,7 @@ import * as JobRunner from "./internal/worker/jobRunner.js"
 import * as Processor from "./internal/worker/processor.js"
 import * as Job from "./Job.js"
 import * as Protocol from "./Protocol.js"
+import * as Replies from "./Replies.js"
 import * as Spans from "./Spans.js"
 import type { Transport } from "./Transport.js"
 
@@ -305,8 +306,8 @@ export const make = (
     const wid = options.wid ?? randomWid()
     // Queue names are checked once; each FETCH line is then only a join.
     const strictFetch = yield* Protocol.fetch(queueOrder(queues))
-    const fetchCommand = (): Protocol.Command =>
-      Array.isArray(queues) ? strictFetch : { verb: "FETCH", line: `FETCH ${queueOrder(queues).join(" ")}\r\n` }
+    const fetchCommand = (): Processor.FetchCommand =>
+      Array.isArray(queues) ? strictFetch : Protocol.make("FETCH", queueOrder(queues).join(" "), Replies.fetched)
     const client = yield* Client.make({
       ...options.client,
       // One connection per processor, one for heartbeats, one spare for reports.

@@ -1,5 +1,5 @@
 import { expect, layer } from "@effect/vitest"
-import { Client, Job, type JobPayload, Protocol, push } from "@effect-faktory/core"
+import { Client, Job, JobPayload, Protocol, push, Replies } from "@effect-faktory/core"
 import { NodeTransport } from "@effect-faktory/node"
 import { FaktoryServer } from "@effect-faktory/testing"
 import { Effect, Either, Layer, Option, Schema } from "effect"
@@ -342,6 +342,27 @@ layer(Env, { excludeTestServices: true, timeout: "60 seconds" })("Client against
       const client = yield* Client.Client
       const reply = yield* client.withConnection((connection) => connection.send({ verb: "NOPE", line: "NOPE\r\n" }))
       expect(reply).toEqual({ _tag: "ErrorReply", code: "ERR", message: "unknown command NOPE" })
+    }))
+
+  it.effect("send takes any command and reads its reply as the command says, errors included", () =>
+    Effect.gen(function*() {
+      const client = yield* Client.Client
+      expect((yield* client.send(Protocol.info)).server.faktory_version).toBe("1.10.0")
+      const unknown = yield* Effect.flip(client.send(Protocol.make("NOPE", undefined, Replies.ok("NOPE"))))
+      expect(unknown).toMatchObject({ _tag: "ServerError", command: "NOPE", code: "ERR", detail: "unknown command NOPE" })
+    }))
+
+  it.effect("a typed job is checked once: the job it prepares is passed on as it is, frozen", () =>
+    Effect.gen(function*() {
+      const Once = Job.define("Once", { args: Schema.Tuple(Schema.String), queue: "once-q" })
+      const job = yield* Once.payload(["a"])
+      expect(JobPayload.isPrepared(job)).toBe(true)
+      expect(Object.isFrozen(job)).toBe(true)
+      // The client's check hands back the very object, rather than building and checking it anew.
+      expect(Either.getOrThrow(JobPayload.prepare(job))).toBe(job)
+      const jid = yield* Effect.flatMap(Client.Client, (client) => client.push(job))
+      expect(jid).toBe(job.jid)
+      expect((yield* fetchOne("once-q")).args).toEqual(["a"])
     }))
 
   it.effect("flush empties every queue", () =>

@@ -72,7 +72,7 @@ layer(FaktoryServer.layer({ webUi: false }), { excludeTestServices: true, timeou
     it.scoped("a command on a connection that closes fails with ConnectionError; the pool drops it and opens anew", () =>
       Effect.gen(function*() {
         const pool = yield* makePool(2)
-        const connection = yield* pool.use((connection) => Effect.succeed(connection))
+        const connection = yield* pool.useExclusive((connection) => Effect.succeed(connection))
         const waiting = yield* Effect.fork(pool.send(blockingFetch))
         yield* Effect.sleep("200 millis")
         yield* connection.close

@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Protocol } from "@effect-faktory/core"
 import { Either, FastCheck as fc } from "effect"
 
-const line = <E>(command: Either.Either<Protocol.Command, E>) => Either.getOrThrow(Either.map(command, (c) => c.line))
+const line = <E>(command: Either.Either<Protocol.Line, E>) => Either.getOrThrow(Either.map(command, (c) => c.line))
 const utf8Length = (text: string) => new TextEncoder().encode(text).byteLength
 
 describe("Protocol", () => {

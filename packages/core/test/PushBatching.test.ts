@@ -1,8 +1,8 @@
 import { describe, expect, it, layer } from "@effect/vitest"
-import { Client, Connection, ConnectionPool, FaktoryUrl, type JobPayload, type Resp, ServerError } from "@effect-faktory/core"
+import { Client, Connection, ConnectionPool, FaktoryUrl, type JobPayload, Replies } from "@effect-faktory/core"
 import { NodeTransport } from "@effect-faktory/node"
 import { FaktoryServer } from "@effect-faktory/testing"
-import { Cause, Effect, Either, Exit, Fiber, Option, Schema } from "effect"
+import { Cause, Effect, Either, Exit, Fiber, Option } from "effect"
 import * as PushBatcher from "../src/internal/pushBatcher.js"
 
 const commandCount = (client: Client.Client) => Effect.map(client.info, (info) => info.server.command_count)
@@ -41,14 +41,14 @@ const accepted = (jid: string): JobPayload.PushableJob => ({
 
 describe("a PUSHB refusal read as PUSH's error", () => {
   it("keeps the server's code for coded refusals", () => {
-    expect(PushBatcher.refusal("NOTUNIQUE Job not unique")).toMatchObject({ code: "NOTUNIQUE", detail: "Job not unique" })
+    expect(Replies.pushRefusal("NOTUNIQUE Job not unique")).toMatchObject({ code: "NOTUNIQUE", detail: "Job not unique" })
   })
   it("is ERR with the whole text otherwise, as the server writes -ERR before it", () => {
-    expect(PushBatcher.refusal("jobs must have a jobtype parameter")).toMatchObject({
+    expect(Replies.pushRefusal("jobs must have a jobtype parameter")).toMatchObject({
       code: "ERR",
       detail: "jobs must have a jobtype parameter"
     })
-    expect(PushBatcher.refusal("invalid timestamp for 'at': \"x\"")).toMatchObject({ code: "ERR" })
+    expect(Replies.pushRefusal("invalid timestamp for 'at': \"x\"")).toMatchObject({ code: "ERR" })
   })
 })
 
@@ -114,6 +114,21 @@ layer(FaktoryServer.layer({ webUi: false }), { excludeTestServices: true, timeou
         expect(yield* drain(client, "single-q")).toHaveLength(50)
       }))
 
+    it.scoped("gathered pushes run on the client's runtime: a defect reaches each caller as a defect", () =>
+      Effect.gen(function*() {
+        // A pool whose connections cannot even be opened: a bug (a defect), not a refusal.
+        const pool = yield* ConnectionPool.make({ open: Effect.dieMessage("open is broken"), size: 2 })
+        const push = PushBatcher.make({ pool, maxBatch: 1000, connections: 2, runtime: yield* Effect.runtime<never>() })
+        // The first goes at once; the others, pushed while it opens a connection, are gathered
+        // and sent from a fiber the batcher forks.
+        const fibers = yield* Effect.forEach(["defect-001", "defect-002", "defect-003"], (jid) => Effect.fork(push(accepted(jid))))
+        const exits = yield* Effect.forEach(fibers, Fiber.await)
+        for (const exit of exits) {
+          expect(Exit.isFailure(exit) && Cause.isDie(exit.cause)).toBe(true)
+          if (Exit.isFailure(exit)) expect(Cause.pretty(exit.cause)).toContain("open is broken")
+        }
+      }))
+
     it.scoped("a job the server refuses in a batch fails alone, with the error a PUSH gives", () =>
       Effect.gen(function*() {
         const server = yield* FaktoryServer.FaktoryServer
@@ -123,17 +138,9 @@ layer(FaktoryServer.layer({ webUi: false }), { excludeTestServices: true, timeou
           ),
           size: 2
         })
-        // Reply readers as the client's own: OK, or the server's error; PUSHB's refusal map.
-        const pushReply = (reply: Resp.Reply): Either.Either<void, ServerError> =>
-          reply._tag === "ErrorReply"
-            ? Either.left(new ServerError({ command: "PUSH", code: reply.code, detail: reply.message }))
-            : Either.right(undefined)
-        const pushBulkReply = (reply: Resp.Reply): Either.Either<Record<string, string>, ServerError> =>
-          reply._tag === "BulkString"
-            ? Either.right(Schema.decodeUnknownSync(Schema.parseJson(Schema.Record({ key: Schema.String, value: Schema.String })))(reply.value))
-            : Either.left(new ServerError({ command: "PUSHB", code: "UNEXPECTED", detail: JSON.stringify(reply) }))
+        const runtime = yield* Effect.runtime<never>()
         const batcher = (pool: ConnectionPool.ConnectionPool) =>
-          PushBatcher.make({ pool, maxBatch: 1000, connections: 2, pushReply, pushBulkReply })
+          PushBatcher.make({ pool, maxBatch: 1000, connections: 2, runtime })
 
         // Alone: a PUSH, refused with -ERR.
         const alone = yield* batcher(yield* makePool)(refusedByServer("alone-0001")).pipe(Effect.exit)

@@ -13,11 +13,13 @@
  */
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import type { ConnectionPool, OpenError } from "../ConnectionPool.js"
-import { type CommandError, JobValidationError, ServerError } from "../Errors.js"
+import * as Exit from "effect/Exit"
+import * as Runtime from "effect/Runtime"
+import type { ConnectionPool } from "../ConnectionPool.js"
+import { type CommandError, JobValidationError } from "../Errors.js"
 import type { PushableJob } from "../JobPayload.js"
 import * as Protocol from "../Protocol.js"
-import type * as Resp from "../Resp.js"
+import * as Replies from "../Replies.js"
 import { describeThrown } from "./describeThrown.js"
 
 /**
@@ -27,7 +29,9 @@ import { describeThrown } from "./describeThrown.js"
  *
  * @internal
  */
-export const pushCommand = (job: PushableJob): Either.Either<Protocol.Command, JobValidationError> => {
+export const pushCommand = (
+  job: PushableJob
+): Either.Either<Protocol.Command<void, Protocol.ReplyError>, JobValidationError> => {
   try {
     return Either.right(Protocol.push(job))
   } catch (error) {
@@ -48,15 +52,19 @@ export interface PushBatcherOptions {
   readonly maxBatch: number
   /** The pool's size: how many commands the server may run at once for us. */
   readonly connections: number
-  /** Reads a PUSH reply. */
-  readonly pushReply: (reply: Resp.Reply) => Either.Either<void, CommandError>
-  /** Reads a PUSHB reply: the refused jobs' jids, each with its reason. */
-  readonly pushBulkReply: (reply: Resp.Reply) => Either.Either<Readonly<Record<string, string>>, CommandError>
+  /**
+   * Where gathered pushes are sent from: a flush runs after the event loop's I/O turn, outside
+   * any caller's fiber, so it forks on the client's runtime (its logger and tracer), as
+   * `RequestResolver.dataLoader` forks its batches.
+   */
+  readonly runtime: Runtime.Runtime<never>
 }
+
+type PushResult = Effect.Effect<void, CommandError | JobValidationError>
 
 interface Waiting {
   readonly job: PushableJob
-  readonly resume: (result: Effect.Effect<void, CommandError | JobValidationError>) => void
+  readonly resume: (result: PushResult) => void
 }
 
 /**
@@ -64,37 +72,38 @@ interface Waiting {
  *
  * @internal
  */
-export const make = (
-  options: PushBatcherOptions
-): (job: PushableJob) => Effect.Effect<void, CommandError | JobValidationError> => {
-  const { connections, maxBatch, pool, pushBulkReply, pushReply } = options
+export const make = (options: PushBatcherOptions): (job: PushableJob) => PushResult => {
+  const { connections, maxBatch, pool } = options
+  const runFork = Runtime.runFork(options.runtime)
   let waiting: Array<Waiting> = []
 
-  const sendOne = ({ job, resume }: Waiting) => {
-    const command = pushCommand(job)
-    if (Either.isLeft(command)) return resume(command)
-    pool.unsafeSend(command.right, (result) => resume(Either.flatMap(result, pushReply)))
-  }
+  const send = <A, E>(command: Protocol.Command<A, E>) => Effect.flatMap(pool.send(command), command.reply)
 
-  const sendMany = (batch: ReadonlyArray<Waiting>) => {
-    let command: Protocol.Command
+  const sendOne = (job: PushableJob): PushResult => Effect.flatMap(pushCommand(job), send)
+
+  /** A gathered job sent alone; whatever happens, its waiter is resumed with it. */
+  const sendAlone = (entry: Waiting): Effect.Effect<void> =>
+    Effect.map(Effect.exit(sendOne(entry.job)), entry.resume)
+
+  const sendMany = (batch: ReadonlyArray<Waiting>): Effect.Effect<void> => {
+    let command: Protocol.Command<Readonly<Record<string, string>>, Protocol.ReplyError>
     try {
       command = Protocol.pushBulk(batch.map((entry) => entry.job))
     } catch {
       // One job cannot be written: each goes alone, so that only it is refused.
-      for (const entry of batch) sendOne(entry)
-      return
+      return Effect.forEach(batch, sendAlone, { concurrency: "unbounded", discard: true })
     }
-    pool.unsafeSend(command, (result: Either.Either<Resp.Reply, OpenError>) => {
-      const refused = Either.flatMap(result, pushBulkReply)
-      if (Either.isLeft(refused)) {
-        for (const entry of batch) entry.resume(refused)
+    return Effect.map(Effect.exit(send(command)), (exit) => {
+      // A failure or a defect reaches every waiter as it is.
+      if (Exit.isFailure(exit)) {
+        for (const entry of batch) entry.resume(exit)
         return
       }
+      const refused = exit.value
       for (const entry of batch) {
         // Own keys only: a jid such as "constructor" must not find the prototype's.
-        const reason = Object.hasOwn(refused.right, entry.job.jid) ? refused.right[entry.job.jid] : undefined
-        entry.resume(reason === undefined ? Effect.void : Effect.fail(refusal(reason)))
+        const reason = Object.hasOwn(refused, entry.job.jid) ? refused[entry.job.jid] : undefined
+        entry.resume(reason === undefined ? Effect.void : Effect.fail(Replies.pushRefusal(reason)))
       }
     })
   }
@@ -104,7 +113,10 @@ export const make = (
     waiting = []
     // Empty when every push gathered was interrupted.
     if (all.length === 0) return
-    if (all.length === 1) return sendOne(all[0]!)
+    if (all.length === 1) {
+      runFork(sendAlone(all[0]!))
+      return
+    }
     // The server runs each connection's commands one at a time, so the turn's jobs are spread
     // over as many commands as the pool has connections, each still carrying at least
     // `spreadAbove` jobs: fewer, larger commands cost the server less (measured with 50
@@ -117,16 +129,12 @@ export const make = (
     const size = Math.ceil(all.length / commands)
     for (let start = 0; start < all.length; start += size) {
       const batch = commands === 1 ? all : all.slice(start, start + size)
-      if (batch.length === 1) sendOne(batch[0]!)
-      else sendMany(batch)
+      runFork(batch.length === 1 ? sendAlone(batch[0]!) : sendMany(batch))
     }
   }
 
-  return (job) =>
+  const gather = (job: PushableJob): PushResult =>
     Effect.async((resume) => {
-      // Nothing in flight: no reply can bring more pushes this turn, so waiting would only
-      // add latency (one producer awaiting each push).
-      if (waiting.length === 0 && pool.isIdle()) return sendOne({ job, resume })
       const entry = { job, resume }
       waiting.push(entry)
       if (waiting.length === 1) afterIo(flush)
@@ -135,6 +143,13 @@ export const make = (
         if (index !== -1) waiting.splice(index, 1)
       })
     })
+
+  return (job) =>
+    Effect.suspend(() =>
+      // Nothing in flight: no reply can bring more pushes this turn, so waiting would only
+      // add latency (one producer awaiting each push).
+      waiting.length === 0 && pool.isIdle() ? sendOne(job) : gather(job)
+    )
 }
 
 /**
@@ -152,17 +167,3 @@ const afterIo = (f: () => void): void => {
 /** Fewest jobs in a command that is split off a turn's batch. */
 const spreadAbove = 16
 
-/** `CODE message` for the server's coded refusals (NOTUNIQUE, …), as PUSH's `-CODE message`. */
-const codedReason = /^([A-Z][A-Z_]*) (.*)$/s
-
-/**
- * A PUSHB refusal as the error PUSH would have failed with.
- *
- * @internal
- */
-export const refusal = (reason: string): ServerError => {
-  const coded = codedReason.exec(reason)
-  return coded === null
-    ? new ServerError({ command: "PUSH", code: "ERR", detail: reason })
-    : new ServerError({ command: "PUSH", code: coded[1]!, detail: coded[2]! })
-}

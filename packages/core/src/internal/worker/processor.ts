@@ -37,6 +37,9 @@ import type * as JobRunner from "./jobRunner.js"
  */
 export type Phase = "running" | "quiet" | "draining" | "pastDeadline" | "stopped"
 
+/** A FETCH, its queues in this fetch's order. */
+export type FetchCommand = Protocol.Command<Option.Option<JobPayload.Job>, Protocol.ReplyError>
+
 /** The worker's side of the processors: its state as they need to see it, and its counters. */
 export interface ProcessorContext {
   readonly client: Client.Client
@@ -47,7 +50,7 @@ export interface ProcessorContext {
   readonly phase: Effect.Effect<Phase>
   /** Completes when terminate begins; ends backoff waits early. */
   readonly stopping: Deferred.Deferred<void>
-  readonly fetchCommand: () => Protocol.Command
+  readonly fetchCommand: () => FetchCommand
   /** Counts a reported outcome: the one place the worker's counters change. */
   readonly recordReport: (acked: boolean) => void
   readonly outage: Outage
@@ -93,7 +96,7 @@ const fetchBackoff = (failures: number) =>
   Duration.millis(Math.min(10_000, 100 * 2 ** Math.min(failures, 10)) * (0.5 + Math.random()))
 
 interface Report {
-  readonly command: Protocol.Command
+  readonly command: Protocol.Command<void, Protocol.ReplyError>
   readonly acked: boolean
   readonly failure: Failure.FailureReport | undefined
 }
@@ -122,7 +125,7 @@ export const make = (context: ProcessorContext): Effect.Effect<void> => {
 
   /** The server's answer to a report: counted when accepted, else explained. */
   const settle = (job: JobPayload.Job, report: Report, reply: Resp.Reply): Effect.Effect<void> => {
-    const verdict = Replies.ok(report.acked ? "ACK" : "FAIL")(reply)
+    const verdict = report.command.reply(reply)
     if (Either.isRight(verdict)) {
       context.recordReport(report.acked)
       return Effect.void
@@ -159,19 +162,20 @@ export const make = (context: ProcessorContext): Effect.Effect<void> => {
    */
   const readFetch = (
     connection: Connection.Connection,
+    fetch: FetchCommand,
     reply: Resp.Reply
   ): Effect.Effect<Option.Option<JobPayload.Job>, ServerError | ProtocolError | CommandError> => {
-    const read = Replies.fetched(reply)
+    const read = fetch.reply(reply)
     if (Either.isRight(read)) return Effect.succeed(read.right)
     const error = read.left
     if (error._tag !== "ProtocolError" || error.reason !== "MalformedPayload") return Effect.fail(error)
     const jid = Replies.jidOf(reply)
     const logged = Effect.logError(`${error.message}${Option.isSome(jid) ? "; FAILed as MalformedJob" : ""}`)
     if (Option.isNone(jid)) return Effect.as(logged, Option.none())
-    const failure = { jid: jid.value, errtype: "MalformedJob", message: error.message, backtrace: [] }
+    const fail = Protocol.fail({ jid: jid.value, errtype: "MalformedJob", message: error.message, backtrace: [] })
     return logged.pipe(
-      Effect.zipRight(connection.send(Protocol.fail(failure))),
-      Effect.tap((failReply) => Either.isRight(Replies.ok("FAIL")(failReply)) ? Effect.sync(() => context.recordReport(false)) : Effect.void),
+      Effect.zipRight(connection.send(fail)),
+      Effect.tap((failReply) => Either.isRight(fail.reply(failReply)) ? Effect.sync(() => context.recordReport(false)) : Effect.void),
       Effect.as(Option.none())
     )
   }
@@ -196,10 +200,11 @@ export const make = (context: ProcessorContext): Effect.Effect<void> => {
           yield* restore(gate.await)
           const phase = yield* context.phase
           if (phase !== "running" && phase !== "quiet") return
-          const reply = yield* connection.send(context.fetchCommand())
+          const fetch = context.fetchCommand()
+          const reply = yield* connection.send(fetch)
           progressed()
           yield* outage.recovered
-          next = yield* readFetch(connection, reply)
+          next = yield* readFetch(connection, fetch, reply)
           continue
         }
         const job = next.value
@@ -210,10 +215,10 @@ export const make = (context: ProcessorContext): Effect.Effect<void> => {
           : yield* runner.run(job, jobRuntime)
         const report = reportOf(job, exit)
         if (report.failure !== undefined) yield* logFailure(job, report.failure, exit)
-        const fetchNext = (yield* context.phase) === "running"
+        const fetch = (yield* context.phase) === "running" ? context.fetchCommand() : undefined
         const sent = yield* Effect.either(
-          fetchNext
-            ? connection.sendBoth(report.command, context.fetchCommand())
+          fetch !== undefined
+            ? connection.sendBoth(report.command, fetch)
             : Effect.map(
               connection.send(report.command),
               (reply): readonly [Resp.Reply, Effect.Effect<Resp.Reply, ConnectionError | ProtocolError> | undefined] => [
@@ -229,7 +234,9 @@ export const make = (context: ProcessorContext): Effect.Effect<void> => {
         }
         const [reportReply, fetchReply] = sent.right
         yield* settle(job, report, reportReply)
-        if (fetchReply !== undefined) next = yield* Effect.flatMap(fetchReply, (reply) => readFetch(connection, reply))
+        if (fetch !== undefined && fetchReply !== undefined) {
+          next = yield* Effect.flatMap(fetchReply, (reply) => readFetch(connection, fetch, reply))
+        }
       }
     })
 
