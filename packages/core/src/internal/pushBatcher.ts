@@ -79,7 +79,10 @@ export const make = (options: PushBatcherOptions): (job: PushableJob) => PushRes
 
   const send = <A, E>(command: Protocol.Command<A, E>) => Effect.flatMap(pool.send(command), command.reply)
 
-  const sendOne = (job: PushableJob): PushResult => Effect.flatMap(pushCommand(job), send)
+  const sendOne = (job: PushableJob): PushResult => {
+    const command = pushCommand(job)
+    return Either.isLeft(command) ? command : send(command.right)
+  }
 
   /** A gathered job sent alone; whatever happens, its waiter is resumed with it. */
   const sendAlone = (entry: Waiting): Effect.Effect<void> =>
