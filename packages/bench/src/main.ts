@@ -14,6 +14,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
+import * as Chart from "./Chart.js"
 import type { RunResult, ScenarioName, ScenarioParams } from "./Scenario.js"
 import * as ScenarioSchema from "./ScenarioSchema.js"
 import * as ServerCpu from "./ServerCpu.js"
@@ -171,6 +172,7 @@ const main = Effect.gen(function*() {
   Fs.mkdirSync(outDir, { recursive: true })
   const name = smoke ? "smoke" : "latest"
   Fs.writeFileSync(Path.join(outDir, `${name}.md`), markdown)
+  Fs.writeFileSync(Path.join(outDir, `${name}.svg`), Chart.render(chartRows(results), chartTitle()))
   Fs.writeFileSync(
     Path.join(outDir, `${name}.json`),
     `${JSON.stringify({ date: new Date().toISOString(), faktory: version, node: process.version, cpus: Os.cpus().length, reps, smoke, rows: allRows.filter((r) => results[r.id] !== undefined), results }, null, 2)}\n`
@@ -195,6 +197,39 @@ const ratio = (
   const b = (theirs ?? []).map(pick).filter((value): value is number => value !== undefined)
   if (a.length === 0 || b.length === 0) return "–"
   return `${(summarize(a).median / summarize(b).median).toFixed(2)}×`
+}
+
+const spreadOf = (runs: ReadonlyArray<Measured> | undefined, pick: (run: Measured) => number | undefined) => {
+  const values = (runs ?? []).map(pick).filter((value): value is number => value !== undefined)
+  return values.length === 0 ? undefined : summarize(values)
+}
+
+const chartTitle = () =>
+  `effect-faktory ÷ peers, ${Os.cpus().length} cores, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`
+
+/** The rows of the ratio chart: every throughput row, latency, and the worker's costs. */
+const chartRows = (results: Results): ReadonlyArray<Chart.ChartRow> => {
+  const rows: Array<Chart.ChartRow> = []
+  const add = (
+    label: string,
+    higherIsBetter: boolean,
+    runs: Partial<Record<Tool, ReadonlyArray<Measured>>> | undefined,
+    pick: (run: Measured) => number | undefined
+  ) => {
+    const ours = spreadOf(runs?.effect, pick)
+    if (ours === undefined) return
+    rows.push({ label, higherIsBetter, ours, npm: spreadOf(runs?.npm, pick), go: spreadOf(runs?.go, pick) })
+  }
+  for (const row of allRows) {
+    if (row.scenario === "latency" || row.scenario === "soak") continue
+    add(row.id, true, results[row.id], (run) => run.jobsPerSecond)
+  }
+  add("latency p50", false, results["latency"], (run) => run.p50Ms)
+  add("latency p99", false, results["latency"], (run) => run.p99Ms)
+  const resources = results["process-10"]
+  add("CPU per 10k jobs (c=10)", false, resources, (run) => (run.cpuSeconds / run.jobsPerSecond / run.seconds) * 10_000)
+  add("peak RSS (c=10)", false, resources, (run) => run.peakRssKb)
+  return rows
 }
 
 const render = (results: Results, meta: { version: string; goNote: string | undefined }): string => {

@@ -61,6 +61,11 @@ it("the benchmark harness runs every scenario for every tool and writes its tabl
       }
       expect(markdown).toMatch(/\| server \(Faktory \+ Redis\) CPU seconds per 10,000 jobs, meanwhile \| [0-9]/)
     }
+    // The ratio chart: one labelled row per throughput scenario and cost, ÷ npm on each.
+    const svg = Fs.readFileSync(Path.join(out, "smoke.svg"), "utf8")
+    expect(svg.startsWith("<svg ")).toBe(true)
+    for (const label of ["push-await", "process-10", "latency p50", "CPU per 10k jobs (c=10)"]) expect(svg).toContain(`>${label}<`)
+    expect(svg.match(/<circle /g)?.length).toBe(13)
   } finally {
     Fs.rmSync(out, { recursive: true, force: true })
   }
