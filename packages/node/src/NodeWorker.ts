@@ -207,9 +207,10 @@ export interface RunMainOptions {
  * import { NodeWorker } from "@effect-faktory/node"
  *
  * const Ping = Job.define("Ping", { args: Schema.Tuple(Schema.String) })
- * NodeWorker.runMain(NodeWorker.layer().pipe(Layer.provide(Ping.handle(([who]) => Effect.log(who)))), {
- *   logFormat: "json"
- * })
+ * const WorkerLive = NodeWorker.layer().pipe(Layer.provide(Ping.handle(([who]) => Effect.log(who))))
+ *
+ * // The entry point's one statement; the process runs until the worker stops.
+ * export const main = () => NodeWorker.runMain(WorkerLive, { logFormat: "json" })
  * ```
  *
  * @since 0.1.0
@@ -291,7 +292,8 @@ const describeThrown = (thrown: unknown): string =>
  * import { NodeRuntime } from "@effect/platform-node"
  * import { NodeWorker } from "@effect-faktory/node"
  *
- * NodeRuntime.runMain(NodeWorker.run(NodeWorker.layer()))
+ * // The entry point's one statement; the process runs until the worker stops.
+ * export const main = () => NodeRuntime.runMain(NodeWorker.run(NodeWorker.layer()))
  * ```
  *
  * @since 0.1.0

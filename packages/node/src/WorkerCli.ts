@@ -296,7 +296,8 @@ export const command = Command.make(
  * import { Effect } from "effect"
  * import * as WorkerCli from "@effect-faktory/node/WorkerCli"
  *
- * WorkerCli.run(process.argv).pipe(Effect.provide(NodeContext.layer), NodeRuntime.runMain)
+ * // The entry point's one statement.
+ * export const main = () => WorkerCli.run(process.argv).pipe(Effect.provide(NodeContext.layer), NodeRuntime.runMain)
  * ```
  *
  * @since 0.1.0
@@ -348,8 +349,10 @@ const fail = (line: string) =>
  * import { Effect } from "effect"
  * import * as WorkerCli from "@effect-faktory/node/WorkerCli"
  *
- * WorkerCli.main(process.argv).pipe(Effect.provide(NodeContext.layer), (program) =>
- *   NodeRuntime.runMain(program, { disableErrorReporting: true }))
+ * // What the faktory-worker binary runs.
+ * export const main = () =>
+ *   WorkerCli.main(process.argv).pipe(Effect.provide(NodeContext.layer), (program) =>
+ *     NodeRuntime.runMain(program, { disableErrorReporting: true }))
  * ```
  *
  * @since 0.2.0
