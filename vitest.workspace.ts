@@ -13,4 +13,4 @@ const project = (name: string) => ({
   }
 })
 
-export default defineWorkspace([project("core"), project("node"), project("testing"), project("bench")])
+export default defineWorkspace([project("core"), project("node"), project("testing"), project("examples"), project("bench")])

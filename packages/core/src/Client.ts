@@ -207,7 +207,8 @@ export const Client: Context.Tag<Client, Client> = Context.GenericTag<Client>("@
  * ```ts
  * import { Client, Resp } from "@effect-faktory/core"
  *
- * Client.errorFromReply("FAIL", Resp.errorReply("ERR", "Job not found x")) // ServerError
+ * const reply = Resp.errorReply("ERR", "Job not found x")
+ * if (reply._tag === "ErrorReply") Client.errorFromReply("FAIL", reply) // ServerError
  * ```
  *
  * @since 0.1.0

@@ -150,13 +150,16 @@ interface Entry {
  * @example
  * ```ts
  * import { Effect, Either } from "effect"
- * import { Connection, ConnectionPool, FaktoryUrl, Protocol } from "@effect-faktory/core"
+ * import { Connection, ConnectionPool, FaktoryUrl, Protocol, Transport } from "@effect-faktory/core"
+ * import { NodeTransport } from "@effect-faktory/node"
  *
  * const url = Either.getOrThrow(FaktoryUrl.parse("tcp://localhost:7419"))
  * const program = Effect.gen(function* () {
- *   const pool = yield* ConnectionPool.make({ open: Connection.make({ url }), size: 4 })
+ *   const transport = yield* Transport.Transport
+ *   const open = Effect.provideService(Connection.make({ url }), Transport.Transport, transport)
+ *   const pool = yield* ConnectionPool.make({ open, size: 4 })
  *   return yield* pool.send(Protocol.info)
- * }).pipe(Effect.scoped)
+ * }).pipe(Effect.scoped, Effect.provide(NodeTransport.layer))
  * ```
  *
  * @since 0.1.0

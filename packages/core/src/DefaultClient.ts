@@ -82,8 +82,8 @@ let platform: Platform | undefined = undefined
  * ```ts
  * import { DefaultClient, type Transport } from "@effect-faktory/core"
  *
- * declare const platform: Transport.Platform
- * DefaultClient.setPlatform(platform)
+ * // What a platform package does when it is imported:
+ * export const register = (platform: Transport.Platform) => DefaultClient.setPlatform(platform)
  * ```
  *
  * @since 0.1.0
@@ -178,10 +178,10 @@ export const withClient = <A, E, R>(
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
  * import { push } from "@effect-faktory/core"
  *
- * await Effect.runPromise(push({ jobtype: "SendEmail", args: ["a@example.com"], queue: "mail" }))
+ * // Succeeds with the jid; the default client needs `@effect-faktory/node` imported somewhere.
+ * const program = push({ jobtype: "SendEmail", args: ["a@example.com"], queue: "mail" })
  * ```
  *
  * @since 0.1.0

@@ -121,7 +121,7 @@ export const flush: Command<void, ReplyError> = command("FLUSH", undefined, flus
  * @example
  * ```ts
  * import { Either } from "effect"
- * import { Job, Protocol } from "@effect-faktory/core"
+ * import { JobPayload, Protocol } from "@effect-faktory/core"
  *
  * const job = Either.getOrThrow(JobPayload.prepare({ jobtype: "Ping" }))
  * Protocol.push(job).line // 'PUSH {"jobtype":"Ping","jid":"…","args":[],"retry":25,"created_at":"…"}\r\n'

@@ -29,7 +29,8 @@ const enterpriseMarker = "only available in Faktory Enterprise"
  * ```ts
  * import { Replies, Resp } from "@effect-faktory/core"
  *
- * Replies.errorFrom("FAIL", Resp.errorReply("ERR", "Job not found x")) // ServerError
+ * const reply = Resp.errorReply("ERR", "Job not found x")
+ * if (reply._tag === "ErrorReply") Replies.errorFrom("FAIL", reply) // ServerError
  * ```
  *
  * @since 0.2.0

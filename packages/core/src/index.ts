@@ -41,21 +41,81 @@ export * as Worker from "./Worker.js"
 /** @since 0.1.0 */
 export * from "./Errors.js"
 
-/** @since 0.1.0 */
+// The module-level commands of DefaultClient, each documented there.
 export {
+  /**
+   * @since 0.1.0
+   * @category commands
+   */
   ack,
+  /**
+   * @since 0.1.0
+   * @category commands
+   */
   batch,
+  /**
+   * @since 0.1.0
+   * @category commands
+   */
   beat,
+  /**
+   * @since 0.1.0
+   * @category commands
+   */
   fail,
+  /**
+   * @since 0.1.0
+   * @category commands
+   */
   fetch,
+  /**
+   * @since 0.1.0
+   * @category commands
+   */
   flush,
+  /**
+   * @since 0.1.0
+   * @category commands
+   */
   info,
+  /**
+   * @since 0.1.0
+   * @category commands
+   */
   mutate,
+  /**
+   * @since 0.1.0
+   * @category commands
+   */
   pauseQueues,
+  /**
+   * @since 0.1.0
+   * @category commands
+   */
   push,
+  /**
+   * @since 0.1.0
+   * @category commands
+   */
   pushBulk,
+  /**
+   * @since 0.1.0
+   * @category commands
+   */
   queueLatency,
+  /**
+   * @since 0.1.0
+   * @category commands
+   */
   removeQueues,
+  /**
+   * @since 0.1.0
+   * @category commands
+   */
   resumeQueues,
+  /**
+   * @since 0.1.0
+   * @category commands
+   */
   track
 } from "./DefaultClient.js"

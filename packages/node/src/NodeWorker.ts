@@ -10,6 +10,10 @@
  * - an unhandled promise rejection (a promise nobody awaited): logged at ERROR; the worker
  *   carries on.
  *
+ * Logs are pretty (coloured only on a terminal, and never when `NO_COLOR` is set) or one JSON
+ * object a line, for production: `runMain(layer, { logFormat: "json" })` or
+ * `FAKTORY_LOG_FORMAT=json`.
+ *
  * @since 0.1.0
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
@@ -17,7 +21,11 @@ import { Worker } from "@effect-faktory/core"
 import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as FiberRef from "effect/FiberRef"
+import * as HashSet from "effect/HashSet"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
 import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
 import * as Os from "node:os"
@@ -63,8 +71,134 @@ export const layer = (options: Worker.WorkerOptions = {}) =>
   )
 
 /**
+ * How the worker's log lines are written: `pretty` (for people) or `json` (one object a line,
+ * with level, message, annotations such as jid and jobtype, spans and timestamp).
+ *
+ * @since 0.2.0
+ * @category logging
+ */
+export type LogFormat = "pretty" | "json"
+
+/**
+ * A log format named by a flag or the environment is neither `json` nor `pretty`.
+ *
+ * @example
+ * ```ts
+ * import { NodeWorker } from "@effect-faktory/node"
+ *
+ * new NodeWorker.LogFormatError({ source: "FAKTORY_LOG_FORMAT", value: "xml" }).message
+ * // FAKTORY_LOG_FORMAT "xml": expected json or pretty
+ * ```
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class LogFormatError extends Schema.TaggedError<LogFormatError>()("LogFormatError", {
+  source: Schema.String,
+  value: Schema.String
+}) {
+  override get message(): string {
+    return `${this.source} ${JSON.stringify(this.value)}: expected json or pretty`
+  }
+}
+
+/**
+ * Reads a log format: `json` or `pretty`, in any case.
+ *
+ * @example
+ * ```ts
+ * import { NodeWorker } from "@effect-faktory/node"
+ *
+ * NodeWorker.parseLogFormat("JSON", "--log-format") // Either.right("json")
+ * ```
+ *
+ * @since 0.2.0
+ * @category logging
+ */
+export const parseLogFormat = (value: string, source: string): Either.Either<LogFormat, LogFormatError> => {
+  const normalized = value.trim().toLowerCase()
+  return normalized === "json" || normalized === "pretty"
+    ? Either.right(normalized)
+    : Either.left(new LogFormatError({ source, value }))
+}
+
+/**
+ * The log format `FAKTORY_LOG_FORMAT` names; `pretty` when it is unset or empty.
+ *
+ * @example
+ * ```ts
+ * import { NodeWorker } from "@effect-faktory/node"
+ *
+ * const format = NodeWorker.logFormatFromEnv // Effect: "pretty" unless FAKTORY_LOG_FORMAT says json
+ * ```
+ *
+ * @since 0.2.0
+ * @category logging
+ */
+export const logFormatFromEnv: Effect.Effect<LogFormat, LogFormatError> = Effect.suspend(() => {
+  const value = process.env.FAKTORY_LOG_FORMAT
+  return value === undefined || value.trim() === "" ? Effect.succeed("pretty") : parseLogFormat(value, "FAKTORY_LOG_FORMAT")
+})
+
+/**
+ * Whether pretty logs are coloured: only when standard output is a terminal and `NO_COLOR` is
+ * unset or empty (https://no-color.org).
+ *
+ * @example
+ * ```ts
+ * import { NodeWorker } from "@effect-faktory/node"
+ *
+ * NodeWorker.colorEnabled() // false when piped to a file
+ * ```
+ *
+ * @since 0.2.0
+ * @category logging
+ */
+export const colorEnabled = (): boolean => process.stdout.isTTY === true && (process.env.NO_COLOR ?? "") === ""
+
+/**
+ * Runs `effect` with one logger in the given format, written to standard output, in place of
+ * Effect's default logger and of the pretty one `NodeRuntime.runMain` installs (providing
+ * `Logger.json` alongside that one printed every line twice, pretty and JSON).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { NodeWorker } from "@effect-faktory/node"
+ *
+ * const program = Effect.log("hello").pipe(NodeWorker.withLogFormat("json"))
+ * // {"message":["hello"],"logLevel":"INFO","timestamp":"…","annotations":{},"spans":{},"fiberId":"#1"}
+ * ```
+ *
+ * @since 0.2.0
+ * @category logging
+ */
+export const withLogFormat = (format: LogFormat) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.locallyWith(effect, FiberRef.currentLoggers, (loggers) =>
+    loggers.pipe(
+      HashSet.remove(Logger.defaultLogger),
+      HashSet.remove(Logger.prettyLoggerDefault),
+      HashSet.add(
+        format === "json" ? Logger.withConsoleLog(Logger.jsonLogger) : Logger.prettyLogger({ colors: colorEnabled() })
+      )
+    ))
+
+/**
+ * What `runMain` can be told.
+ *
+ * @since 0.2.0
+ * @category running
+ */
+export interface RunMainOptions {
+  /** `pretty` or `json`. Default: `FAKTORY_LOG_FORMAT`, else `pretty`. */
+  readonly logFormat?: LogFormat | undefined
+}
+
+/**
  * Runs a worker until it stops: on a terminate from the server, SIGTERM or SIGINT. SIGTSTP
- * quiets it. The process exits when the worker has stopped and every finalizer has run.
+ * quiets it. The process exits when the worker has stopped and every finalizer has run. A
+ * failure (the worker could not start, say) is logged in the chosen format and the process
+ * exits non-zero.
  *
  * @example
  * ```ts
@@ -73,15 +207,31 @@ export const layer = (options: Worker.WorkerOptions = {}) =>
  * import { NodeWorker } from "@effect-faktory/node"
  *
  * const Ping = Job.define("Ping", { args: Schema.Tuple(Schema.String) })
- * NodeWorker.runMain(NodeWorker.layer().pipe(Layer.provide(Ping.handle(([who]) => Effect.log(who)))))
+ * const WorkerLive = NodeWorker.layer().pipe(Layer.provide(Ping.handle(([who]) => Effect.log(who))))
+ *
+ * // The entry point's one statement; the process runs until the worker stops.
+ * export const main = () => NodeWorker.runMain(WorkerLive, { logFormat: "json" })
  * ```
  *
  * @since 0.1.0
  * @category running
  */
-export const runMain = <E>(workerLayer: Layer.Layer<Worker.Worker, E>): void => {
+export const runMain = <E>(workerLayer: Layer.Layer<Worker.Worker, E>, options: RunMainOptions = {}): void => {
   exitOnSecondInterrupt()
-  NodeRuntime.runMain(run(workerLayer))
+  const program = Effect.gen(function*() {
+    const fromEnv = yield* Effect.either(logFormatFromEnv)
+    // A bad FAKTORY_LOG_FORMAT is reported in pretty lines: the format asked for is unknown.
+    const format = options.logFormat ?? Either.getOrElse(fromEnv, () => "pretty" as const)
+    yield* Effect.gen(function*() {
+      if (options.logFormat === undefined && Either.isLeft(fromEnv)) return yield* fromEnv.left
+      yield* run(workerLayer)
+    }).pipe(
+      // Reported here rather than by the runtime, so that the report is in the chosen format.
+      Effect.tapErrorCause((cause) => Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logError(cause)),
+      withLogFormat(format)
+    )
+  })
+  NodeRuntime.runMain(program, { disableErrorReporting: true, disablePrettyLogger: true })
 }
 
 /**
@@ -142,7 +292,8 @@ const describeThrown = (thrown: unknown): string =>
  * import { NodeRuntime } from "@effect/platform-node"
  * import { NodeWorker } from "@effect-faktory/node"
  *
- * NodeRuntime.runMain(NodeWorker.run(NodeWorker.layer()))
+ * // The entry point's one statement; the process runs until the worker stops.
+ * export const main = () => NodeRuntime.runMain(NodeWorker.run(NodeWorker.layer()))
  * ```
  *
  * @since 0.1.0

@@ -8,7 +8,10 @@
  *
  * @since 0.1.0
  */
+import * as CliConfig from "@effect/cli/CliConfig"
 import * as Command from "@effect/cli/Command"
+import * as Descriptor from "@effect/cli/CommandDescriptor"
+import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
 import { type Worker } from "@effect-faktory/core"
@@ -109,37 +112,143 @@ export const loadHandlers = (module: string) =>
     return layers
   })
 
-const require = Options.text("require").pipe(
-  Options.withAlias("r"),
-  Options.withDescription("a module whose exports are handler layers (Job.define(…).handle(…)); repeatable"),
-  Options.repeated
+/**
+ * One flag as `--help` shows it. The same text describes the flag to the parser.
+ */
+interface Flag {
+  readonly name: string
+  readonly alias?: string
+  readonly value?: string
+  readonly description: string
+  /** What applies when the flag is absent, as `--help` says it. */
+  readonly fallback?: string
+}
+
+const flagsDoc = {
+  require: {
+    name: "require",
+    alias: "r",
+    value: "module",
+    description: "required: a module whose exports are handler layers (Job.define(...).handle(...)); repeatable"
+  },
+  queue: {
+    name: "queue",
+    alias: "q",
+    value: "name[,weight]",
+    description: "a queue to fetch from; repeatable; with weights, heavier queues are fetched first more often",
+    fallback: "default"
+  },
+  concurrency: { name: "concurrency", alias: "c", value: "jobs", description: "most jobs running at once", fallback: "20" },
+  timeout: {
+    name: "timeout",
+    alias: "t",
+    value: "seconds",
+    description: "how long a shutdown waits for running jobs before it FAILs them",
+    fallback: "25"
+  },
+  label: { name: "label", alias: "l", value: "label", description: "a label shown in the Web UI; repeatable" },
+  url: {
+    name: "url",
+    alias: "u",
+    value: "url",
+    description: "the server, tcp://[:password@]host:port or tcp+tls://...",
+    fallback: "$FAKTORY_PROVIDER or $FAKTORY_URL, else tcp://localhost:7419"
+  },
+  logFormat: {
+    name: "log-format",
+    value: "json|pretty",
+    description: "json: one JSON object a line, for production; pretty: for people (coloured on a terminal unless NO_COLOR is set)",
+    fallback: "$FAKTORY_LOG_FORMAT, else pretty"
+  },
+  verbose: { name: "verbose", alias: "v", description: "log debug lines too" },
+  help: { name: "help", alias: "h", description: "show this help" },
+  version: { name: "version", description: "show the version" }
+} satisfies Record<string, Flag>
+
+const VERSION = "0.1.0"
+
+const describe = (flag: Flag): string => flag.fallback === undefined ? flag.description : `${flag.description} (default: ${flag.fallback})`
+
+const text = (flag: Flag) => {
+  const option = Options.text(flag.name).pipe(Options.withDescription(describe(flag)))
+  return flag.alias === undefined ? option : Options.withAlias(option, flag.alias)
+}
+
+const require = text(flagsDoc.require).pipe(Options.repeated)
+const queue = text(flagsDoc.queue).pipe(Options.repeated)
+// Numbers are read as text and checked here, so that a bad one is named in the error.
+const concurrency = text(flagsDoc.concurrency).pipe(Options.optional)
+const timeout = text(flagsDoc.timeout).pipe(Options.optional)
+const label = text(flagsDoc.label).pipe(Options.repeated)
+const url = text(flagsDoc.url).pipe(Options.optional)
+const logFormat = text(flagsDoc.logFormat).pipe(Options.optional)
+const verbose = Options.boolean(flagsDoc.verbose.name).pipe(
+  Options.withAlias(flagsDoc.verbose.alias),
+  Options.withDescription(flagsDoc.verbose.description)
 )
-const queue = Options.text("queue").pipe(
-  Options.withAlias("q"),
-  Options.withDescription("a queue to fetch from, as name or name,weight; repeatable; default: default"),
-  Options.repeated
-)
-const concurrency = Options.integer("concurrency").pipe(
-  Options.withAlias("c"),
-  Options.withDescription("most jobs running at once"),
-  Options.withDefault(20)
-)
-const timeout = Options.integer("timeout").pipe(
-  Options.withAlias("t"),
-  Options.withDescription("seconds to wait for running jobs on shutdown"),
-  Options.withDefault(25)
-)
-const label = Options.text("label").pipe(
-  Options.withAlias("l"),
-  Options.withDescription("a label shown in the Web UI; repeatable"),
-  Options.repeated
-)
-const url = Options.text("url").pipe(
-  Options.withAlias("u"),
-  Options.withDescription("the server, tcp://[:password@]host:port; default: FAKTORY_PROVIDER/FAKTORY_URL"),
-  Options.optional
-)
-const verbose = Options.boolean("verbose").pipe(Options.withAlias("v"), Options.withDescription("log debug lines"))
+
+/**
+ * What `faktory-worker --help` prints: every flag with what it does and its default, plain
+ * text (no colour), as wide as a terminal's 100 columns.
+ *
+ * @example
+ * ```ts
+ * import * as WorkerCli from "@effect-faktory/node/WorkerCli"
+ *
+ * console.log(WorkerCli.helpText)
+ * ```
+ *
+ * @since 0.2.0
+ * @category commands
+ */
+export const helpText: string = (() => {
+  const list: ReadonlyArray<Flag> = Object.values(flagsDoc)
+  const left = (flag: Flag) =>
+    `${flag.alias === undefined ? "    " : `-${flag.alias}, `}--${flag.name}${flag.value === undefined ? "" : ` <${flag.value}>`}`
+  const width = Math.max(...list.map((flag) => left(flag).length)) + 2
+  const wrap = (words: string, room: number): Array<string> => {
+    const lines: Array<string> = []
+    let line = ""
+    for (const word of words.split(" ")) {
+      if (line !== "" && line.length + 1 + word.length > room) {
+        lines.push(line)
+        line = word
+      } else {
+        line = line === "" ? word : `${line} ${word}`
+      }
+    }
+    lines.push(line)
+    return lines
+  }
+  const rows = list.flatMap((flag) =>
+    wrap(describe(flag), 98 - width).map((line, index) =>
+      `  ${(index === 0 ? left(flag) : "").padEnd(width)}${line}`
+    )
+  )
+  return [
+    `faktory-worker ${VERSION}: runs a Faktory worker for the handler layers that the required modules export.`,
+    "",
+    "Usage: faktory-worker -r <module> [-r <module>...] [options]",
+    "",
+    "Options:",
+    ...rows,
+    "",
+    "Signals: SIGTSTP quiets the worker (no more fetching; running jobs finish); SIGTERM or SIGINT",
+    "stops it, waiting up to --timeout for running jobs; a second SIGINT stops it at once.",
+    "",
+    "Example: faktory-worker -r ./dist/jobs.js -q critical,3 -q default,1 -c 20 -t 25 -l billing",
+    ""
+  ].join("\n")
+})()
+
+const wholeNumber = (flag: Flag, value: string, least: number): Effect.Effect<number, CliError> =>
+  /^[0-9]+$/.test(value.trim()) && Number(value) >= least
+    ? Effect.succeed(Number(value))
+    : Effect.fail(
+      new CliError({
+        detail: `--${flag.name} ${JSON.stringify(value)}: expected a whole number${least > 0 ? ` of at least ${least}` : ""}`
+      })
+    )
 
 /**
  * The command.
@@ -149,25 +258,33 @@ const verbose = Options.boolean("verbose").pipe(Options.withAlias("v"), Options.
  */
 export const command = Command.make(
   "faktory-worker",
-  { require, queue, concurrency, timeout, label, url, verbose },
+  { require, queue, concurrency, timeout, label, url, logFormat, verbose },
   (flags) =>
     Effect.gen(function*() {
-      if (flags.require.length === 0) {
-        return yield* new CliError({ detail: "name at least one module of handlers with -r/--require" })
-      }
-      if (flags.concurrency < 1) return yield* new CliError({ detail: "--concurrency must be at least 1" })
-      if (flags.timeout < 0) return yield* new CliError({ detail: "--timeout must not be negative" })
-      const queues = yield* parseQueues(flags.queue)
-      const handlers = (yield* Effect.forEach(flags.require, loadHandlers)).flat()
-      const workerLayer = NodeWorker.layer({
-        queues,
-        concurrency: flags.concurrency,
-        shutdownTimeout: `${flags.timeout} seconds`,
-        labels: flags.label,
-        ...(Option.isSome(flags.url) ? { client: { url: flags.url.value } } : {})
-      }).pipe(Layer.provide(Layer.mergeAll(Layer.empty, ...handlers)))
-      yield* NodeWorker.run(workerLayer)
-    }).pipe(Logger.withMinimumLogLevel(flags.verbose ? LogLevel.Debug : LogLevel.Info))
+      const format = Option.isSome(flags.logFormat)
+        ? yield* NodeWorker.parseLogFormat(flags.logFormat.value, "--log-format")
+        : yield* NodeWorker.logFormatFromEnv
+      yield* Effect.gen(function*() {
+        if (flags.require.length === 0) {
+          return yield* new CliError({ detail: "name at least one module of handlers with -r/--require (see --help)" })
+        }
+        const concurrency = Option.isSome(flags.concurrency) ? yield* wholeNumber(flagsDoc.concurrency, flags.concurrency.value, 1) : 20
+        const timeout = Option.isSome(flags.timeout) ? yield* wholeNumber(flagsDoc.timeout, flags.timeout.value, 0) : 25
+        const queues = yield* parseQueues(flags.queue)
+        const handlers = (yield* Effect.forEach(flags.require, loadHandlers)).flat()
+        const workerLayer = NodeWorker.layer({
+          queues,
+          concurrency,
+          shutdownTimeout: `${timeout} seconds`,
+          labels: flags.label,
+          ...(Option.isSome(flags.url) ? { client: { url: flags.url.value } } : {})
+        }).pipe(Layer.provide(Layer.mergeAll(Layer.empty, ...handlers)))
+        yield* NodeWorker.run(workerLayer)
+      }).pipe(
+        Logger.withMinimumLogLevel(flags.verbose ? LogLevel.Debug : LogLevel.Info),
+        NodeWorker.withLogFormat(format)
+      )
+    })
 ).pipe(Command.withDescription("Runs a Faktory worker for the handler layers that the required modules export."))
 
 /**
@@ -179,21 +296,52 @@ export const command = Command.make(
  * import { Effect } from "effect"
  * import * as WorkerCli from "@effect-faktory/node/WorkerCli"
  *
- * WorkerCli.run(process.argv).pipe(Effect.provide(NodeContext.layer), NodeRuntime.runMain)
+ * // The entry point's one statement.
+ * export const main = () => WorkerCli.run(process.argv).pipe(Effect.provide(NodeContext.layer), NodeRuntime.runMain)
  * ```
  *
  * @since 0.1.0
  * @category commands
  */
-export const run = Command.run(command, { name: "faktory-worker", version: "0.1.0" })
+export const run = Command.run(command, { name: "faktory-worker", version: VERSION })
 
 const hasMessage = (error: unknown): error is { readonly message: string } =>
   typeof error === "object" && error !== null && "message" in error && typeof error.message === "string"
 
+/** The first line of a parser's message, without colour codes. */
+const firstLine = (doc: HelpDoc.HelpDoc): string =>
+  // eslint-disable-next-line no-control-regex
+  HelpDoc.toAnsiText(doc).replace(/\u001b\[[0-9;]*m/g, "").split("\n").map((line) => line.trim()).find((line) =>
+    line !== ""
+  ) ?? "invalid command line"
+
+/** What the parser makes of the arguments, without printing anything. */
+const usageError = (args: ReadonlyArray<string>) =>
+  Descriptor.parse(command.descriptor, ["faktory-worker", ...args], CliConfig.defaultConfig).pipe(
+    Effect.map((directive) => {
+      if (directive._tag !== "UserDefined" || directive.leftover.length === 0) return Option.none()
+      const [head = ""] = directive.leftover
+      // A flag given last without its value is left over too: say what it lacks.
+      const flag = Object.values<Flag>(flagsDoc).find((flag) =>
+        flag.value !== undefined && (head === `--${flag.name}` || head === `-${flag.alias}`)
+      )
+      return Option.some(
+        flag?.value === undefined ? `unknown argument ${JSON.stringify(head)}` : `${head} needs a value: ${head} <${flag.value}>`
+      )
+    }),
+    Effect.catchIf(ValidationError.isValidationError, (error) => Effect.succeed(Option.some(firstLine(error.error))))
+  )
+
+const fail = (line: string) =>
+  Effect.zipRight(
+    Effect.sync(() => process.stderr.write(`faktory-worker: ${line}\n`)),
+    Effect.fail(new CliError({ detail: line }))
+  )
+
 /**
- * Runs the command and says why it failed in one line on stderr: a refused password, a bad
- * flag, a module that does not load. Usage errors are printed by the parser itself; defects
- * keep their full cause. The program still fails, so the process exits non-zero.
+ * Runs the command and says why it failed in one line on stderr, with no stack trace: a
+ * refused password, a bad flag, a module that does not load. `--help` prints `helpText`;
+ * defects keep their full cause. The program still fails, so the process exits non-zero.
  *
  * @example
  * ```ts
@@ -201,27 +349,41 @@ const hasMessage = (error: unknown): error is { readonly message: string } =>
  * import { Effect } from "effect"
  * import * as WorkerCli from "@effect-faktory/node/WorkerCli"
  *
- * WorkerCli.main(process.argv).pipe(Effect.provide(NodeContext.layer), (program) =>
- *   NodeRuntime.runMain(program, { disableErrorReporting: true }))
+ * // What the faktory-worker binary runs.
+ * export const main = () =>
+ *   WorkerCli.main(process.argv).pipe(Effect.provide(NodeContext.layer), (program) =>
+ *     NodeRuntime.runMain(program, { disableErrorReporting: true }))
  * ```
  *
  * @since 0.2.0
  * @category commands
  */
 export const main = (argv: ReadonlyArray<string>) =>
-  run(argv).pipe(
-    Effect.tapErrorCause((cause) =>
-      Effect.sync(() => {
-        if (Cause.isInterruptedOnly(cause)) return
-        const failure = Cause.failureOption(cause)
-        if (Option.isNone(failure)) {
-          process.stderr.write(`faktory-worker: ${Cause.pretty(cause)}\n`)
-          return
-        }
-        // @effect/cli has printed its usage errors already.
-        if (ValidationError.isValidationError(failure.value)) return
-        const reason = hasMessage(failure.value) ? failure.value.message : String(failure.value)
-        process.stderr.write(`faktory-worker: ${reason.split("\n")[0]}\n`)
-      })
+  Effect.gen(function*() {
+    const args = argv.slice(2)
+    if (args.includes("--help") || args.includes("-h")) {
+      return yield* Effect.sync(() => void process.stdout.write(helpText))
+    }
+    if (args.length === 1 && args[0] === "--version") {
+      return yield* Effect.sync(() => void process.stdout.write(`${VERSION}\n`))
+    }
+    // Parsed once quietly first: the parser prints its own errors over several lines otherwise.
+    const problem = yield* usageError(args)
+    if (Option.isSome(problem)) return yield* fail(`${problem.value} (see faktory-worker --help)`)
+    yield* run(argv).pipe(
+      Effect.tapErrorCause((cause) =>
+        Effect.sync(() => {
+          if (Cause.isInterruptedOnly(cause)) return
+          const failure = Cause.failureOption(cause)
+          if (Option.isNone(failure)) {
+            process.stderr.write(`faktory-worker: ${Cause.pretty(cause)}\n`)
+            return
+          }
+          // @effect/cli has printed its usage errors already.
+          if (ValidationError.isValidationError(failure.value)) return
+          const reason = hasMessage(failure.value) ? failure.value.message : String(failure.value)
+          process.stderr.write(`faktory-worker: ${reason.split("\n")[0]}\n`)
+        })
+      )
     )
-  )
+  })

@@ -56,12 +56,13 @@ export interface FaktoryServerOptions {
 }
 
 /**
- * A running server.
+ * A running server: the service of the `FaktoryServer` tag. (Named `FaktoryServer` before
+ * 0.2.0, when the tag was a `GenericTag`; the name now belongs to the tag's class.)
  *
- * @since 0.1.0
+ * @since 0.2.0
  * @category models
  */
-export interface FaktoryServer {
+export interface Service {
   /** `tcp://…` or `tcp+tls://…`, with the password when there is one. */
   readonly url: string
   readonly host: string
@@ -85,12 +86,20 @@ export interface FaktoryServer {
 }
 
 /**
+ * The running server in context (`FaktoryServer.layer` provides it).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { FaktoryServer } from "@effect-faktory/testing"
+ *
+ * const url = Effect.map(FaktoryServer.FaktoryServer, (server) => server.url)
+ * ```
+ *
  * @since 0.1.0
  * @category tags
  */
-export const FaktoryServer: Context.Tag<FaktoryServer, FaktoryServer> = Context.GenericTag<FaktoryServer>(
-  "@effect-faktory/testing/FaktoryServer"
-)
+export class FaktoryServer extends Context.Tag("@effect-faktory/testing/FaktoryServer")<FaktoryServer, Service>() {}
 
 const isExecutable = (file: string): boolean => {
   try {

@@ -1,0 +1,175 @@
+import { describe, expect, it, layer } from "@effect/vitest"
+import { Client } from "@effect-faktory/core"
+import { FaktoryServer } from "@effect-faktory/testing"
+import { Effect, Layer, Schedule } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
+import { fileURLToPath } from "node:url"
+
+// What a person (or a log collector) sees from the faktory-worker binary and from
+// NodeWorker.runMain: the help, usage errors, and the two log formats.
+
+const bin = fileURLToPath(new URL("../dist/bin.js", import.meta.url))
+const jobs = fileURLToPath(new URL("./fixtures/jobs.mjs", import.meta.url))
+const runMain = fileURLToPath(new URL("./fixtures/run-main.mjs", import.meta.url))
+
+interface Running {
+  readonly child: ChildProcess
+  readonly stdout: () => string
+  readonly output: () => string
+  readonly exit: Effect.Effect<{ code: number | null; signal: string | null }>
+}
+
+/** Runs a Node script with a clean FAKTORY_* environment; killed if still running at scope close. */
+const spawnNode = (script: string, args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
+  Effect.acquireRelease(
+    Effect.sync((): Running => {
+      const base: Record<string, string> = {}
+      for (const [key, value] of Object.entries(process.env)) {
+        if (value !== undefined && !key.startsWith("FAKTORY_") && key !== "NO_COLOR") base[key] = value
+      }
+      // Colour is forced on where it may be: only a terminal may turn it on, and pipes are not.
+      const child = spawn(process.execPath, [script, ...args], { env: { ...base, FORCE_COLOR: "1", ...env } })
+      let stdout = ""
+      let output = ""
+      child.stdout?.on("data", (chunk: Buffer) => {
+        stdout += chunk.toString()
+        output += chunk.toString()
+      })
+      child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()))
+      const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+        child.on("exit", (code, signal) => resolve({ code, signal }))
+      )
+      return { child, stdout: () => stdout, output: () => output, exit: Effect.promise(() => exited) }
+    }),
+    ({ child }) => Effect.sync(() => child.exitCode === null && child.signalCode === null && child.kill("SIGKILL"))
+  )
+
+const waitForOutput = (running: Running, text: string, seconds = 20) =>
+  Effect.suspend(() => (running.output().includes(text) ? Effect.void : Effect.fail(text))).pipe(
+    Effect.retry(Schedule.spaced("25 millis").pipe(Schedule.upTo(`${seconds} seconds`))),
+    Effect.orElse(() => Effect.dieMessage(`no "${text}" in the output:\n${running.output()}`))
+  )
+
+const ESC = "\u001b"
+
+describe("faktory-worker --help and usage errors", () => {
+  it.scoped("--help describes every flag with its default, marks -r required, with no filler and no colour", () =>
+    Effect.gen(function*() {
+      const help = yield* spawnNode(bin, ["--help"])
+      expect((yield* help.exit).code).toBe(0)
+      const text = help.output()
+      for (const flag of ["--require", "--queue", "--concurrency", "--timeout", "--label", "--url", "--log-format", "--verbose"]) {
+        expect(text).toContain(flag)
+      }
+      expect(text).toMatch(/-r, --require <module> +.*required/)
+      expect(text).toMatch(/--concurrency <jobs> +most jobs running at once \(default: 20\)/)
+      expect(text).toMatch(/--timeout <seconds>[^]*\(default: 25\)/)
+      expect(text).toMatch(/--queue[^]*\(default: default\)/)
+      expect(text).toMatch(/--log-format[^]*FAKTORY_LOG_FORMAT, else pretty/)
+      expect(text).not.toContain("A user-defined piece of text")
+      expect(text).not.toContain("This setting is optional")
+      expect(text).not.toContain("--wizard")
+      expect(text).not.toContain(ESC)
+    }))
+
+  for (
+    const [args, reason] of [
+      [["-r", jobs, "-c", "abc"], `--concurrency "abc": expected a whole number of at least 1`],
+      [["-r", jobs, "-c", "0"], `--concurrency "0": expected a whole number of at least 1`],
+      [["-r", jobs, "-t", "soon"], `--timeout "soon": expected a whole number`],
+      [["-r", jobs, "--bogus"], `unknown argument "--bogus"`],
+      [["-r", jobs, "-c"], "-c needs a value"],
+      [["-r", jobs, "--log-format", "xml"], `--log-format "xml": expected json or pretty`],
+      [["-r", jobs, "-q", "a b"], `--queue "a b": expected name or name,weight`],
+      [[], "name at least one module of handlers with -r/--require"]
+    ] as const
+  ) {
+    it.scoped(`${args.filter((arg) => arg !== jobs).join(" ") || "(no flags)"}: one line on stderr, exit 1`, () =>
+      Effect.gen(function*() {
+        const run = yield* spawnNode(bin, args)
+        expect((yield* run.exit).code).toBe(1)
+        const lines = run.output().split("\n").filter((line) => line.trim() !== "")
+        expect(lines).toEqual([expect.stringContaining(reason)])
+        expect(lines[0]).toMatch(/^faktory-worker: /)
+        expect(run.output()).not.toContain(ESC)
+      }))
+  }
+
+  it.scoped("a bad FAKTORY_LOG_FORMAT is a usage error too", () =>
+    Effect.gen(function*() {
+      const run = yield* spawnNode(bin, ["-r", jobs], { FAKTORY_LOG_FORMAT: "xml" })
+      expect((yield* run.exit).code).toBe(1)
+      expect(run.output().trim()).toBe(`faktory-worker: FAKTORY_LOG_FORMAT "xml": expected json or pretty`)
+    }))
+})
+
+const Env = FaktoryServer.clientLayer().pipe(Layer.provideMerge(FaktoryServer.layer({ webUi: false })))
+
+/** Every line of standard output, each of which must be a JSON object. */
+const jsonLines = (running: Running): Array<Record<string, unknown>> =>
+  running.stdout().split("\n").filter((line) => line !== "").map((line) => {
+    const parsed: unknown = JSON.parse(line)
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error(`not an object: ${line}`)
+    return Object.fromEntries(Object.entries(parsed))
+  })
+
+layer(Env, { excludeTestServices: true, timeout: "120 seconds" })("log formats", (it) => {
+  for (const [name, args, env] of [
+    ["--log-format json", ["--log-format", "json"], {}],
+    ["FAKTORY_LOG_FORMAT=json", [], { FAKTORY_LOG_FORMAT: "json" }]
+  ] as const) {
+    it.scoped(`faktory-worker ${name}: one JSON object a line, job lines annotated, nothing printed twice`, () =>
+      Effect.gen(function*() {
+        const server = yield* FaktoryServer.FaktoryServer
+        const worker = yield* spawnNode(bin, ["-r", jobs, "-q", "json-logs", "-t", "1", "-u", server.url, ...args], env)
+        yield* waitForOutput(worker, "started")
+        const jid = yield* Effect.flatMap(Client.Client, (client) =>
+          client.push({ jobtype: "Echo", queue: "json-logs", args: ["in json"] }))
+        yield* waitForOutput(worker, "echo in json")
+        worker.child.kill("SIGTERM")
+        expect((yield* worker.exit).code).toBe(0)
+        const lines = jsonLines(worker)
+        const echo = lines.filter((line) => line.message === "echo in json")
+        expect(echo).toEqual([expect.objectContaining({ logLevel: "INFO", annotations: { jid, jobtype: "Echo" } })])
+        expect(lines.filter((line) => String(line.message).includes("started"))).toHaveLength(1)
+        expect(lines.some((line) => String(line.message).startsWith("stopped"))).toBe(true)
+      }))
+  }
+
+  it.scoped("faktory-worker, pretty into a pipe: no colour codes", () =>
+    Effect.gen(function*() {
+      const server = yield* FaktoryServer.FaktoryServer
+      const worker = yield* spawnNode(bin, ["-r", jobs, "-q", "pretty-logs", "-t", "1", "-u", server.url])
+      yield* waitForOutput(worker, "started")
+      worker.child.kill("SIGTERM")
+      expect((yield* worker.exit).code).toBe(0)
+      expect(worker.output()).toMatch(/INFO .*started/)
+      expect(worker.output()).not.toContain(ESC)
+    }))
+
+  for (const [name, args, env] of [
+    ["{ logFormat: \"json\" }", ["json"], {}],
+    ["FAKTORY_LOG_FORMAT=json", ["env"], { FAKTORY_LOG_FORMAT: "json" }]
+  ] as const) {
+    it.scoped(`NodeWorker.runMain with ${name}: every line JSON, none printed twice`, () =>
+      Effect.gen(function*() {
+        const server = yield* FaktoryServer.FaktoryServer
+        const worker = yield* spawnNode(runMain, args, { ...env, FAKTORY_URL: server.url })
+        yield* waitForOutput(worker, "started")
+        worker.child.kill("SIGTERM")
+        expect((yield* worker.exit).code).toBe(0)
+        const lines = jsonLines(worker)
+        expect(lines.filter((line) => String(line.message).includes("started"))).toHaveLength(1)
+        expect(lines.some((line) => String(line.message).startsWith("stopped"))).toBe(true)
+      }))
+  }
+
+  it.scoped("NodeWorker.runMain reports a failure to start in the chosen format, and exits non-zero", () =>
+    Effect.gen(function*() {
+      const worker = yield* spawnNode(runMain, ["json"], { FAKTORY_URL: "tcp://:x@127.0.0.1:1/extra/path" })
+      const exit = yield* worker.exit.pipe(Effect.timeout("20 seconds"))
+      expect(exit.code).not.toBe(0)
+      const lines = jsonLines(worker)
+      expect(lines).toEqual([expect.objectContaining({ logLevel: "ERROR" })])
+    }))
+})

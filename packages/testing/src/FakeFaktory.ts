@@ -1,0 +1,648 @@
+/**
+ * Testing jobs without a server, as `Faktory::Testing` does in Ruby. Two layers provide a
+ * `Client` that never opens a socket:
+ *
+ * - `layer` (fake mode): pushes are checked as a real push is, go through the client
+ *   middleware and a JSON round trip, and are recorded. Tests read them (`jobs`, `payloads`)
+ *   and run them through the registered handlers with `drain` or `drainOne`.
+ * - `layerInline` (inline mode): each push runs its job at once through its handler, and the
+ *   push fails when the job does.
+ *
+ * Both take the application's handler layers (`Job.define(…).handle(…)`), which are built with
+ * the fake `Client` in their context, so jobs a handler pushes are recorded (or run) too.
+ * Jobs run as the worker runs them: arguments decoded by the job's definition, the worker
+ * middleware around the handler, failures described with `Worker.describeFailure`, so a
+ * failure reports the errtype the real worker would send.
+ *
+ * @since 0.2.0
+ */
+import {
+  Client,
+  type CommandError,
+  ConnectionError,
+  EnterpriseRequiredError,
+  FaktoryUrl,
+  InvalidArgumentError,
+  Job,
+  JobPayload,
+  JobValidationError,
+  ServerError,
+  Worker
+} from "@effect-faktory/core"
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import type * as FiberId from "effect/FiberId"
+import * as FiberRef from "effect/FiberRef"
+import * as FiberRefs from "effect/FiberRefs"
+import * as HashMap from "effect/HashMap"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+
+/**
+ * Which recorded jobs a call is about: a jobtype, a queue, or both. A job definition
+ * (`SendEmail`) selects its jobtype.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface JobFilter {
+  readonly jobtype?: string | undefined
+  readonly queue?: string | undefined
+}
+
+/**
+ * What the fake runs around pushes and jobs.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface FakeFaktoryOptions {
+  /** Client middleware around every push, outermost first (as `ClientOptions.middleware`). */
+  readonly clientMiddleware?: ReadonlyArray<Client.PushMiddleware> | undefined
+  /** Worker middleware around every job run, outermost first (as `WorkerOptions.middleware`). */
+  readonly workerMiddleware?: ReadonlyArray<Worker.Middleware> | undefined
+}
+
+/**
+ * A job failed while the fake ran it. `errtype`, `detail` and `backtrace` are what the real
+ * worker would have sent with its FAIL; `job` is the job as it was recorded.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { FakeFaktory } from "@effect-faktory/testing"
+ *
+ * const program = FakeFaktory.drain().pipe(
+ *   Effect.catchTag("JobFailedError", (error) => Effect.log(`${error.jobtype} failed with ${error.errtype}`))
+ * )
+ * ```
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class JobFailedError extends Schema.TaggedError<JobFailedError>()("JobFailedError", {
+  jid: Schema.String,
+  jobtype: Schema.String,
+  queue: Schema.String,
+  errtype: Schema.String,
+  detail: Schema.String,
+  backtrace: Schema.Array(Schema.String),
+  job: JobPayload.Job
+}) {
+  override get message(): string {
+    return `job ${this.jobtype} (${this.jid}) failed: ${this.errtype}: ${this.detail}`
+  }
+}
+
+/**
+ * `drain` ran its limit of jobs and jobs were still waiting: most likely a handler that pushes
+ * a job of its own kind every time it runs.
+ *
+ * @example
+ * ```ts
+ * import { FakeFaktory } from "@effect-faktory/testing"
+ *
+ * new FakeFaktory.DrainLimitError({ limit: 10000, waiting: 1 }).message
+ * ```
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class DrainLimitError extends Schema.TaggedError<DrainLimitError>()("DrainLimitError", {
+  limit: Schema.Number,
+  waiting: Schema.Number
+}) {
+  override get message(): string {
+    return `drain ran ${this.limit} jobs and ${this.waiting} still wait: does a handler push a job of its own kind every time?`
+  }
+}
+
+/**
+ * The fake server's state, for tests.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Service {
+  /** `fake`: pushes are recorded until drained; `inline`: each push runs its job at once. */
+  readonly mode: "fake" | "inline"
+  /** The fake client (the same service as `Client.Client`). */
+  readonly client: Client.Client
+  /** Jobs waiting to be drained, oldest first, as a worker would fetch them. Always empty inline. */
+  readonly payloads: (filter?: JobFilter) => ReadonlyArray<JobPayload.Job>
+  /** Every job pushed since the start or the last `clear`, drained or not, oldest first. */
+  readonly pushed: (filter?: JobFilter) => ReadonlyArray<JobPayload.Job>
+  /** Forgets every job, waiting or pushed, and resumes paused queues. */
+  readonly clear: Effect.Effect<void>
+  /**
+   * Runs the oldest waiting job (of the filter) through its handler; `None` when none waits.
+   * A failed job is removed like a succeeded one, and the call fails with `JobFailedError`.
+   */
+  readonly drainOne: (filter?: JobFilter) => Effect.Effect<Option.Option<JobPayload.Job>, JobFailedError>
+  /**
+   * Runs waiting jobs (of the filter), one at a time and oldest first, until none waits,
+   * including the jobs their handlers push; returns how many ran. Stops at the first failure.
+   */
+  readonly drain: (
+    filter?: JobFilter,
+    options?: { readonly limit?: number | undefined }
+  ) => Effect.Effect<number, JobFailedError | DrainLimitError>
+}
+
+/**
+ * The fake's service tag.
+ *
+ * @since 0.2.0
+ * @category tags
+ */
+export class FakeFaktory extends Context.Tag("@effect-faktory/testing/FakeFaktory")<FakeFaktory, Service>() {}
+
+/** Most jobs a `drain` runs by default before it decides the jobs will never run out. */
+const DEFAULT_DRAIN_LIMIT = 10_000
+
+const matches = (job: JobPayload.Job, filter: JobFilter | undefined): boolean =>
+  filter === undefined ||
+  ((filter.jobtype === undefined || job.jobtype === filter.jobtype) &&
+    (filter.queue === undefined || (job.queue ?? "default") === filter.queue))
+
+const FAKE_ADDRESS = "fake-faktory:7419"
+
+/** A command the fake does not carry out: it fails, so that no test reads invented data. */
+const unsupported = (verb: string, instead: string) =>
+  new ServerError({ command: verb, code: "UNSUPPORTED", detail: `FakeFaktory does not support ${verb}; ${instead}` })
+
+/** The job as the server would store and hand it out: through JSON, with its queue and enqueued_at. */
+const roundTrip = (job: JobPayload.PushableJob): Either.Either<JobPayload.Job, JobValidationError> => {
+  let json: string
+  try {
+    json = JSON.stringify(job)
+  } catch (error) {
+    return Either.left(
+      new JobValidationError({
+        jobtype: job.jobtype,
+        jid: job.jid,
+        detail: `writing it as JSON threw ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`
+      })
+    )
+  }
+  return Either.match(JobPayload.decode(json), {
+    onLeft: (error) => Either.left(new JobValidationError({ jobtype: job.jobtype, jid: job.jid, detail: error.detail })),
+    onRight: (stored) =>
+      Either.right({ ...stored, queue: stored.queue ?? "default", enqueued_at: new Date().toISOString() })
+  })
+}
+
+const makeFake = (mode: "fake" | "inline", options: FakeFaktoryOptions) =>
+  Effect.gen(function*() {
+    const url = yield* Effect.orDie(FaktoryUrl.parse(`tcp://${FAKE_ADDRESS}`))
+    let handlers: ReadonlyMap<string, Job.HandlerEntry> = new Map()
+    let waiting: Array<JobPayload.Job> = []
+    let history: Array<JobPayload.Job> = []
+    const paused = new Set<string>()
+
+    const clientMiddleware = options.clientMiddleware ?? []
+    const workerMiddleware = options.workerMiddleware ?? []
+
+    // The worker's way of nesting middleware: each entered inside the job's fiber.
+    const around: Job.JobFiberOptions["around"] = workerMiddleware.length === 0
+      ? undefined
+      : (job, handler) => workerMiddleware.reduceRight((next, wrap) => Effect.suspend(() => wrap(job, next)), handler)
+
+    /** Annotates the job fiber's logs with jid and jobtype, as the worker does. */
+    const annotate = (job: JobPayload.Job) => (refs: FiberRefs.FiberRefs, fiberId: FiberId.Runtime) => {
+      const inherited = FiberRefs.getOrDefault(refs, FiberRef.currentLogAnnotations)
+      const annotations = HashMap.set(HashMap.set(inherited, "jid", job.jid), "jobtype", job.jobtype)
+      return FiberRefs.updateManyAs(refs, {
+        forkAs: fiberId,
+        entries: [[FiberRef.currentLogAnnotations, [[fiberId, annotations]]]]
+      })
+    }
+
+    /** Runs one job through its handler, from the caller's fiber refs (loggers, clock, log level). */
+    const run = (job: JobPayload.Job): Effect.Effect<void, JobFailedError> =>
+      Effect.gen(function*() {
+        const entry = handlers.get(job.jobtype)
+        const exit: Exit.Exit<unknown, unknown> = entry === undefined
+          ? Exit.fail(new Worker.UnknownJobTypeError({ jobtype: job.jobtype }))
+          : yield* Effect.uninterruptibleMask((restore) =>
+            Effect.gen(function*() {
+              const fiberRefs = yield* Effect.getFiberRefs
+              const runtime = yield* Effect.runtime<never>()
+              const fiber = entry.start(job.args, Job.contextOf(job), {
+                fiberRefs,
+                runtimeFlags: runtime.runtimeFlags,
+                updateRefs: annotate(job),
+                around
+              })
+              // The job stops when whoever runs it is interrupted (a test timing out, say).
+              return yield* restore(Fiber.await(fiber)).pipe(Effect.onInterrupt(() => Fiber.interrupt(fiber)))
+            })
+          )
+        if (Exit.isSuccess(exit)) return
+        if (Cause.isInterruptedOnly(exit.cause)) return yield* Effect.interrupt
+        const report = Worker.describeFailure(exit.cause)
+        return yield* new JobFailedError({
+          jid: job.jid,
+          jobtype: job.jobtype,
+          queue: job.queue ?? "default",
+          errtype: report.errtype,
+          detail: report.message,
+          backtrace: report.backtrace,
+          job
+        })
+      })
+
+    /** Where a checked job ends up: recorded, and queued (fake) or run at once (inline). */
+    const deliver = (prepared: JobPayload.PushableJob): Effect.Effect<void, JobValidationError | ServerError> =>
+      Effect.suspend((): Effect.Effect<void, JobValidationError | ServerError> => {
+        const stored = roundTrip(prepared)
+        if (Either.isLeft(stored)) return Effect.fail(stored.left)
+        const job = stored.right
+        history.push(job)
+        if (mode === "fake") {
+          waiting.push(job)
+          return Effect.void
+        }
+        // Inline: the push fails as the job did. Client.push can only fail with a command
+        // error, so the job's errtype travels as the ServerError's code.
+        return Effect.mapError(run(job), (failed) =>
+          new ServerError({
+            command: "PUSH",
+            code: failed.errtype,
+            detail: `job ${failed.jobtype} (${failed.jid}) ran inline and failed: ${failed.detail}`
+          }))
+      })
+
+    /** Client middleware as `Client.make` runs it: a job it changes is checked again. */
+    const throughMiddleware = (
+      job: JobPayload.PushableJob,
+      terminal: (job: JobPayload.PushableJob) => Effect.Effect<void, JobValidationError | CommandError>
+    ): Effect.Effect<void, JobValidationError | CommandError> => {
+      if (clientMiddleware.length === 0) return terminal(job)
+      const checked = (changed: JobPayload.PushableJob) => Effect.flatMap(JobPayload.prepare(changed), terminal)
+      return clientMiddleware.reduceRight<
+        (job: JobPayload.PushableJob) => Effect.Effect<void, JobValidationError | CommandError>
+      >((next, wrap) => (current) => wrap(current, next), checked)(job)
+    }
+
+    const push = (input: JobPayload.JobInput): Effect.Effect<string, JobValidationError | CommandError> =>
+      Effect.suspend(() => {
+        const prepared = JobPayload.prepare(input)
+        if (Either.isLeft(prepared)) return Effect.fail(prepared.left)
+        // Middleware may give the job another jid: the push returns the one recorded.
+        let sent = prepared.right.jid
+        return Effect.map(
+          throughMiddleware(prepared.right, (final) => {
+            sent = final.jid
+            return deliver(final)
+          }),
+          () => sent
+        )
+      })
+
+    const pushBulk = (
+      inputs: ReadonlyArray<JobPayload.JobInput>
+    ): Effect.Effect<Client.PushBulkResult, JobValidationError | CommandError> =>
+      Effect.gen(function*() {
+        const prepared = yield* JobPayload.prepareAll(inputs)
+        // As the real client: every job through the middleware first, then all are sent.
+        const jobs: Array<JobPayload.PushableJob> = []
+        for (const job of prepared) {
+          yield* throughMiddleware(job, (final) => Effect.sync(() => jobs.push(final)))
+        }
+        const stored: Array<JobPayload.Job> = []
+        for (const job of jobs) stored.push(yield* roundTrip(job))
+        const pushed: Array<string> = []
+        const rejected: Array<{ readonly jid: string; readonly reason: string }> = []
+        for (const job of stored) {
+          history.push(job)
+          if (mode === "fake") {
+            waiting.push(job)
+            pushed.push(job.jid)
+            continue
+          }
+          // Inline, a job that fails is reported as the server reports a job it refuses.
+          const outcome = yield* Effect.either(run(job))
+          if (Either.isRight(outcome)) pushed.push(job.jid)
+          else rejected.push({ jid: job.jid, reason: `${outcome.left.errtype}: ${outcome.left.detail}` })
+        }
+        return { pushed, rejected }
+      })
+
+    const queueCommand = (
+      verb: string,
+      apply: (names: ReadonlyArray<string>) => void
+    ) =>
+    (names: ReadonlyArray<string>): Effect.Effect<void, InvalidArgumentError | CommandError> =>
+      Effect.suspend(() => {
+        const bad = names.find((name) => !/^[a-zA-Z0-9._-]+$/.test(name))
+        if (bad !== undefined) {
+          return Effect.fail(new InvalidArgumentError({ command: verb, detail: `invalid queue name ${JSON.stringify(bad)}` }))
+        }
+        apply(names)
+        return Effect.void
+      })
+
+    const oldestWaiting = (filter: JobFilter | undefined): JobPayload.Job | undefined =>
+      waiting.find((job) => matches(job, filter) && !paused.has(job.queue ?? "default"))
+
+    const drainOne = (filter?: JobFilter): Effect.Effect<Option.Option<JobPayload.Job>, JobFailedError> =>
+      Effect.suspend(() => {
+        const job = oldestWaiting(filter)
+        if (job === undefined) return Effect.succeedNone
+        // Taken out before it runs, as a fetch reserves it: a job that fails is not run again.
+        waiting = waiting.filter((other) => other !== job)
+        return Effect.as(run(job), Option.some(job))
+      })
+
+    const drain = (
+      filter?: JobFilter,
+      drainOptions?: { readonly limit?: number | undefined }
+    ): Effect.Effect<number, JobFailedError | DrainLimitError> =>
+      Effect.gen(function*() {
+        const limit = drainOptions?.limit ?? DEFAULT_DRAIN_LIMIT
+        let ran = 0
+        while (true) {
+          if (ran >= limit) {
+            const left = waiting.filter((job) => matches(job, filter) && !paused.has(job.queue ?? "default")).length
+            if (left === 0) return ran
+            return yield* new DrainLimitError({ limit, waiting: left })
+          }
+          const next = yield* drainOne(filter)
+          if (Option.isNone(next)) return ran
+          ran++
+        }
+      })
+
+    const reset = Effect.sync(() => {
+      waiting = []
+      history = []
+      paused.clear()
+    })
+
+    const client = Client.Client.of({
+      url,
+      push,
+      pushBulk,
+      fetch: () => Effect.fail(unsupported("FETCH", "run recorded jobs with FakeFaktory.drain or drainOne")),
+      ack: () => Effect.fail(unsupported("ACK", "FakeFaktory.drain reports jobs itself")),
+      fail: () => Effect.fail(unsupported("FAIL", "FakeFaktory.drain reports jobs itself")),
+      beat: () => Effect.fail(unsupported("BEAT", "a Worker needs a real server (FaktoryServer.layer)")),
+      info: Effect.fail(unsupported("INFO", "read recorded jobs with FakeFaktory.payloads or jobs")),
+      flush: reset,
+      mutate: () => Effect.fail(unsupported("MUTATE", "use a real server (FaktoryServer.layer)")),
+      pauseQueues: queueCommand("QUEUE PAUSE", (names) => names.forEach((name) => paused.add(name))),
+      resumeQueues: queueCommand("QUEUE RESUME", (names) => names.forEach((name) => paused.delete(name))),
+      removeQueues: queueCommand("QUEUE REMOVE", (names) => {
+        const removed = new Set(names)
+        waiting = waiting.filter((job) => !removed.has(job.queue ?? "default"))
+      }),
+      queueLatency: (names) =>
+        Effect.map(
+          queueCommand("QUEUE LATENCY", () => undefined)(names),
+          () => {
+            const now = Date.now()
+            const latencies: Record<string, number> = {}
+            for (const name of names) {
+              const oldest = waiting.find((job) => (job.queue ?? "default") === name)
+              const since = oldest?.enqueued_at === undefined ? now : Date.parse(oldest.enqueued_at)
+              latencies[name] = Math.max(0, (now - since) / 1000)
+            }
+            return latencies
+          }
+        ),
+      batch: () =>
+        Effect.fail(
+          new EnterpriseRequiredError({ feature: "batch", detail: "FakeFaktory, like the open-source server, has no batches" })
+        ),
+      track: () =>
+        Effect.fail(
+          new EnterpriseRequiredError({ feature: "track", detail: "FakeFaktory, like the open-source server, has no job tracking" })
+        ),
+      withConnection: () =>
+        Effect.fail(
+          new ConnectionError({
+            reason: "Unknown",
+            address: FAKE_ADDRESS,
+            detail: "FakeFaktory has no connections to lend; use a real server (FaktoryServer.layer)"
+          })
+        )
+    })
+
+    const service = FakeFaktory.of({
+      mode,
+      client,
+      payloads: (filter) => waiting.filter((job) => matches(job, filter)),
+      pushed: (filter) => history.filter((job) => matches(job, filter)),
+      clear: reset,
+      drainOne,
+      drain
+    })
+    return {
+      service,
+      client,
+      setHandlers: (found: ReadonlyMap<string, Job.HandlerEntry>) => {
+        handlers = found
+      }
+    }
+  })
+
+const make = <ROut, E, RIn>(
+  mode: "fake" | "inline",
+  handlers: Layer.Layer<ROut, E, RIn>,
+  options: FakeFaktoryOptions
+): Layer.Layer<FakeFaktory | Client.Client, E | JobValidationError, Exclude<RIn, FakeFaktory | Client.Client>> =>
+  Layer.scopedContext(Effect.gen(function*() {
+    const fake = yield* makeFake(mode, options)
+    const context = Context.make(FakeFaktory, fake.service).pipe(Context.add(Client.Client, fake.client))
+    // The handlers are built with the fake client in their context: jobs they push are recorded too.
+    const built = yield* Layer.buildWithScope(handlers, yield* Effect.scope).pipe(Effect.provide(context))
+    fake.setHandlers(yield* Job.handlersIn(built))
+    return context
+  }))
+
+/**
+ * Fake mode: a `Client` that records every push, and the `FakeFaktory` to read and run them.
+ * Pass the handler layers the worker would get (`Layer.empty` when the test only looks at
+ * what was pushed).
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer, Schema } from "effect"
+ * import { Job } from "@effect-faktory/core"
+ * import { FakeFaktory } from "@effect-faktory/testing"
+ *
+ * const SendEmail = Job.define("SendEmail", { args: Schema.Tuple(Schema.String) })
+ * const Handlers = SendEmail.handle(([to]) => Effect.log(`mail to ${to}`))
+ *
+ * const test = Effect.gen(function* () {
+ *   yield* SendEmail.push(["ada@example.com"])
+ *   const pending = yield* FakeFaktory.jobs(SendEmail) // [["ada@example.com"]]
+ *   const ran = yield* FakeFaktory.drain() // 1
+ * }).pipe(Effect.provide(FakeFaktory.layer(Handlers)))
+ * ```
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layer = <ROut, E, RIn>(
+  handlers: Layer.Layer<ROut, E, RIn>,
+  options: FakeFaktoryOptions = {}
+): Layer.Layer<FakeFaktory | Client.Client, E | JobValidationError, Exclude<RIn, FakeFaktory | Client.Client>> =>
+  make("fake", handlers, options)
+
+/**
+ * Inline mode: a `Client` whose every push runs its job at once, through its handler, before
+ * the push returns. A push whose job fails fails with a `ServerError` whose `code` is the
+ * job's errtype (`Client.push` can fail with command errors only); in `pushBulk` such a job
+ * is listed in `rejected`, with `errtype: message` as its reason, and the others still run.
+ * Jobs scheduled for later (`at`) run at once too.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Job } from "@effect-faktory/core"
+ * import { FakeFaktory } from "@effect-faktory/testing"
+ *
+ * const Charge = Job.define("Charge", { args: Schema.Tuple(Schema.Number) })
+ * const Handlers = Charge.handle(([cents]) => (cents > 0 ? Effect.void : Effect.fail("nothing to charge")))
+ *
+ * const test = Effect.gen(function* () {
+ *   yield* Charge.push([500]) // ran before push returned
+ *   const refused = yield* Effect.flip(Charge.push([0])) // ServerError, code "nothing to charge"… see its detail
+ * }).pipe(Effect.provide(FakeFaktory.layerInline(Handlers)))
+ * ```
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerInline = <ROut, E, RIn>(
+  handlers: Layer.Layer<ROut, E, RIn>,
+  options: FakeFaktoryOptions = {}
+): Layer.Layer<FakeFaktory | Client.Client, E | JobValidationError, Exclude<RIn, FakeFaktory | Client.Client>> =>
+  make("inline", handlers, options)
+
+/**
+ * The arguments of the jobs of a definition that wait to be drained, decoded by its Schema,
+ * oldest first. A recorded job whose arguments do not decode (pushed untyped, with
+ * `client.push`) fails with `InvalidArgumentsError`, as the worker would.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Job } from "@effect-faktory/core"
+ * import { FakeFaktory } from "@effect-faktory/testing"
+ *
+ * const Resize = Job.define("Resize", { args: Schema.Struct({ file: Schema.String, width: Schema.Number }) })
+ * const widths = Effect.map(FakeFaktory.jobs(Resize), (jobs) => jobs.map((job) => job.width))
+ * ```
+ *
+ * @since 0.2.0
+ * @category accessors
+ */
+export const jobs = <Name extends string, A, I>(
+  definition: Job.JobDefinition<Name, A, I>
+): Effect.Effect<ReadonlyArray<A>, Job.InvalidArgumentsError, FakeFaktory> =>
+  Effect.flatMap(FakeFaktory, (fake) =>
+    Effect.forEach(fake.payloads({ jobtype: definition.jobtype }), (job) =>
+      Effect.mapError(
+        definition.decodeArgs(job.args),
+        (error) => new Job.InvalidArgumentsError({ jobtype: job.jobtype, detail: JobPayload.formatIssues(error) })
+      )))
+
+/**
+ * The jobs waiting to be drained, as the server would hand them out (queue and `enqueued_at`
+ * set), oldest first.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { FakeFaktory } from "@effect-faktory/testing"
+ *
+ * const critical = FakeFaktory.payloads({ queue: "critical" })
+ * const count = Effect.map(FakeFaktory.payloads(), (jobs) => jobs.length)
+ * ```
+ *
+ * @since 0.2.0
+ * @category accessors
+ */
+export const payloads = (filter?: JobFilter): Effect.Effect<ReadonlyArray<JobPayload.Job>, never, FakeFaktory> =>
+  Effect.map(FakeFaktory, (fake) => fake.payloads(filter))
+
+/**
+ * Every job pushed since the start or the last `clear`, drained, run inline or waiting.
+ *
+ * @example
+ * ```ts
+ * import { FakeFaktory } from "@effect-faktory/testing"
+ *
+ * const everyEmail = FakeFaktory.pushed({ jobtype: "SendEmail" })
+ * ```
+ *
+ * @since 0.2.0
+ * @category accessors
+ */
+export const pushed = (filter?: JobFilter): Effect.Effect<ReadonlyArray<JobPayload.Job>, never, FakeFaktory> =>
+  Effect.map(FakeFaktory, (fake) => fake.pushed(filter))
+
+/**
+ * Forgets every recorded job and resumes paused queues (as `client.flush` does).
+ *
+ * @example
+ * ```ts
+ * import { FakeFaktory } from "@effect-faktory/testing"
+ *
+ * const reset = FakeFaktory.clear
+ * ```
+ *
+ * @since 0.2.0
+ * @category accessors
+ */
+export const clear: Effect.Effect<void, never, FakeFaktory> = Effect.flatMap(FakeFaktory, (fake) => fake.clear)
+
+/**
+ * Runs the oldest waiting job (of the filter), as a worker would; `None` when none waits. A
+ * job that fails is removed and the call fails with `JobFailedError`.
+ *
+ * @example
+ * ```ts
+ * import { FakeFaktory } from "@effect-faktory/testing"
+ *
+ * const next = FakeFaktory.drainOne({ queue: "critical" })
+ * ```
+ *
+ * @since 0.2.0
+ * @category running
+ */
+export const drainOne = (
+  filter?: JobFilter
+): Effect.Effect<Option.Option<JobPayload.Job>, JobFailedError, FakeFaktory> =>
+  Effect.flatMap(FakeFaktory, (fake) => fake.drainOne(filter))
+
+/**
+ * Runs waiting jobs (of the filter) one at a time, oldest first, until none waits, jobs the
+ * handlers push included; returns how many ran. Stops at the first failure
+ * (`JobFailedError`), and after `limit` jobs (default 10,000) with `DrainLimitError`. Jobs in
+ * paused queues wait; jobs scheduled for later (`at`) run now.
+ *
+ * @example
+ * ```ts
+ * import { FakeFaktory } from "@effect-faktory/testing"
+ *
+ * const all = FakeFaktory.drain()
+ * const emails = FakeFaktory.drain({ jobtype: "SendEmail" })
+ * ```
+ *
+ * @since 0.2.0
+ * @category running
+ */
+export const drain = (
+  filter?: JobFilter,
+  options?: { readonly limit?: number | undefined }
+): Effect.Effect<number, JobFailedError | DrainLimitError, FakeFaktory> =>
+  Effect.flatMap(FakeFaktory, (fake) => fake.drain(filter, options))
