@@ -387,6 +387,9 @@ const makeFake = (mode: "fake" | "inline", options: FakeFaktoryOptions) =>
 
     const client = Client.Client.of({
       url,
+      // A raw command has no meaning without a server; the typed methods below are what the fake models.
+      send: (command) =>
+        Effect.fail(unsupported(command.verb, "use the client's push methods, or a real server (FaktoryServer.layer)")),
       push,
       pushBulk,
       fetch: () => Effect.fail(unsupported("FETCH", "run recorded jobs with FakeFaktory.drain or drainOne")),
