@@ -3,6 +3,8 @@ import { Client, Job, Worker } from "@effect-faktory/core"
 import { NodeTransport, NodeWorker } from "@effect-faktory/node"
 import { FaktoryServer } from "@effect-faktory/testing"
 import { Context, Effect, Fiber, Layer, Schedule, Schema } from "effect"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
 import * as Crash from "./support/crash.js"
 
 // Scenario 1: Faktory and its Redis SIGKILLed and restarted twice on the same data directory
@@ -17,6 +19,13 @@ import * as Crash from "./support/crash.js"
 // every acknowledged job runs, or is held reserved by the server for a FETCH whose reply the
 // crash cut off (it runs again when the reservation expires, 30 min by default, past this
 // test), and the worker comes back by itself.
+//
+// OPEN (reported, not explained yet): in 2 of about 20 runs of the first test, 1 or 2
+// acknowledged jobs were neither run nor anywhere on the server (queue, working set, retries,
+// dead all empty). Both were acknowledged within moments of a kill. When it happens the test
+// prints each such jid with when it was acknowledged and its failed attempts, and keeps the
+// server's data directory (with Redis's append-only file, which records every command that
+// touched the job) under /tmp/reliability-crash-*.
 
 const JOBS = 10_000
 const QUEUE = "crash-q"
@@ -28,6 +37,8 @@ const Durable = Job.define("Durable", { args: Schema.Tuple(Schema.Number), queue
 
 interface Run {
   readonly acknowledgedAt: Map<string, number>
+  /** Failed attempts of each push that needed more than one, with when each failed. */
+  readonly failedAttempts: Map<string, Array<string>>
   readonly runs: Map<string, number>
   readonly kills: Array<{ readonly at: number; readonly restartedAt: number; readonly acknowledged: number; readonly run: number }>
   pushRetries: number
@@ -40,8 +51,10 @@ interface Run {
 
 const workload = Effect.gen(function*() {
   const server = yield* FaktoryServer.FaktoryServer
+  const started = Date.now()
   const state: Run = {
     acknowledgedAt: new Map(),
+    failedAttempts: new Map(),
     runs: new Map(),
     kills: [],
     pushRetries: 0,
@@ -51,7 +64,6 @@ const workload = Effect.gen(function*() {
     drainedMillis: 0,
     recoveredMillis: []
   }
-  const started = Date.now()
   const producer = yield* Client.make({ ...server.clientOptions, poolSize: 4 }).pipe(Effect.provide(NodeTransport.layer))
   const workerContext = yield* Layer.build(
     NodeWorker.layer({ queues: [QUEUE], concurrency: 10, heartbeatInterval: "1 second", shutdownTimeout: "2 seconds", client: server.clientOptions })
@@ -73,6 +85,7 @@ const workload = Effect.gen(function*() {
             state.pushRetries++
             const key = `${error._tag}${"reason" in error ? `/${error.reason}` : ""}`
             state.pushErrors.set(key, (state.pushErrors.get(key) ?? 0) + 1)
+            state.failedAttempts.set(jid, [...(state.failedAttempts.get(jid) ?? []), `${key} at ${Date.now() - started} ms`])
           })
         ),
         Effect.retry({ while: (error) => error._tag === "ConnectionError", schedule: Schedule.spaced("100 millis").pipe(Schedule.upTo("60 seconds")) })
@@ -129,6 +142,19 @@ const workload = Effect.gen(function*() {
   const info = yield* producer.info
   const reserved = Crash.reservations(server.directory)
   const workerState = yield* worker.state
+  const missing = [...state.acknowledgedAt.keys()].filter((jid) => !state.runs.has(jid))
+  if (missing.length > 0) {
+    // For the report: what the server's append-only file says happened to those jobs.
+    const kept = `/tmp/reliability-crash-${process.pid}-${Date.now()}`
+    try {
+      Fs.cpSync(Path.join(server.directory, "db"), kept, { recursive: true, filter: (source) => !source.endsWith(".sock") })
+      console.log(`[crash] ${missing.length} acknowledged jobs not run: ${missing.slice(0, 10).map((jid) =>
+        `${jid} acknowledged at ${(state.acknowledgedAt.get(jid) ?? 0) - started} ms after ${JSON.stringify(state.failedAttempts.get(jid) ?? [])}`
+      ).join("; ")}; reserved ${JSON.stringify(reserved.map((entry) => [entry.jid, entry.reservedAt - started]))}; kills at ${state.kills.map((kill) => `${kill.at - started}–${kill.restartedAt - started}`).join(", ")} ms; the server's data is kept in ${kept}`)
+    } catch (error) {
+      console.log(`[crash] cannot keep the server's data: ${String(error)}`)
+    }
+  }
   return { state, info, reserved, workerState, processed: worker.processed() }
 })
 
@@ -165,12 +191,17 @@ describe("Faktory and its Redis killed with SIGKILL twice, mid-run", () => {
       expect(result.state.kills, line).toHaveLength(2)
       expect(result.state.acknowledgedAt.size, line).toBe(JOBS)
       expect(lost.slice(0, 5), line).toEqual([])
-      // What the server holds reserved was FETCHed in the last moments before a kill: a FETCH
-      // the crash cut off. One reserved later would be a job the worker received and dropped.
-      for (const entry of reserved) {
+      // An acknowledged job that never ran but is held reserved was FETCHed in the last moments
+      // before a kill: a FETCH the crash cut off. One reserved later would be a job the worker
+      // received and dropped. (Reservations of jobs that did run are stale entries the server
+      // keeps when one jid was queued twice, by a push retried after its first attempt landed.)
+      const missing = new Set(result.state.acknowledgedAt.keys())
+      for (const jid of result.state.runs.keys()) missing.delete(jid)
+      for (const entry of reserved.filter((one) => missing.has(one.jid))) {
         expect(result.state.kills.some((kill) => entry.reservedAt <= kill.at + 1000 && entry.reservedAt >= kill.at - 5000), `${entry.jid} reserved at ${new Date(entry.reservedAt).toISOString()}; ${line}`).toBe(true)
       }
-      expect(reserved.length, line).toBeLessThanOrEqual(2 * 10)
+      // At most one cut-off FETCH per processor per kill.
+      expect(reserved.filter((one) => missing.has(one.jid)).length, line).toBeLessThanOrEqual(2 * 10)
       expect(result.workerState).toBe("running")
     }).pipe(Effect.scoped), 200_000)
 
