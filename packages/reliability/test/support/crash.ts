@@ -82,3 +82,74 @@ export const killHard = (server: FaktoryServer.FaktoryServer) =>
     // The supervisor sees the server die and exits; `stop` waits for that and sweeps up.
     yield* server.stop
   })
+
+/** The commands of Redis's append-only file, in order (Redis 7's multi-part AOF, never rewritten here). */
+export const appendOnlyCommands = (directory: string): Array<ReadonlyArray<string>> | undefined => {
+  const aofDirectory = Path.join(directory, "db", "appendonlydir")
+  const incremental = Fs.readdirSync(aofDirectory).filter((file) => file.endsWith(".incr.aof"))
+  // A rewrite would move history into a base file that this does not read.
+  if (incremental.length !== 1) return undefined
+  const data = Fs.readFileSync(Path.join(aofDirectory, incremental[0]!))
+  const commands: Array<ReadonlyArray<string>> = []
+  let at = 0
+  const line = () => {
+    const end = data.indexOf("\r\n", at)
+    const text = data.subarray(at + 1, end).toString("latin1")
+    at = end + 2
+    return Number(text)
+  }
+  // A command cut short by the SIGKILL may end the file.
+  while (at < data.byteLength && data[at] === 0x2a) {
+    const count = line()
+    const args: Array<string> = []
+    for (let i = 0; i < count && at < data.byteLength; i++) {
+      const length = line()
+      args.push(data.subarray(at, at + length).toString("utf8"))
+      at += length + 2
+    }
+    if (args.length === count) commands.push(args)
+  }
+  return commands
+}
+
+const jidIn = (text: string): string | undefined => /"jid":"([^"]+)"/.exec(text)?.[1]
+
+/**
+ * The jobs of `queue` that a FETCH took off the queue (Faktory's RPOP) and that were never
+ * reserved (its ZADD to `working`, a separate command) because Redis was killed in between,
+ * within the last `window` commands before Redis started again. Faktory's FETCH is not atomic:
+ * such a job is lost by the server, whatever the client does.
+ */
+export const poppedButNeverReserved = (directory: string, queue: string, window = 64): Set<string> | undefined => {
+  const commands = appendOnlyCommands(directory)
+  if (commands === undefined) return undefined
+  const key = `q:${queue}`
+  const boots = commands.flatMap((command, index) => (command[0]?.toUpperCase() === "SELECT" ? [index] : []))
+  const waiting: Array<string> = []
+  const poppedAt = new Map<string, number>()
+  const reserved = new Set<string>()
+  commands.forEach((command, index) => {
+    const name = command[0]?.toUpperCase()
+    if (name === "LPUSH" && command[1] === key) {
+      for (const payload of command.slice(2)) {
+        const jid = jidIn(payload)
+        if (jid !== undefined) waiting.unshift(jid)
+      }
+    } else if ((name === "RPOP" || name === "BRPOP") && command[1] === key) {
+      const jid = waiting.pop()
+      if (jid !== undefined) poppedAt.set(jid, index)
+    } else if (name === "ZADD" && command[1] === "working") {
+      for (const member of command.slice(2)) {
+        const jid = jidIn(member)
+        if (jid !== undefined && (poppedAt.get(jid) ?? Infinity) < index) reserved.add(jid)
+      }
+    }
+  })
+  const lost = new Set<string>()
+  for (const [jid, index] of poppedAt) {
+    if (reserved.has(jid)) continue
+    const nextBoot = boots.find((boot) => boot > index)
+    if (nextBoot !== undefined && nextBoot - index <= window) lost.add(jid)
+  }
+  return lost
+}
