@@ -13,4 +13,16 @@ const project = (name: string) => ({
   }
 })
 
-export default defineWorkspace([project("core"), project("node"), project("testing"), project("examples"), project("bench")])
+// The reliability suite takes minutes (servers killed and restarted, tens of thousands of
+// jobs), so `npm test` leaves it out and `npm run test:reliability` sets this variable.
+const reliability = process.env.EFFECT_FAKTORY_RELIABILITY === "1"
+  ? [{
+    test: {
+      ...project("reliability").test,
+      testTimeout: 240_000,
+      hookTimeout: 60_000
+    }
+  }]
+  : []
+
+export default defineWorkspace([project("core"), project("node"), project("testing"), project("examples"), project("bench"), ...reliability])
