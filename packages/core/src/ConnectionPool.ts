@@ -26,6 +26,8 @@ import type { Connection } from "./Connection.js"
 import { type AuthenticationError, ConnectionError, type ProtocolError } from "./Errors.js"
 import type * as Protocol from "./Protocol.js"
 import type * as Resp from "./Resp.js"
+// Observability (issue 14): `inUse(±1)` where a connection is taken or given back.
+import { connectionInUse as inUse } from "./internal/metrics.js"
 
 /**
  * What opening a connection can fail with.
@@ -260,7 +262,7 @@ export const make = (options: ConnectionPoolOptions): Effect.Effect<ConnectionPo
       // burst on a fresh pool would otherwise pile onto the first connection to open (measured:
       // 100 PUSHB commands ran at a third of the speed they reach spread over ten).
       if (best === undefined || (best.users > 0 && (room() || opening > 0))) return undefined
-      best.users++
+      if (best.users++ === 0) inUse(1)
       return best
     }
 
@@ -270,7 +272,7 @@ export const make = (options: ConnectionPoolOptions): Effect.Effect<ConnectionPo
       if (room()) {
         opening++
         return Effect.map(openOne, (entry) => {
-          entry.users++
+          if (entry.users++ === 0) inUse(1)
           return entry
         })
       }
@@ -281,12 +283,14 @@ export const make = (options: ConnectionPoolOptions): Effect.Effect<ConnectionPo
       const idle = entries.find((entry) => !entry.lent && entry.users === 0 && entry.connection.isOpen())
       if (idle !== undefined) {
         idle.lent = true
+        inUse(1)
         return Effect.succeed(idle)
       }
       if (room()) {
         opening++
         return Effect.map(openOne, (entry) => {
           entry.lent = true
+          inUse(1)
           return entry
         })
       }
@@ -295,7 +299,7 @@ export const make = (options: ConnectionPoolOptions): Effect.Effect<ConnectionPo
 
     const releaseShared = (entry: Entry) =>
       Effect.suspend(() => {
-        entry.users--
+        if (--entry.users === 0) inUse(-1)
         if (!entry.connection.isOpen() && entry.users === 0) return drop(entry)
         signal()
         return Effect.void
@@ -320,7 +324,7 @@ export const make = (options: ConnectionPoolOptions): Effect.Effect<ConnectionPo
 
     /** `releaseShared` outside a fiber; a broken connection is dropped by a fiber of its own. */
     const release = (entry: Entry) => {
-      entry.users--
+      if (--entry.users === 0) inUse(-1)
       if (entry.connection.isOpen() || entry.users > 0) return signal()
       Effect.runFork(drop(entry))
     }
@@ -368,6 +372,7 @@ export const make = (options: ConnectionPoolOptions): Effect.Effect<ConnectionPo
     const releaseExclusive = (entry: Entry) =>
       Effect.suspend(() => {
         entry.lent = false
+        inUse(-1)
         // A reply may still be owed (its user was interrupted): the connection cannot be reused safely.
         if (!entry.connection.isOpen() || entry.connection.inFlight() > 0) return drop(entry)
         signal()
