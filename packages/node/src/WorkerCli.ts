@@ -21,6 +21,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Path from "node:path"
 import { pathToFileURL } from "node:url"
+import * as HandlerLayers from "./internal/handlerLayers.js"
 import * as NodeWorker from "./NodeWorker.js"
 
 /**
@@ -159,15 +160,18 @@ export const command = Command.make(
       if (flags.timeout < 0) return yield* new CliError({ detail: "--timeout must not be negative" })
       const queues = yield* parseQueues(flags.queue)
       const handlers = (yield* Effect.forEach(flags.require, loadHandlers)).flat()
+      // Startup checks: the handler layers are built before the worker connects; a missing
+      // service or no handler at all fails the start, before any job is fetched.
+      const built = yield* Effect.mapError(HandlerLayers.build(handlers), (detail) => new CliError({ detail }))
       const workerLayer = NodeWorker.layer({
         queues,
         concurrency: flags.concurrency,
         shutdownTimeout: `${flags.timeout} seconds`,
         labels: flags.label,
         ...(Option.isSome(flags.url) ? { client: { url: flags.url.value } } : {})
-      }).pipe(Layer.provide(Layer.mergeAll(Layer.empty, ...handlers)))
+      }).pipe(Layer.provide(Layer.succeedContext(built)))
       yield* NodeWorker.run(workerLayer)
-    }).pipe(Logger.withMinimumLogLevel(flags.verbose ? LogLevel.Debug : LogLevel.Info))
+    }).pipe(Effect.scoped, Logger.withMinimumLogLevel(flags.verbose ? LogLevel.Debug : LogLevel.Info))
 ).pipe(Command.withDescription("Runs a Faktory worker for the handler layers that the required modules export."))
 
 /**
