@@ -10,6 +10,7 @@ import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
@@ -34,6 +35,7 @@ import type * as Resp from "./Resp.js"
 import type * as ServerInfo from "./ServerInfo.js"
 import { describeThrown } from "./internal/describeThrown.js"
 import * as PushBatcher from "./internal/pushBatcher.js"
+import * as Recorders from "./internal/metrics.js"
 import * as Spans from "./Spans.js"
 import { type TlsOptions, Transport } from "./Transport.js"
 
@@ -272,8 +274,11 @@ export const make = (
     // Work the client starts outside its callers' fibers (gathered pushes) runs on the runtime
     // it was made in: its logger and tracer, not the default runtime's.
     const runtime = yield* Effect.runtime<never>()
+    // Observability (issue 14): metrics recorded on the push paths, labelled like the caller.
+    const recorders = Recorders.makeRecorders(yield* FiberRef.get(FiberRef.currentMetricLabels))
     const pool = yield* ConnectionPool.make({
-      open: Effect.provideService(Connection.make(connectionOptions), Transport, transport),
+      // Observability: a connection opens outside the span of the command that needed it.
+      open: Spans.detached(Effect.provideService(Connection.make(connectionOptions), Transport, transport)),
       size: poolSize,
       retry: options.connectRetry,
       connectDeadline: options.connectDeadline,
@@ -305,31 +310,33 @@ export const make = (
         ? (job) => Effect.flatMap(PushBatcher.pushCommand(job), send)
         : PushBatcher.make({ pool, maxBatch: PUSH_BULK_BATCH_SIZE, connections: poolSize, runtime })
 
-    /** Checks, runs the middleware and sends; `annotate` puts the jid on the current span. */
+    /** Checks, runs the middleware and sends; `traced` makes the producer span (see Spans.send). */
     const pushNow = (
       input: JobPayload.JobInput,
-      annotate: boolean
+      traced: boolean
     ): Effect.Effect<string, JobValidationError | CommandError> => {
       const prepared = JobPayload.prepare(input)
       if (Either.isLeft(prepared)) return Effect.fail(prepared.left)
-      const job = prepared.right
-      let sent = job.jid
-      const sending = Effect.map(throughMiddleware(job, (final) => {
-        sent = final.jid
-        return sendPush(final)
-      }), () => sent)
-      return annotate
-        ? Effect.zipRight(Effect.annotateCurrentSpan({ "faktory.jid": job.jid, "faktory.jobtype": job.jobtype }), sending)
-        : sending
+      const sending = (job: JobPayload.PushableJob) => {
+        let sent = job
+        // Observability: push latency and the pushed counter, as the server's reply arrives.
+        const startedAt = performance.now()
+        return Effect.map(throughMiddleware(job, (final) => {
+          sent = final
+          return sendPush(final)
+        }), () => {
+          recorders.pushLatency(Recorders.secondsSince(startedAt))
+          recorders.forJob(sent.jobtype, sent.queue ?? "default").pushed(1)
+          return sent.jid
+        })
+      }
+      return traced ? Spans.send(prepared.right, sending) : sending(prepared.right)
     }
 
     // Plain combinators rather than a generator: a push is a handful of steps, and each
     // generator step is one more for the fiber (this is the producer's hot path).
     const push = (input: JobPayload.JobInput): Effect.Effect<string, JobValidationError | CommandError> =>
-      Effect.flatMap(Spans.isRecording, (recording) =>
-        recording
-          ? Effect.withSpan(Effect.suspend(() => pushNow(input, true)), "Faktory.push", { captureStackTrace: false })
-          : pushNow(input, false))
+      Effect.flatMap(Spans.isRecording, (recording) => pushNow(input, recording))
 
     const pushBulk = Effect.fnUntraced(function*(inputs: ReadonlyArray<JobPayload.JobInput>) {
       const prepared = yield* JobPayload.prepareAll(inputs)
@@ -343,8 +350,12 @@ export const make = (
           yield* throughMiddleware(job, (final) => Effect.sync(() => jobs.push(final)))
         }
       }
-      yield* Spans.annotateCurrentSpan({ "faktory.jobs": jobs.length })
       if (jobs.length === 0) return { pushed: [], rejected: [] }
+      // Observability: a producer span whose trace context every job carries (see Spans.sendMany).
+      return yield* ((yield* Spans.isRecording) ? Spans.sendMany(jobs, sendBulk) : sendBulk(jobs))
+    })
+
+    const sendBulk = Effect.fnUntraced(function*(jobs: ReadonlyArray<JobPayload.PushableJob>) {
       // Every command is written before any is sent: a job that cannot be written (a getter
       // that changed after the check) refuses them all, as an invalid job does.
       const commands: Array<Protocol.Command<Readonly<Record<string, string>>, Protocol.ReplyError>> = []
@@ -365,8 +376,14 @@ export const make = (
       )
       const rejected = refusals.flatMap((refused) => Object.entries(refused).map(([jid, reason]) => ({ jid, reason })))
       const refusedJids = new Set(rejected.map((entry) => entry.jid))
-      return { pushed: jobs.map((job) => job.jid).filter((jid) => !refusedJids.has(jid)), rejected }
-    }, Spans.withSpan("Faktory.pushBulk"))
+      const pushed: Array<string> = []
+      for (const job of jobs) {
+        if (refusedJids.has(job.jid)) continue
+        pushed.push(job.jid)
+        recorders.forJob(job.jobtype, job.queue ?? "default").pushed(1)
+      }
+      return { pushed, rejected }
+    })
 
     const fetch = Effect.fnUntraced(function*(queues: ReadonlyArray<string>) {
       const command = yield* fromEither(Protocol.fetch(queues))

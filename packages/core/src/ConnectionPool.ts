@@ -25,6 +25,8 @@ import type { Connection } from "./Connection.js"
 import { type AuthenticationError, ConnectionError, type ProtocolError } from "./Errors.js"
 import type * as Protocol from "./Protocol.js"
 import type * as Resp from "./Resp.js"
+// Observability (issue 14): `inUse(±1)` where a connection is taken or given back.
+import { connectionInUse as inUse } from "./internal/metrics.js"
 
 /**
  * What opening a connection can fail with.
@@ -251,7 +253,7 @@ export const make = (options: ConnectionPoolOptions): Effect.Effect<ConnectionPo
       // burst on a fresh pool would otherwise pile onto the first connection to open (measured:
       // 100 PUSHB commands ran at a third of the speed they reach spread over ten).
       if (best === undefined || (best.users > 0 && (room() || opening > 0))) return undefined
-      best.users++
+      if (best.users++ === 0) inUse(1)
       return best
     }
 
@@ -261,7 +263,7 @@ export const make = (options: ConnectionPoolOptions): Effect.Effect<ConnectionPo
       if (room()) {
         opening++
         return Effect.map(openOne, (entry) => {
-          entry.users++
+          if (entry.users++ === 0) inUse(1)
           return entry
         })
       }
@@ -272,12 +274,14 @@ export const make = (options: ConnectionPoolOptions): Effect.Effect<ConnectionPo
       const idle = entries.find((entry) => !entry.lent && entry.users === 0 && entry.connection.isOpen())
       if (idle !== undefined) {
         idle.lent = true
+        inUse(1)
         return Effect.succeed(idle)
       }
       if (room()) {
         opening++
         return Effect.map(openOne, (entry) => {
           entry.lent = true
+          inUse(1)
           return entry
         })
       }
@@ -289,7 +293,7 @@ export const make = (options: ConnectionPoolOptions): Effect.Effect<ConnectionPo
      * own, forked on the pool's runtime (its logger and tracer), not the default one.
      */
     const release = (entry: Entry) => {
-      entry.users--
+      if (--entry.users === 0) inUse(-1)
       if (entry.connection.isOpen() || entry.users > 0) return signal()
       runFork(drop(entry))
     }
@@ -337,6 +341,7 @@ export const make = (options: ConnectionPoolOptions): Effect.Effect<ConnectionPo
     const releaseExclusive = (entry: Entry) =>
       Effect.suspend(() => {
         entry.lent = false
+        inUse(-1)
         // A reply may still be owed (its user was interrupted): the connection cannot be reused safely.
         if (!entry.connection.isOpen() || entry.connection.inFlight() > 0) return drop(entry)
         signal()

@@ -29,7 +29,6 @@ import * as DefaultClient from "./DefaultClient.js"
 import { type CommandError, JobValidationError } from "./Errors.js"
 import { describeThrown } from "./internal/describeThrown.js"
 import * as JobPayload from "./JobPayload.js"
-import * as Spans from "./Spans.js"
 
 /**
  * What a job definition fixes for every job it pushes, and how the worker treats it.
@@ -313,6 +312,15 @@ export interface JobDefinition<Name extends string, A, I> {
   readonly handle: <E, R>(
     handler: (args: A, context: JobContext) => Effect.Effect<unknown, E, R>
   ) => Layer.Layer<JobHandler<Name>, never, Exclude<R, CurrentJob>>
+  /**
+   * `handle`, with the handler built by an Effect as the worker starts. The services taken
+   * there must be present then: a missing one fails the start ("Service not found: app/Db"),
+   * where a service first used inside a job fails each job. Prefer it in modules that
+   * `faktory-worker` loads, which no compiler checks against the worker's layers.
+   */
+  readonly handleWith: <E, R, E2, R2>(
+    build: Effect.Effect<(args: A, context: JobContext) => Effect.Effect<unknown, E, R>, E2, R2>
+  ) => Layer.Layer<JobHandler<Name>, E2, R2 | Exclude<R, CurrentJob>>
 }
 
 /**
@@ -429,6 +437,48 @@ const makeDefinition = <Name extends string, A, I>(
 
   const pushPayload = (job: JobPayload.PushableJob) => DefaultClient.withClient((client) => client.push(job))
 
+  const handle = <E, R>(
+    handler: (args: A, context: JobContext) => Effect.Effect<unknown, E, R>
+  ): Layer.Layer<JobHandler<Name>, never, Exclude<R, CurrentJob>> =>
+    Layer.effectContext(
+      Effect.map(Effect.context<Exclude<R, CurrentJob>>(), (services) => {
+        const run = (rawArgs: ReadonlyArray<unknown>, job: JobContext): Effect.Effect<unknown, unknown, R> => {
+          // Synchronous decoding first: it is cheaper. When it fails, the effectful decoding
+          // decides, as a Schema with asynchronous parts cannot decode synchronously.
+          const quick = decodeArgsSync(rawArgs)
+          if (Either.isRight(quick)) return callHandler(handler, quick.right, job)
+          return decodeArgs(rawArgs).pipe(
+            Effect.mapError((error) => new InvalidArgumentsError({ jobtype, detail: JobPayload.formatIssues(error) })),
+            Effect.flatMap((args) => callHandler(handler, args, job))
+          )
+        }
+        const entry = new HandlerEntry(
+          jobtype,
+          (rawArgs, job, options) => {
+            // One runtime per job, built rather than provided: the fiber starts with its
+            // services in place (providing them costs more than the rest of a small job).
+            // R is always within Exclude<R, CurrentJob> | CurrentJob; TypeScript cannot show
+            // it for a generic R, hence the one assertion.
+            const withJob = Context.add(services, CurrentJob, job) as Context.Context<R>
+            const context = options.span === undefined ? withJob : Context.add(withJob, Tracer.ParentSpan, options.span)
+            const runtime = Runtime.make({ context, fiberRefs: options.fiberRefs, runtimeFlags: options.runtimeFlags })
+            // Everything the user wrote runs inside the fiber: a handler or middleware that
+            // throws instead of returning an Effect is a defect of this job, reported like any
+            // other, never an exception in the worker's own code.
+            const handled = Effect.suspend(() => run(rawArgs, job))
+            return Runtime.runFork(runtime, options.around === undefined ? handled : options.around(job, handled), {
+              updateRefs: options.updateRefs
+            })
+          },
+          options.guardReservation ?? true
+        )
+        const tag = Context.GenericTag<JobHandler<Name>, HandlerEntry>(
+          `@effect-faktory/core/JobHandler/${jobtype}/${++registrations}`
+        )
+        return Context.make(tag, entry)
+      })
+    )
+
   return {
     jobtype,
     args: schema,
@@ -436,7 +486,8 @@ const makeDefinition = <Name extends string, A, I>(
     options,
     with: (extra) => makeDefinition(jobtype, schema, mergeOptions(options, extra)),
     payload: (args) => payload(args),
-    push: (args) => Effect.flatMap(payload(args), pushPayload).pipe(Spans.withSpan(`${jobtype}.push`)),
+    // The client's producer span (`send <queue>`) names the jobtype; no span of its own here.
+    push: (args) => Effect.flatMap(payload(args), pushPayload),
     pushAt: (args, at) => Effect.flatMap(payload(args, { at }), pushPayload),
     pushIn: (args, delay) =>
       Effect.suspend(() =>
@@ -450,44 +501,7 @@ const makeDefinition = <Name extends string, A, I>(
         )
         : Effect.fail(new JobValidationError({ jobtype, detail: "pushBulk takes an array of arguments" })),
     decodeArgs: (args) => decodeArgs(args),
-    handle: <E, R>(handler: (args: A, context: JobContext) => Effect.Effect<unknown, E, R>) =>
-      Layer.effectContext(
-        Effect.map(Effect.context<Exclude<R, CurrentJob>>(), (services) => {
-          const run = (rawArgs: ReadonlyArray<unknown>, job: JobContext): Effect.Effect<unknown, unknown, R> => {
-            // Synchronous decoding first: it is cheaper. When it fails, the effectful decoding
-            // decides, as a Schema with asynchronous parts cannot decode synchronously.
-            const quick = decodeArgsSync(rawArgs)
-            if (Either.isRight(quick)) return callHandler(handler, quick.right, job)
-            return decodeArgs(rawArgs).pipe(
-              Effect.mapError((error) => new InvalidArgumentsError({ jobtype, detail: JobPayload.formatIssues(error) })),
-              Effect.flatMap((args) => callHandler(handler, args, job))
-            )
-          }
-          const entry = new HandlerEntry(
-            jobtype,
-            (rawArgs, job, options) => {
-              // One runtime per job, built rather than provided: the fiber starts with its
-              // services in place (providing them costs more than the rest of a small job).
-              // R is always within Exclude<R, CurrentJob> | CurrentJob; TypeScript cannot show
-              // it for a generic R, hence the one assertion.
-              const withJob = Context.add(services, CurrentJob, job) as Context.Context<R>
-              const context = options.span === undefined ? withJob : Context.add(withJob, Tracer.ParentSpan, options.span)
-              const runtime = Runtime.make({ context, fiberRefs: options.fiberRefs, runtimeFlags: options.runtimeFlags })
-              // Everything the user wrote runs inside the fiber: a handler or middleware that
-              // throws instead of returning an Effect is a defect of this job, reported like any
-              // other, never an exception in the worker's own code.
-              const handled = Effect.suspend(() => run(rawArgs, job))
-              return Runtime.runFork(runtime, options.around === undefined ? handled : options.around(job, handled), {
-                updateRefs: options.updateRefs
-              })
-            },
-            options.guardReservation ?? true
-          )
-          const tag = Context.GenericTag<JobHandler<Name>, HandlerEntry>(
-            `@effect-faktory/core/JobHandler/${jobtype}/${++registrations}`
-          )
-          return Context.make(tag, entry)
-        })
-      )
+    handle,
+    handleWith: (build) => Layer.unwrapEffect(Effect.map(build, handle))
   }
 }

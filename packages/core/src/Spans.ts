@@ -7,8 +7,12 @@
  *
  * @since 0.1.0
  */
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import type * as Tracer from "effect/Tracer"
+import * as Option from "effect/Option"
+import * as Tracer from "effect/Tracer"
+import type * as JobPayload from "./JobPayload.js"
+import * as TraceContext from "./TraceContext.js"
 
 /**
  * The tracer every Effect program has unless it installs another.
@@ -81,3 +85,158 @@ export const withSpan = (name: string, options?: Omit<Tracer.SpanOptions, "captu
  */
 export const annotateCurrentSpan = (attributes: Record<string, unknown>): Effect.Effect<void> =>
   Effect.flatMap(isRecording, (recording) => recording ? Effect.annotateCurrentSpan(attributes) : Effect.void)
+
+/**
+ * The attributes of OpenTelemetry's messaging semantic conventions
+ * (https://opentelemetry.io/docs/specs/semconv/messaging/messaging-spans/, as of semconv
+ * 1.27 onwards, where the operation type `publish` became `send`): span names are
+ * `{messaging.operation.name} {destination}` ("send mail", "process mail"), producer spans
+ * are PRODUCER, push-based processing spans CONSUMER. Faktory's own fields go under
+ * `messaging.faktory.*`, the namespace the conventions give a system's attributes.
+ */
+const messagingAttributes = (operation: "send" | "process", queue: string) => ({
+  "messaging.system": "faktory",
+  "messaging.operation.name": operation,
+  "messaging.operation.type": operation,
+  "messaging.destination.name": queue
+})
+
+/**
+ * The producer span of one push: `send <queue>`, PRODUCER, with the job's id and jobtype.
+ * `f` gets the job with the span's trace context in its `custom` (unless the caller put a
+ * `traceparent` there), so the worker that runs it continues the trace.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Spans } from "@effect-faktory/core"
+ *
+ * const sent = Spans.send({ jid: "0123456789ab", jobtype: "Ping", args: [], queue: "default" }, (job) =>
+ *   Effect.succeed(job.custom?.traceparent))
+ * ```
+ *
+ * @since 0.3.0
+ * @category tracing
+ */
+export const send = <A, E, R>(
+  job: JobPayload.PushableJob,
+  f: (job: JobPayload.PushableJob) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> => {
+  const queue = job.queue ?? "default"
+  return Effect.useSpan(`send ${queue}`, {
+    kind: "producer",
+    captureStackTrace: false,
+    attributes: {
+      ...messagingAttributes("send", queue),
+      "messaging.message.id": job.jid,
+      "messaging.faktory.jobtype": job.jobtype
+    }
+  }, (span) => {
+    const custom = TraceContext.inject(job.custom, span)
+    return Effect.withParentSpan(f(custom === job.custom ? job : { ...job, custom }), span)
+  })
+}
+
+/**
+ * The producer span of one bulk push: `send <queue>` when every job goes to one queue, `send`
+ * otherwise, with the number of jobs; each job carries the span's trace context.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Spans } from "@effect-faktory/core"
+ *
+ * const sent = Spans.sendMany([{ jid: "0123456789ab", jobtype: "Ping", args: [] }], (jobs) => Effect.succeed(jobs.length))
+ * ```
+ *
+ * @since 0.3.0
+ * @category tracing
+ */
+export const sendMany = <A, E, R>(
+  jobs: ReadonlyArray<JobPayload.PushableJob>,
+  f: (jobs: ReadonlyArray<JobPayload.PushableJob>) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> => {
+  const queues = new Set(jobs.map((job) => job.queue ?? "default"))
+  const queue = queues.size === 1 ? [...queues][0]! : undefined
+  return Effect.useSpan(queue === undefined ? "send" : `send ${queue}`, {
+    kind: "producer",
+    captureStackTrace: false,
+    attributes: {
+      "messaging.system": "faktory",
+      "messaging.operation.name": "send",
+      "messaging.operation.type": "send",
+      ...(queue === undefined ? {} : { "messaging.destination.name": queue }),
+      "messaging.batch.message_count": jobs.length
+    }
+  }, (span) => {
+    const traced = jobs.map((job) => {
+      const custom = TraceContext.inject(job.custom, span)
+      return custom === job.custom ? job : { ...job, custom }
+    })
+    return Effect.withParentSpan(f(traced), span)
+  })
+}
+
+/**
+ * The options of a job's processing span, `process <queue>` (CONSUMER): a child of the
+ * producer's span when the job carries its trace context (`TraceContext.parse`), else the root
+ * of a trace of its own, never a child of whatever span the worker was started in.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Spans } from "@effect-faktory/core"
+ *
+ * const span = Effect.makeSpan("process default", Spans.processOptions({ jid: "0123456789ab", jobtype: "Ping", args: [] }))
+ * ```
+ *
+ * @since 0.3.0
+ * @category tracing
+ */
+export const processOptions = (job: JobPayload.Job): Tracer.SpanOptions => {
+  const queue = job.queue ?? "default"
+  const parent = TraceContext.parse(job.custom)
+  const attributes = {
+    ...messagingAttributes("process", queue),
+    "messaging.message.id": job.jid,
+    "messaging.faktory.jobtype": job.jobtype,
+    "messaging.faktory.retry_count": job.failure === undefined ? 0 : job.failure.retry_count + 1
+  }
+  return Option.isSome(parent)
+    ? { kind: "consumer", captureStackTrace: false, attributes, parent: parent.value }
+    : { kind: "consumer", captureStackTrace: false, attributes, root: true }
+}
+
+/**
+ * The name of a job's processing span.
+ *
+ * @since 0.3.0
+ * @category tracing
+ */
+export const processName = (job: JobPayload.Job): string => `process ${job.queue ?? "default"}`
+
+/**
+ * Opens a connection outside the caller's trace. The pool opens connections inside whichever
+ * command first needs one, which would file the connection's span (and all it does) under
+ * that unrelated command (a `Connection.make` under a heartbeat); detached, it is a trace of
+ * its own.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Spans } from "@effect-faktory/core"
+ *
+ * const opened = Spans.detached(Effect.succeed("connection"))
+ * ```
+ *
+ * @since 0.3.0
+ * @category tracing
+ */
+export const detached = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.mapInputContext(self, (context: Context.Context<R>) => {
+    // A parent span is never a requirement (spans read it when present), so the context
+    // without it still provides all of R; `Context.omit` cannot say so for a generic R.
+    const services = new Map(context.unsafeMap)
+    services.delete(Tracer.ParentSpan.key)
+    return Context.unsafeMake<R>(services)
+  })

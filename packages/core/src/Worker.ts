@@ -26,6 +26,7 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as FiberRef from "effect/FiberRef"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -35,6 +36,7 @@ import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as Client from "./Client.js"
 import * as ConnectionPool from "./ConnectionPool.js"
 import type { CommandError, InvalidArgumentError, InvalidUrlError, JobValidationError } from "./Errors.js"
+import * as Recorders from "./internal/metrics.js"
 import * as Failure from "./internal/worker/failure.js"
 import * as JobRunner from "./internal/worker/jobRunner.js"
 import * as Processor from "./internal/worker/processor.js"
@@ -323,7 +325,10 @@ export const make = (
     const jobs = yield* FiberSet.make<unknown, unknown>()
     const processors = yield* FiberSet.make<void>()
     const lifecycle = yield* FiberSet.make<void>()
-    const counts = { acked: 0, failed: 0 }
+    const counts = { acked: 0, failed: 0, interrupted: 0 }
+    const startedAt = performance.now()
+    // The metrics carry the labels in effect where the worker is made (Effect.tagMetrics).
+    const recorders = Recorders.makeRecorders(yield* FiberRef.get(FiberRef.currentMetricLabels))
     // Derived from the set itself: outside a fiber (the sync getter), a run of its size.
     const runningJobs = () => Effect.runSync(FiberSet.size(jobs))
 
@@ -406,7 +411,8 @@ export const make = (
       yield* beatOnce
       yield* SubscriptionRef.set(phase, "stopped")
       yield* Effect.logInfo(
-        `stopped: ${counts.acked} acked, ${counts.failed} failed`
+        `stopped: ${counts.acked} acked, ${counts.failed} failed (${counts.interrupted} interrupted by shutdown); ` +
+          `up ${Duration.format(Duration.millis(Math.round(performance.now() - startedAt)))}`
       )
       yield* Deferred.succeed(stopped, undefined)
     }))
@@ -442,11 +448,13 @@ export const make = (
       phase: SubscriptionRef.get(phase),
       stopping,
       fetchCommand,
-      recordReport: (acked) => {
+      recordReport: (acked, errtype) => {
         if (acked) counts.acked++
         else counts.failed++
+        if (errtype === "Shutdown") counts.interrupted++
       },
-      outage: Processor.makeOutage(address)
+      outage: Processor.makeOutage(address),
+      recorders
     })
     for (let i = 0; i < concurrency; i++) yield* FiberSet.run(processors, processor)
     const jobtypes = [...handlers.keys()].sort()

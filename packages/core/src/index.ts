@@ -21,6 +21,8 @@ export * as Handshake from "./Handshake.js"
 export * as Job from "./Job.js"
 /** @since 0.1.0 */
 export * as JobPayload from "./JobPayload.js"
+/** @since 0.3.0 */
+export * as Metrics from "./Metrics.js"
 /** @since 0.1.0 */
 export * as Protocol from "./Protocol.js"
 /** @since 0.2.0 */
@@ -33,6 +35,8 @@ export * as ServerInfo from "./ServerInfo.js"
 export * as Sha256 from "./Sha256.js"
 /** @since 0.1.0 */
 export * as Spans from "./Spans.js"
+/** @since 0.3.0 */
+export * as TraceContext from "./TraceContext.js"
 /** @since 0.1.0 */
 export * as Transport from "./Transport.js"
 /** @since 0.1.0 */

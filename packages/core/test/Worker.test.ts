@@ -224,7 +224,7 @@ layer(Env, { excludeTestServices: true, timeout: "90 seconds" })("Worker against
             const inner = yield* Effect.currentSpan.pipe(Effect.withSpan("inner"))
             spans.push({
               name: job.name,
-              jid: job.attributes.get("faktory.jid"),
+              jid: job.attributes.get("messaging.message.id"),
               parent: Option.getOrUndefined(Option.map(inner.parent, (parent) => parent._tag === "Span" ? parent.name : "external"))
             })
           })
@@ -238,8 +238,8 @@ layer(Env, { excludeTestServices: true, timeout: "90 seconds" })("Worker against
       const jid = yield* Traced.push(["abc"])
       yield* waitFor("the job", () => spans.length === 1)
       expect(seen).toEqual(["ABC"])
-      expect(spans).toEqual([{ name: "faktory.job Traced", jid, parent: "faktory.job Traced" }])
-      const jobSpan = recorded.find((span) => span.name === "faktory.job Traced")
+      expect(spans).toEqual([{ name: "process w-traced", jid, parent: "process w-traced" }])
+      const jobSpan = recorded.find((span) => span.name === "process w-traced")
       yield* waitFor("the job span to end", () => jobSpan?.status._tag === "Ended")
       expect(jobSpan?.kind).toBe("consumer")
       expect(logged.find((entry) => Array.isArray(entry.message) && entry.message[0] === "handling ABC")?.annotations)

@@ -24,6 +24,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Path from "node:path"
 import { pathToFileURL } from "node:url"
+import * as HandlerLayers from "./internal/handlerLayers.js"
 import * as NodeWorker from "./NodeWorker.js"
 
 /**
@@ -272,15 +273,19 @@ export const command = Command.make(
         const timeout = Option.isSome(flags.timeout) ? yield* wholeNumber(flagsDoc.timeout, flags.timeout.value, 0) : 25
         const queues = yield* parseQueues(flags.queue)
         const handlers = (yield* Effect.forEach(flags.require, loadHandlers)).flat()
+        // Startup checks: the handler layers are built before the worker connects; a missing
+        // service or no handler at all fails the start, before any job is fetched.
+        const built = yield* Effect.mapError(HandlerLayers.build(handlers), (detail) => new CliError({ detail }))
         const workerLayer = NodeWorker.layer({
           queues,
           concurrency,
           shutdownTimeout: `${timeout} seconds`,
           labels: flags.label,
           ...(Option.isSome(flags.url) ? { client: { url: flags.url.value } } : {})
-        }).pipe(Layer.provide(Layer.mergeAll(Layer.empty, ...handlers)))
+        }).pipe(Layer.provide(Layer.succeedContext(built)))
         yield* NodeWorker.run(workerLayer)
       }).pipe(
+        Effect.scoped,
         Logger.withMinimumLogLevel(flags.verbose ? LogLevel.Debug : LogLevel.Info),
         NodeWorker.withLogFormat(format)
       )

@@ -72,7 +72,7 @@ export const reservations = (directory: string): Array<{ readonly jid: string; r
   })
 
 /** SIGKILLs Faktory and its Redis together, then reaps them through the layer (data kept). */
-export const killHard = (server: FaktoryServer.FaktoryServer) =>
+export const killHard = (server: FaktoryServer.Service) =>
   Effect.gen(function*() {
     const redisPid = redisPids(server.directory)
     const faktoryPid = server.pid()

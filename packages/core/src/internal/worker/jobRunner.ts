@@ -18,6 +18,8 @@ import * as Schema from "effect/Schema"
 import type * as Tracer from "effect/Tracer"
 import * as Job from "../../Job.js"
 import type * as JobPayload from "../../JobPayload.js"
+import * as Spans from "../../Spans.js"
+import * as Failure from "./failure.js"
 import type * as Worker from "../../Worker.js"
 
 /**
@@ -145,10 +147,15 @@ export const make = (options: JobRunnerOptions): JobRunner => {
     })
     const deadline = deadlineFor(entry, job)
     const outcome = (exit: Exit.Exit<unknown, unknown>): Exit.Exit<unknown, unknown> => {
-      span?.end(clock.unsafeCurrentTimeNanos(), exit)
-      return expired.delete(fiber) && Exit.isInterrupted(exit)
+      const final = expired.delete(fiber) && Exit.isInterrupted(exit)
         ? Exit.fail(new ReservationExpiredError({ seconds: deadline?.seconds ?? 0 }))
         : exit
+      if (span !== undefined) {
+        // OpenTelemetry's conventions: a failed operation says its error's class in `error.type`.
+        if (Exit.isFailure(final)) span.attribute("error.type", Failure.describe(final.cause).errtype)
+        span.end(clock.unsafeCurrentTimeNanos(), final)
+      }
+      return final
     }
     // A handler that never suspends has already finished.
     const done = fiber.unsafePoll()
@@ -166,12 +173,9 @@ export const make = (options: JobRunnerOptions): JobRunner => {
     const entry = handlers.get(job.jobtype)
     if (entry === undefined) return Effect.succeed(Exit.fail(new UnknownJobTypeError({ jobtype: job.jobtype })))
     if (!tracing) return start(entry, job, runtime, undefined)
+    // The producer's trace continues here when the job carries its context (see Spans).
     return Effect.flatMap(
-      Effect.makeSpan(`faktory.job ${job.jobtype}`, {
-        captureStackTrace: false,
-        kind: "consumer",
-        attributes: { "faktory.jid": job.jid, "faktory.jobtype": job.jobtype, "faktory.queue": job.queue }
-      }),
+      Effect.makeSpan(Spans.processName(job), Spans.processOptions(job)),
       (span) => start(entry, job, runtime, span)
     )
   }

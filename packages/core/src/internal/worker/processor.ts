@@ -17,6 +17,9 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
+import * as FiberRef from "effect/FiberRef"
+import * as FiberRefs from "effect/FiberRefs"
+import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as RuntimeFlags from "effect/RuntimeFlags"
 import * as Schedule from "effect/Schedule"
@@ -27,6 +30,8 @@ import type * as JobPayload from "../../JobPayload.js"
 import * as Protocol from "../../Protocol.js"
 import * as Replies from "../../Replies.js"
 import type * as Resp from "../../Resp.js"
+import type * as Metrics from "../metrics.js"
+import { secondsSince } from "../metrics.js"
 import * as Failure from "./failure.js"
 import type * as JobRunner from "./jobRunner.js"
 
@@ -51,9 +56,13 @@ export interface ProcessorContext {
   /** Completes when terminate begins; ends backoff waits early. */
   readonly stopping: Deferred.Deferred<void>
   readonly fetchCommand: () => FetchCommand
-  /** Counts a reported outcome: the one place the worker's counters change. */
-  readonly recordReport: (acked: boolean) => void
+  /**
+   * Counts an outcome the server accepted (its errtype when FAILed): the one place the
+   * worker's counters change.
+   */
+  readonly recordReport: (acked: boolean, errtype: string | undefined) => void
   readonly outage: Outage
+  readonly recorders: Metrics.Recorders
 }
 
 /**
@@ -120,14 +129,45 @@ const logFailure = (job: JobPayload.Job, failure: Failure.FailureReport, exit: E
     })
   )
 
+/** A job's start and end at DEBUG, for workers that log at that level. */
+const logStart = (job: JobPayload.Job) =>
+  Effect.logDebug("job started").pipe(Effect.annotateLogs(jobAnnotations(job)))
+
+const logEnd = (job: JobPayload.Job, exit: Exit.Exit<unknown, unknown>, report: Report, seconds: number) =>
+  Effect.logDebug(
+    `job ${
+      report.failure === undefined
+        ? "succeeded"
+        : Exit.isInterrupted(exit)
+        ? `interrupted (${report.failure.errtype})`
+        : `failed (${report.failure.errtype})`
+    } in ${(seconds * 1000).toFixed(1)} ms`
+  ).pipe(Effect.annotateLogs(jobAnnotations(job)))
+
+const jobAnnotations = (job: JobPayload.Job) => ({
+  jid: job.jid,
+  jobtype: job.jobtype,
+  queue: job.queue ?? "default",
+  retry_count: job.failure === undefined ? 0 : job.failure.retry_count + 1
+})
+
 export const make = (context: ProcessorContext): Effect.Effect<void> => {
-  const { client, runner, gate, outage } = context
+  const { client, runner, gate, outage, recorders } = context
+
+  /** An outcome the server accepted: the worker's counters and the metrics. */
+  const counted = (job: JobPayload.Job, report: Report) => {
+    const errtype = report.failure?.errtype
+    context.recordReport(report.acked, errtype)
+    const recorder = recorders.forJob(job.jobtype, job.queue ?? "default")
+    if (errtype === undefined) recorder.acked()
+    else recorder.failed(errtype)
+  }
 
   /** The server's answer to a report: counted when accepted, else explained. */
   const settle = (job: JobPayload.Job, report: Report, reply: Resp.Reply): Effect.Effect<void> => {
     const verdict = report.command.reply(reply)
     if (Either.isRight(verdict)) {
-      context.recordReport(report.acked)
+      counted(job, report)
       return Effect.void
     }
     // "Job not found": the reservation had expired; the server runs the job again.
@@ -146,7 +186,7 @@ export const make = (context: ProcessorContext): Effect.Effect<void> => {
       ),
       (result) => {
         if (Either.isRight(result)) {
-          context.recordReport(report.acked)
+          counted(job, report)
           return Effect.void
         }
         return Effect.logWarning(
@@ -175,7 +215,15 @@ export const make = (context: ProcessorContext): Effect.Effect<void> => {
     const fail = Protocol.fail({ jid: jid.value, errtype: "MalformedJob", message: error.message, backtrace: [] })
     return logged.pipe(
       Effect.zipRight(connection.send(fail)),
-      Effect.tap((failReply) => Either.isRight(fail.reply(failReply)) ? Effect.sync(() => context.recordReport(false)) : Effect.void),
+      Effect.tap((failReply) =>
+        Either.isRight(fail.reply(failReply))
+          ? Effect.sync(() => {
+            context.recordReport(false, "MalformedJob")
+            // Its jobtype and queue could not be read.
+            recorders.forJob("unknown", "unknown").failed("MalformedJob")
+          })
+          : Effect.void
+      ),
       Effect.as(Option.none())
     )
   }
@@ -192,8 +240,19 @@ export const make = (context: ProcessorContext): Effect.Effect<void> => {
     Effect.gen(function*() {
       // Jobs start from the processor's runtime (its loggers and log level), interruptible
       // whatever region the processor is in.
-      const { fiberRefs, runtimeFlags } = yield* Effect.runtime<never>()
+      // The worker reports a failed job itself (WARN, its cause at DEBUG): the runtime's own
+      // "Fiber terminated with an unhandled error" line for the job's fiber would repeat it.
+      const { fiberRefs, runtimeFlags } = yield* Effect.locally(
+        Effect.runtime<never>(),
+        FiberRef.unhandledErrorLogLevel,
+        Option.none()
+      )
       const jobRuntime = { fiberRefs, runtimeFlags: RuntimeFlags.enable(runtimeFlags, RuntimeFlags.Interruption) }
+      // Read once: a job's start and end lines cost nothing while DEBUG is off.
+      const debug = LogLevel.lessThanEqual(
+        FiberRefs.getOrDefault(fiberRefs, FiberRef.currentMinimumLogLevel),
+        LogLevel.Debug
+      )
       let next: Option.Option<JobPayload.Job> = Option.none()
       while (true) {
         if (Option.isNone(next)) {
@@ -201,7 +260,9 @@ export const make = (context: ProcessorContext): Effect.Effect<void> => {
           const phase = yield* context.phase
           if (phase !== "running" && phase !== "quiet") return
           const fetch = context.fetchCommand()
+          const fetchedAt = performance.now()
           const reply = yield* connection.send(fetch)
+          recorders.fetchLatency(secondsSince(fetchedAt))
           progressed()
           yield* outage.recovered
           next = yield* readFetch(connection, fetch, reply)
@@ -209,13 +270,27 @@ export const make = (context: ProcessorContext): Effect.Effect<void> => {
         }
         const job = next.value
         next = Option.none()
+        const recorder = recorders.forJob(job.jobtype, job.queue ?? "default")
+        recorder.fetched()
         // Fetched after the shutdown timeout (its FETCH was in flight): too late to run.
-        const exit = (yield* context.phase) === "pastDeadline"
-          ? Exit.interrupt(FiberId.none)
-          : yield* runner.run(job, jobRuntime)
+        let exit: Exit.Exit<unknown, unknown>
+        let seconds = 0
+        if ((yield* context.phase) === "pastDeadline") {
+          exit = Exit.interrupt(FiberId.none)
+        } else {
+          if (debug) yield* logStart(job)
+          recorders.running(1)
+          const startedAt = performance.now()
+          exit = yield* runner.run(job, jobRuntime)
+          seconds = secondsSince(startedAt)
+          recorders.running(-1)
+          recorder.ran(seconds)
+        }
         const report = reportOf(job, exit)
+        if (debug) yield* logEnd(job, exit, report, seconds)
         if (report.failure !== undefined) yield* logFailure(job, report.failure, exit)
         const fetch = (yield* context.phase) === "running" ? context.fetchCommand() : undefined
+        const sentAt = performance.now()
         const sent = yield* Effect.either(
           fetch !== undefined
             ? connection.sendBoth(report.command, fetch)
@@ -235,7 +310,11 @@ export const make = (context: ProcessorContext): Effect.Effect<void> => {
         const [reportReply, fetchReply] = sent.right
         yield* settle(job, report, reportReply)
         if (fetch !== undefined && fetchReply !== undefined) {
-          next = yield* Effect.flatMap(fetchReply, (reply) => readFetch(connection, fetch, reply))
+          next = yield* Effect.flatMap(fetchReply, (reply) => {
+            // Sent with the report, in the same write: its latency includes the report's.
+            recorders.fetchLatency(secondsSince(sentAt))
+            return readFetch(connection, fetch, reply)
+          })
         }
       }
     })

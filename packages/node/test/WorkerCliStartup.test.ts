@@ -1,0 +1,54 @@
+import { expect, layer } from "@effect/vitest"
+import { Client } from "@effect-faktory/core"
+import { FaktoryServer } from "@effect-faktory/testing"
+import { Effect, Layer } from "effect"
+import { execFile } from "node:child_process"
+import { fileURLToPath } from "node:url"
+
+// faktory-worker checks what it loaded before it connects: a handler layer that needs a
+// service no module provides, or no handler at all, fails the start with the reason and a
+// non-zero exit, and no job is fetched.
+
+const bin = fileURLToPath(new URL("../dist/bin.js", import.meta.url))
+const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
+
+const Env = FaktoryServer.clientLayer().pipe(Layer.provideMerge(FaktoryServer.layer({ webUi: false })))
+
+const runToExit = (args: ReadonlyArray<string>) =>
+  Effect.async<{ code: number | null; stderr: string; millis: number }>((resume) => {
+    const started = Date.now()
+    const child = execFile(process.execPath, [bin, ...args], { timeout: 20_000 }, (_error, _stdout, stderr) =>
+      resume(Effect.succeed({ code: child.exitCode, stderr, millis: Date.now() - started })))
+  })
+
+layer(Env, { excludeTestServices: true, timeout: "90 seconds" })("faktory-worker's startup checks", (it) => {
+  it.effect("a handler layer that needs a service nobody provides fails the start, naming it, before any fetch", () =>
+    Effect.gen(function*() {
+      const server = yield* FaktoryServer.FaktoryServer
+      const client = yield* Client.Client
+      yield* client.push({ jobtype: "Save", args: ["x"], queue: "startup-q" })
+      const result = yield* runToExit(["-r", fixture("needs-db.mjs"), "-q", "startup-q", "-u", server.url])
+      expect(result.code).not.toBe(0)
+      expect(result.code).not.toBeNull()
+      const lines = result.stderr.trim().split("\n")
+      expect(lines).toHaveLength(1)
+      // Effect names where the service's tag is defined.
+      expect(lines[0]).toMatch(
+        /^faktory-worker: a handler layer needs the service app\/Db \(defined at .*needs-db\.mjs:\d+:\d+\), which no loaded module provides: provide it in the handler's module \(Layer\.provide\) and export the provided layer$/
+      )
+      const info = yield* client.info
+      expect(info.faktory.queues["startup-q"]).toBe(1)
+      expect(info.faktory.total_processed).toBe(0)
+    }))
+
+  it.effect("modules that register no handler fail the start", () =>
+    Effect.gen(function*() {
+      const server = yield* FaktoryServer.FaktoryServer
+      const result = yield* runToExit(["-r", fixture("no-handlers.mjs"), "-u", server.url])
+      expect(result.code).not.toBe(0)
+      expect(result.code).not.toBeNull()
+      expect(result.stderr.trim().split("\n")).toEqual([
+        "faktory-worker: the loaded modules register no handler: export the layers that Job.define(…).handle(…) returns"
+      ])
+    }))
+})
