@@ -239,7 +239,12 @@ export const make = (options: ConnectionPoolOptions): Effect.Effect<ConnectionPo
     /** Waits for a connection to come back; interruptible, as nothing is held yet. */
     const awaitChange = Effect.zipRight(
       prune,
-      Effect.interruptible(Effect.suspend(() => Deferred.await(changed ??= Deferred.unsafeMake<void>(FiberId.none))))
+      // Pruning may itself have made room (every connection of a full pool broke while idle,
+      // as when the server restarts): its signal went to no one, so look again at once rather
+      // than wait for a change that has already happened (that wait never ended).
+      Effect.interruptible(Effect.suspend(() =>
+        room() ? Effect.void : Deferred.await(changed ??= Deferred.unsafeMake<void>(FiberId.none))
+      ))
     )
 
     /** The open connection with the fewest users, if sharing it beats opening another. */

@@ -222,14 +222,10 @@ describe("replies cut, stretched and stalled", () => {
     }).pipe(Effect.scoped))
 })
 
-// DEFECT (reported, not fixed here): ConnectionPool's awaitChange
-// (packages/core/src/ConnectionPool.ts, `awaitChange` and `prune`) drops the broken idle
-// connections and signals "changed" before any waiter has made the Deferred, then waits on a
-// fresh Deferred that nothing completes. So a pool whose every slot holds a connection that
-// broke while idle (here poolSize 1 and an unprompted reply; with a real server, a restart
-// while the client is idle: PoolAfterIdleBreak.test.ts) hangs the next command for ever, with
-// no deadline. The tests below that need a later push on such a pool are marked `fails` until
-// that is fixed; the first (the extra reply right after HELLO's) does not reach that path.
+// A pool whose every slot held a connection that broke while idle (here poolSize 1 and an
+// unprompted reply; with a real server, a restart while the client is idle:
+// PoolAfterIdleBreak.test.ts) used to hang the next command for ever: pruning the broken
+// connections signalled a change before anyone waited for it (ConnectionPool's awaitChange).
 describe("replies nobody asked for", () => {
   it.live("an extra reply right after HELLO's: ProtocolError (UnexpectedReply), not taken as the push's reply", () =>
     Effect.gen(function*() {
@@ -241,7 +237,7 @@ describe("replies nobody asked for", () => {
     }).pipe(Effect.scoped))
 
   for (const [name, extra] of [["a second OK to one PUSH", "+OK\r\n+OK\r\n"], ["an error after the OK", "+OK\r\n-ERR late\r\n"]] as const) {
-    it.live.fails(`${name}: the push succeeds, the connection is dropped, later pushes get a new one (fails: pool defect above)`, () =>
+    it.live(`${name}: the push succeeds, the connection is dropped, later pushes get a new one`, () =>
       Effect.gen(function*() {
         const peer = yield* Peer.speaking(Peer.GREETING, Peer.helloThen((_, socket) => socket.write(extra)))
         const client = yield* connect(peer.url)
@@ -261,7 +257,7 @@ describe("replies nobody asked for", () => {
       }).pipe(Effect.scoped))
   }
 
-  it.live.fails("an error sent unprompted to an idle connection: the next push gets a fresh connection or a typed error (fails: pool defect above)", () =>
+  it.live("an error sent unprompted to an idle connection: the next push gets a fresh connection or a typed error", () =>
     Effect.gen(function*() {
       const sockets: Array<Net.Socket> = []
       const peer = yield* Peer.speaking(Peer.GREETING, Peer.helloThen((_, socket) => {
