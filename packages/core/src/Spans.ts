@@ -111,7 +111,8 @@ const messagingAttributes = (operation: "send" | "process", queue: string) => ({
  * import { Effect } from "effect"
  * import { Spans } from "@effect-faktory/core"
  *
- * const sent = Spans.send({ jid: "0123456789ab", jobtype: "Ping", args: [], queue: "default" }, (job) =>
+ * const job = { jid: "0123456789ab", jobtype: "Ping", args: [], queue: "default", created_at: new Date().toISOString() }
+ * const sent = Spans.send(job, (job) =>
  *   Effect.succeed(job.custom?.traceparent))
  * ```
  *
@@ -146,7 +147,8 @@ export const send = <A, E, R>(
  * import { Effect } from "effect"
  * import { Spans } from "@effect-faktory/core"
  *
- * const sent = Spans.sendMany([{ jid: "0123456789ab", jobtype: "Ping", args: [] }], (jobs) => Effect.succeed(jobs.length))
+ * const jobs = [{ jid: "0123456789ab", jobtype: "Ping", args: [], created_at: new Date().toISOString() }]
+ * const sent = Spans.sendMany(jobs, (jobs) => Effect.succeed(jobs.length))
  * ```
  *
  * @since 0.3.0
