@@ -201,7 +201,12 @@ export const fetch = (
  * @since 0.1.0
  * @category commands
  */
-export const ack = (jid: string): Command<void, ReplyError> => command("ACK", JSON.stringify({ jid }), ackOk)
+export const ack = (jid: string): Command<void, ReplyError> =>
+  // The server's jids need no JSON escaping; any other is escaped as JSON.stringify would.
+  command("ACK", plainJid.test(jid) ? `{"jid":"${jid}"}` : JSON.stringify({ jid }), ackOk)
+
+/** Characters JSON writes as they are: a jid of only these needs no escaping. */
+const plainJid = /^[A-Za-z0-9_.:-]*$/
 
 /**
  * What FAIL reports about a failed job.

@@ -319,6 +319,15 @@ export const make = (
     const address = client.url.address
 
     const phase = yield* SubscriptionRef.make<Processor.Phase>("running")
+    // The phase's value as of its last change, read by processors twice a job without a fiber
+    // step. Written only inside `changePhase`, in the same synchronous step as the ref.
+    let phaseNow: Processor.Phase = "running"
+    const changePhase = <A>(f: (current: Processor.Phase) => readonly [A, Processor.Phase]) =>
+      SubscriptionRef.modify(phase, (current) => {
+        const [result, next] = f(current)
+        phaseNow = next
+        return [result, next]
+      })
     const gate = yield* Effect.makeLatch(true)
     const stopping = yield* Deferred.make<void>()
     const stopped = yield* Deferred.make<void>()
@@ -373,7 +382,7 @@ export const make = (
       reply === "quiet" ? quiet : reply === "terminate" ? Effect.asVoid(FiberSet.run(lifecycle, terminate)) : Effect.void
 
     const quiet = Effect.flatMap(
-      SubscriptionRef.modify(phase, (current) => current === "running" ? [true, "quiet" as const] : [false, current]),
+      changePhase((current) => current === "running" ? [true, "quiet"] : [false, current]),
       (changed) => changed ? Effect.zipRight(gate.close, Effect.logInfo("quiet: no longer fetching")) : Effect.void
     )
 
@@ -382,8 +391,8 @@ export const make = (
      * (the pool says END as the scope closes).
      */
     const terminate: Effect.Effect<void> = Effect.uninterruptible(Effect.gen(function*() {
-      const first = yield* SubscriptionRef.modify(phase, (current) =>
-        current === "running" || current === "quiet" ? [true, "draining" as const] : [false, current])
+      const first = yield* changePhase((current) =>
+        current === "running" || current === "quiet" ? [true, "draining"] : [false, current])
       if (!first) return yield* Deferred.await(stopped)
       yield* Deferred.succeed(stopping, undefined)
       // Processors waiting at the gate wake, see the phase and leave; those holding a job
@@ -399,7 +408,7 @@ export const make = (
         Effect.option
       )
       if (Option.isNone(drained)) {
-        yield* SubscriptionRef.set(phase, "pastDeadline")
+        yield* changePhase(() => [undefined, "pastDeadline"])
         const left = runningJobs()
         if (left > 0) yield* Effect.logWarning(`interrupting ${left} jobs still running; they are FAILed as Shutdown`)
         yield* FiberSet.clear(jobs)
@@ -409,7 +418,7 @@ export const make = (
       yield* FiberSet.clear(processors)
       // A last BEAT tells the Web UI this worker is going away.
       yield* beatOnce
-      yield* SubscriptionRef.set(phase, "stopped")
+      yield* changePhase(() => [undefined, "stopped"])
       yield* Effect.logInfo(
         `stopped: ${counts.acked} acked, ${counts.failed} failed (${counts.interrupted} interrupted by shutdown); ` +
           `up ${Duration.format(Duration.millis(Math.round(performance.now() - startedAt)))}`
@@ -445,7 +454,7 @@ export const make = (
       client,
       runner,
       gate,
-      phase: SubscriptionRef.get(phase),
+      phase: () => phaseNow,
       stopping,
       fetchCommand,
       recordReport: (acked, errtype) => {

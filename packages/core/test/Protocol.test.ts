@@ -13,6 +13,15 @@ describe("Protocol", () => {
     expect(line(Protocol.fetch(["critical", "default"]))).toBe("FETCH critical default\r\n")
   })
 
+  it("writes every ACK as JSON.stringify would, whether or not the jid takes the plain-jid shortcut", () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.stringMatching(/^[A-Za-z0-9_.:-]{0,24}$/), fc.fullUnicodeString()), (jid) => {
+        expect(Protocol.ack(jid).line).toBe(`ACK ${JSON.stringify({ jid })}\r\n`)
+      }),
+      { numRuns: 2000 }
+    )
+  })
+
   it("refuses a FETCH without queues or with a bad queue name", () => {
     expect(Either.isLeft(Protocol.fetch([]))).toBe(true)
     expect(Either.isLeft(Protocol.fetch(["a b"]))).toBe(true)

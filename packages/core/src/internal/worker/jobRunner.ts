@@ -117,14 +117,15 @@ export const make = (options: JobRunnerOptions): JobRunner => {
     return Effect.forEach(overdue, Fiber.interruptFork, { discard: true })
   })
 
-  /** Annotates a job fiber's logs with its jid and jobtype, on top of the worker's annotations. */
+  /**
+   * Annotates a job fiber's logs with its jid and jobtype, on top of the worker's annotations.
+   * The refs it gets are the new fiber's already (the runtime forked them for it), so they are
+   * updated, not forked a second time (a fork walks every fiber ref).
+   */
   const annotate = (job: JobPayload.Job) => (refs: FiberRefs.FiberRefs, fiberId: FiberId.Runtime) => {
     const inherited = FiberRefs.getOrDefault(refs, FiberRef.currentLogAnnotations)
     const annotations = HashMap.set(HashMap.set(inherited, "jid", job.jid), "jobtype", job.jobtype)
-    return FiberRefs.updateManyAs(refs, {
-      forkAs: fiberId,
-      entries: [[FiberRef.currentLogAnnotations, [[fiberId, annotations]]]]
-    })
+    return FiberRefs.updateManyAs(refs, { entries: [[FiberRef.currentLogAnnotations, [[fiberId, annotations]]]] })
   }
 
   /**

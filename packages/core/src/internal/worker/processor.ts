@@ -52,7 +52,7 @@ export interface ProcessorContext {
   /** Open while the worker fetches; closed while it is quiet. */
   readonly gate: Effect.Latch
   /** Where the worker is in its life; processors read it before and after each job. */
-  readonly phase: Effect.Effect<Phase>
+  readonly phase: () => Phase
   /** Completes when terminate begins; ends backoff waits early. */
   readonly stopping: Deferred.Deferred<void>
   readonly fetchCommand: () => FetchCommand
@@ -164,11 +164,12 @@ export const make = (context: ProcessorContext): Effect.Effect<void> => {
   }
 
   /** The server's answer to a report: counted when accepted, else explained. */
-  const settle = (job: JobPayload.Job, report: Report, reply: Resp.Reply): Effect.Effect<void> => {
+  /** The server's answer to a report: counted when accepted (nearly always: nothing to run), else explained. */
+  const settle = (job: JobPayload.Job, report: Report, reply: Resp.Reply): Effect.Effect<void> | undefined => {
     const verdict = report.command.reply(reply)
     if (Either.isRight(verdict)) {
       counted(job, report)
-      return Effect.void
+      return undefined
     }
     // "Job not found": the reservation had expired; the server runs the job again.
     return Effect.logWarning(`${report.acked ? "ACK" : "FAIL"} of ${job.jid} was refused: ${verdict.left.message}`)
@@ -257,7 +258,7 @@ export const make = (context: ProcessorContext): Effect.Effect<void> => {
       while (true) {
         if (Option.isNone(next)) {
           yield* restore(gate.await)
-          const phase = yield* context.phase
+          const phase = context.phase()
           if (phase !== "running" && phase !== "quiet") return
           const fetch = context.fetchCommand()
           const fetchedAt = performance.now()
@@ -275,7 +276,7 @@ export const make = (context: ProcessorContext): Effect.Effect<void> => {
         // Fetched after the shutdown timeout (its FETCH was in flight): too late to run.
         let exit: Exit.Exit<unknown, unknown>
         let seconds = 0
-        if ((yield* context.phase) === "pastDeadline") {
+        if (context.phase() === "pastDeadline") {
           exit = Exit.interrupt(FiberId.none)
         } else {
           if (debug) yield* logStart(job)
@@ -289,7 +290,7 @@ export const make = (context: ProcessorContext): Effect.Effect<void> => {
         const report = reportOf(job, exit)
         if (debug) yield* logEnd(job, exit, report, seconds)
         if (report.failure !== undefined) yield* logFailure(job, report.failure, exit)
-        const fetch = (yield* context.phase) === "running" ? context.fetchCommand() : undefined
+        const fetch = context.phase() === "running" ? context.fetchCommand() : undefined
         const sentAt = performance.now()
         const sent = yield* Effect.either(
           fetch !== undefined
@@ -308,7 +309,8 @@ export const make = (context: ProcessorContext): Effect.Effect<void> => {
           return yield* sent.left
         }
         const [reportReply, fetchReply] = sent.right
-        yield* settle(job, report, reportReply)
+        const refused = settle(job, report, reportReply)
+        if (refused !== undefined) yield* refused
         if (fetch !== undefined && fetchReply !== undefined) {
           next = yield* Effect.flatMap(fetchReply, (reply) => {
             // Sent with the report, in the same write: its latency includes the report's.
@@ -323,7 +325,7 @@ export const make = (context: ProcessorContext): Effect.Effect<void> => {
     Effect.gen(function*() {
       let failures = 0
       while (true) {
-        const phase = yield* context.phase
+        const phase = context.phase()
         if (phase !== "running" && phase !== "quiet") return
         const exit = yield* Effect.exit(client.withConnection((connection) => work(connection, restore, () => (failures = 0))))
         if (Exit.isSuccess(exit)) return
