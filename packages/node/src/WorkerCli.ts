@@ -22,6 +22,7 @@ import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { pathToFileURL } from "node:url"
 import * as HandlerLayers from "./internal/handlerLayers.js"
@@ -101,7 +102,10 @@ const isSelfContainedLayer = (value: unknown): value is Layer.Layer<never, unkno
  */
 export const loadHandlers = (module: string) =>
   Effect.gen(function*() {
-    const url = module.startsWith(".") || Path.isAbsolute(module) ? pathToFileURL(Path.resolve(module)).href : module
+    // A path as people type it (`dist/jobs.js`, no `./`) is a file when one is there; anything
+    // else is a package name, resolved as `import` would.
+    const isFile = module.startsWith(".") || Path.isAbsolute(module) || Fs.existsSync(Path.resolve(module))
+    const url = isFile ? pathToFileURL(Path.resolve(module)).href : module
     const loaded = yield* Effect.tryPromise({
       try: () => import(url) as Promise<Record<string, unknown>>,
       catch: (cause) => new CliError({ detail: `--require ${module}: cannot load it: ${String(cause)}` })

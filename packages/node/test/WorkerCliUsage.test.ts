@@ -3,6 +3,7 @@ import { Client } from "@effect-faktory/core"
 import { FaktoryServer } from "@effect-faktory/testing"
 import { Effect, Layer, Schedule } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
+import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 
 // What a person (or a log collector) sees from the faktory-worker binary and from
@@ -135,6 +136,17 @@ layer(Env, { excludeTestServices: true, timeout: "120 seconds" })("log formats",
         expect(lines.some((line) => String(line.message).startsWith("stopped"))).toBe(true)
       }))
   }
+
+  it.scoped("-r takes a path as people type it, without ./", () =>
+    Effect.gen(function*() {
+      const server = yield* FaktoryServer.FaktoryServer
+      const typed = Path.relative(process.cwd(), jobs)
+      expect(typed.startsWith(".")).toBe(false)
+      const worker = yield* spawnNode(bin, ["-r", typed, "-q", "bare-path", "-t", "1", "-u", server.url])
+      yield* waitForOutput(worker, "started")
+      worker.child.kill("SIGTERM")
+      expect((yield* worker.exit).code).toBe(0)
+    }))
 
   it.scoped("faktory-worker, pretty into a pipe: no colour codes", () =>
     Effect.gen(function*() {
