@@ -201,17 +201,31 @@ export class InvalidArgumentsError extends Schema.TaggedError<InvalidArgumentsEr
  */
 export class NotAnEffectError extends Schema.TaggedError<NotAnEffectError>()("NotAnEffectError", {
   jobtype: Schema.String,
-  returned: Schema.String
+  returned: Schema.String,
+  by: Schema.optional(Schema.String)
 }) {
   /** The errtype the worker reports. */
   readonly errtype = "HandlerReturnedNonEffect"
   override get message(): string {
-    return `the handler for ${this.jobtype} returned ${this.returned}, not an Effect` +
+    return `${this.by ?? "the handler"} for ${this.jobtype} returned ${this.returned}, not an Effect` +
       (this.returned === "a Promise" ? " (wrap it: Effect.tryPromise(() => ...))" : "")
   }
 }
 
-const describeValue = (value: unknown): string =>
+/**
+ * What a handler or middleware returned instead of an Effect, in words.
+ *
+ * @example
+ * ```ts
+ * import { Job } from "@effect-faktory/core"
+ *
+ * Job.describeReturned(Promise.resolve(1)) // "a Promise"
+ * ```
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export const describeReturned = (value: unknown): string =>
   value === null
     ? "null"
     : value === undefined
@@ -236,7 +250,7 @@ const callHandler = <A, E, R>(
     // Observed, so that its rejection is not also an unhandled rejection of the process.
     Reflect.apply(returned.catch, returned, [() => undefined])
   }
-  return Effect.fail(new NotAnEffectError({ jobtype: job.jobtype, returned: describeValue(returned) }))
+  return Effect.fail(new NotAnEffectError({ jobtype: job.jobtype, returned: describeReturned(returned) }))
 }
 
 /**

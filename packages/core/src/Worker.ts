@@ -35,7 +35,7 @@ import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as Client from "./Client.js"
 import * as ConnectionPool from "./ConnectionPool.js"
-import type { CommandError, InvalidArgumentError, InvalidUrlError, JobValidationError } from "./Errors.js"
+import { type CommandError, InvalidArgumentError, type InvalidUrlError, type JobValidationError } from "./Errors.js"
 import * as Recorders from "./internal/metrics.js"
 import * as Failure from "./internal/worker/failure.js"
 import * as JobRunner from "./internal/worker/jobRunner.js"
@@ -302,7 +302,19 @@ export const make = (
   Effect.gen(function*() {
     const handlers = yield* Job.handlersIn(yield* Effect.context<never>())
     const queues = options.queues ?? ["default"]
-    const concurrency = Math.max(1, options.concurrency ?? 20)
+    const concurrency = options.concurrency ?? 20
+    if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
+      return yield* new InvalidArgumentError({
+        command: "Worker",
+        detail: `concurrency must be a whole number of at least 1, not ${String(concurrency)}`
+      })
+    }
+    if (!Array.isArray(queues) && !Object.values(queues).some((weight) => weight > 0)) {
+      return yield* new InvalidArgumentError({
+        command: "Worker",
+        detail: `no queue has a weight above 0 in ${JSON.stringify(queues)}: the worker would fetch from none`
+      })
+    }
     const shutdownTimeout = Duration.decode(options.shutdownTimeout ?? "25 seconds")
     const heartbeatInterval = Duration.decode(options.heartbeatInterval ?? "15 seconds")
     const wid = options.wid ?? randomWid()
@@ -334,7 +346,8 @@ export const make = (
     const jobs = yield* FiberSet.make<unknown, unknown>()
     const processors = yield* FiberSet.make<void>()
     const lifecycle = yield* FiberSet.make<void>()
-    const counts = { acked: 0, failed: 0, interrupted: 0 }
+    const counts = { acked: 0, failed: 0, interrupted: 0, unreported: 0 }
+    const outage = Processor.makeOutage(address)
     const startedAt = performance.now()
     // The metrics carry the labels in effect where the worker is made (Effect.tagMetrics).
     const recorders = Recorders.makeRecorders(yield* FiberRef.get(FiberRef.currentMetricLabels))
@@ -373,7 +386,12 @@ export const make = (
         ))
       yield* obey(reply)
     }).pipe(
-      Effect.catchAll((error) => Effect.logWarning(`heartbeat failed: ${error.message}`)),
+      // During an outage the processors' one WARN has said it; each failed beat is DEBUG then.
+      Effect.catchAll((error) =>
+        outage.isDown()
+          ? Effect.logDebug(`heartbeat failed: ${error.message}`)
+          : Effect.logWarning(`heartbeat failed: ${error.message}`)
+      ),
       Effect.annotateLogs({ wid })
     )
 
@@ -415,14 +433,15 @@ export const make = (
         // Their processors report them. Reports get a bounded time if the server is away.
         yield* FiberSet.awaitEmpty(processors).pipe(Effect.interruptible, Effect.timeout("10 seconds"), Effect.ignore)
       }
+      // Processors still retrying a report (the server is away) give up here; each says so.
       yield* FiberSet.clear(processors)
-      // A last BEAT tells the Web UI this worker is going away.
-      yield* beatOnce
       yield* changePhase(() => [undefined, "stopped"])
-      yield* Effect.logInfo(
-        `stopped: ${counts.acked} acked, ${counts.failed} failed (${counts.interrupted} interrupted by shutdown); ` +
-          `up ${Duration.format(Duration.millis(Math.round(performance.now() - startedAt)))}`
-      )
+      const summary = `stopped: ${counts.acked} acked, ${counts.failed} failed (${counts.interrupted} interrupted by shutdown)` +
+        `${counts.unreported === 0 ? "" : `, ${counts.unreported} not reported (the server was away)`}; ` +
+        `up ${Duration.format(Duration.millis(Math.round(performance.now() - startedAt)))}`
+      yield* counts.unreported === 0 ? Effect.logInfo(summary) : Effect.logWarning(summary)
+      // A last BEAT tells the Web UI this worker is going away; a server that is away gets 2 s.
+      yield* beatOnce.pipe(Effect.interruptible, Effect.timeout("2 seconds"), Effect.ignore)
       yield* Deferred.succeed(stopped, undefined)
     }))
 
@@ -457,12 +476,15 @@ export const make = (
       phase: () => phaseNow,
       stopping,
       fetchCommand,
+      recordUnreported: () => {
+        counts.unreported++
+      },
       recordReport: (acked, errtype) => {
         if (acked) counts.acked++
         else counts.failed++
         if (errtype === "Shutdown") counts.interrupted++
       },
-      outage: Processor.makeOutage(address),
+      outage,
       recorders
     })
     for (let i = 0; i < concurrency; i++) yield* FiberSet.run(processors, processor)

@@ -2,7 +2,7 @@ import { expect, layer } from "@effect/vitest"
 import { Client, Job, Worker } from "@effect-faktory/core"
 import { NodeTransport } from "@effect-faktory/node"
 import { FaktoryServer } from "@effect-faktory/testing"
-import { Effect, Layer, Option, Schedule, Schema } from "effect"
+import { Effect, Layer, Logger, Option, Schedule, Schema } from "effect"
 
 // Mistakes a handler or a middleware can make, and a stalled event loop: none may cost a job
 // or a processor.
@@ -62,7 +62,9 @@ layer(Env, { excludeTestServices: true, timeout: "120 seconds" })("a worker supe
         }), "Defect", "undefined"],
         ["ReturnsPromise", untyped(() => Promise.reject(new Error("a rejected promise"))), "HandlerReturnedNonEffect", "returned a Promise"],
         ["CarelessPromise", () => Effect.promise(() => Promise.reject(new TypeError("rejected inside Effect.promise"))), "TypeError", "rejected inside Effect.promise"],
-        ["MiddlewareThrows", () => Effect.void, "Error", "middleware threw"]
+        ["MiddlewareThrows", () => Effect.void, "Error", "middleware threw"],
+        ["MiddlewarePromise", () => Effect.void, "HandlerReturnedNonEffect", "a middleware for MiddlewarePromise returned a Promise"],
+        ["ErrorWithoutMessage", () => Effect.die(new Error()), "Error", "Error (no message)"]
       ]
       const concurrency = cases.length
       let together = 0
@@ -83,6 +85,7 @@ layer(Env, { excludeTestServices: true, timeout: "120 seconds" })("a worker supe
         concurrency,
         middleware: [(job, next) => {
           if (job.jobtype === "MiddlewareThrows") throw new Error("middleware threw")
+          if (job.jobtype === "MiddlewarePromise") return untyped(() => Promise.resolve("not an Effect"))()
           return next
         }]
       }, handlers)
@@ -99,6 +102,45 @@ layer(Env, { excludeTestServices: true, timeout: "120 seconds" })("a worker supe
         expect(failure?.errtype).toBe(errtype)
         expect(failure?.message).toContain(message)
       }
+    }))
+
+  it.scoped("refuses options it cannot honour at start: a concurrency that is not a whole number of at least 1, all weights 0", () =>
+    Effect.gen(function*() {
+      for (const options of [{ concurrency: 0 }, { concurrency: 2.5 }, { queues: { a: 0, b: 0 } }]) {
+        const error = yield* Effect.flip(startWorker(options, Layer.empty))
+        expect(error._tag, JSON.stringify(options)).toBe("InvalidArgumentError")
+      }
+    }))
+
+  it.scoped("says so when shutdown gives up on reports because the server is away", () =>
+    Effect.gen(function*() {
+      const server = yield* FaktoryServer.make({ webUi: false })
+      const queue = "sup-away"
+      let finished = 0
+      const Slow = Job.define("Slow", { args: Schema.Tuple(), queue })
+      const lines: Array<string> = []
+      const logger = Logger.make(({ message }) => {
+        lines.push(Array.isArray(message) ? message.join(" ") : String(message))
+      })
+      const worker = yield* Worker.make({
+        queues: [queue],
+        concurrency: 2,
+        heartbeatInterval: "1 second",
+        shutdownTimeout: "1 second",
+        client: { ...server.clientOptions, connectDeadline: "1 second" }
+      }).pipe(
+        Effect.provide(Layer.merge(Slow.handle(() => Effect.sleep("500 millis").pipe(Effect.ensuring(Effect.sync(() => finished++)))), NodeTransport.layer)),
+        Effect.provide(Logger.replace(Logger.defaultLogger, logger))
+      )
+      const client = yield* Client.make(server.clientOptions).pipe(Effect.provide(NodeTransport.layer))
+      yield* client.push({ jobtype: "Slow", queue })
+      yield* waitFor("the job to start", () => worker.running() === 1)
+      yield* server.stop
+      yield* waitFor("the job to finish", () => finished === 1)
+      yield* worker.terminate.pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+      expect(worker.processed().acked).toBe(0)
+      expect(lines.some((line) => line.startsWith("gave up reporting ACK"))).toBe(true)
+      expect(lines.find((line) => line.startsWith("stopped:"))).toContain("1 not reported")
     }))
 
   it.scoped("counts a report when the server's reply to it arrives, not with the next FETCH's", () =>

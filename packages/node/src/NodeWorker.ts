@@ -300,9 +300,40 @@ const describeThrown = (thrown: unknown): string =>
  * @category running
  */
 export const run = <E>(workerLayer: Layer.Layer<Worker.Worker, E>): Effect.Effect<void, E | UncaughtExceptionError> =>
+  // SIGTERM is heard until the worker has stopped, not only until shutdown begins: a runtime's
+  // handler leaves after the first signal, and a second one (impatient tooling, a person) would
+  // then kill the process at once, its running jobs unreported and reserved for 30 minutes.
+  Effect.acquireUseRelease(
+    Effect.map(Effect.runtime<never>(), (runtime) => {
+      const terms = { count: 0, terminate: (): void => undefined }
+      const onTerm = () => {
+        terms.count++
+        // Alone (no runtime handles signals): the first one terminates the worker itself.
+        if (terms.count === 1) {
+          if (process.listenerCount("SIGTERM") === 1) terms.terminate()
+          return
+        }
+        Runtime.runFork(runtime)(Effect.logWarning(
+          "SIGTERM again: already terminating, waiting for running jobs to be reported (SIGKILL stops at once)"
+        ))
+      }
+      process.on("SIGTERM", onTerm)
+      return { terms, onTerm }
+    }),
+    ({ terms }) => runWorker(workerLayer, terms),
+    ({ onTerm }) => Effect.sync(() => process.off("SIGTERM", onTerm))
+  )
+
+const runWorker = <E>(
+  workerLayer: Layer.Layer<Worker.Worker, E>,
+  terms: { terminate: () => void }
+): Effect.Effect<void, E | UncaughtExceptionError> =>
   Effect.gen(function*() {
     const worker = yield* Worker.Worker
     const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+    terms.terminate = () => {
+      runFork(worker.terminate)
+    }
     const crashed = yield* Deferred.make<void, UncaughtExceptionError>()
     const onQuiet = () => {
       runFork(worker.quiet)

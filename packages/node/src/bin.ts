@@ -1,12 +1,10 @@
-#!/usr/bin/env -S node --max-semi-space-size=4
+#!/usr/bin/env node
 /**
  * The `faktory-worker` executable.
  *
- * It owns its process, so it sets one V8 default for it: a young generation capped at 4 MB
- * a semi-space. Effect's modules grow it to its 32 MB ceiling while they load, and it then
- * stays there (measured: a worker's RSS after loading 105 MB without the cap, 83 MB with it, at
- * the same job rate). A library cannot set this for an application; `node
- * --max-semi-space-size=N .../bin.js` runs the binary with another value.
+ * Its first line names Node alone: `env -S` (to pass V8 flags there) is missing from BusyBox,
+ * so from Alpine images, where the binary would not start at all. Memory settings such as
+ * `--max-semi-space-size=4` go in `NODE_OPTIONS` (see the README).
  *
  * @since 0.1.0
  */

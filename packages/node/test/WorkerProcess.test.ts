@@ -89,6 +89,26 @@ layer(Env, { excludeTestServices: true, timeout: "120 seconds" })("the faktory-w
       yield* client.ack(job.jid)
     }))
 
+  it.scoped("a second SIGTERM does not cut the shutdown short: the running job is still reported", () =>
+    Effect.gen(function*() {
+      const server = yield* FaktoryServer.FaktoryServer
+      const worker = yield* faktoryWorker(["-r", jobs, "-q", "cli-term2", "-t", "2", "-u", server.url])
+      yield* waitForOutput(worker, "started")
+      const jid = yield* withClient((client) => client.push({ jobtype: "Sleep", queue: "cli-term2", args: [60_000], retry: 3 }))
+      yield* waitForOutput(worker, "sleeping 60000")
+      worker.child.kill("SIGTERM")
+      yield* waitForOutput(worker, "terminating")
+      worker.child.kill("SIGTERM")
+      const exit = yield* worker.exit.pipe(Effect.timeout("15 seconds"))
+      expect(exit).toEqual({ code: 0, signal: null })
+      expect(worker.output()).toContain("SIGTERM again")
+      const client = yield* Client.Client
+      yield* client.mutate({ cmd: "requeue", target: "retries", filter: { jids: [jid] } })
+      const job = Option.getOrThrow(yield* client.fetch(["cli-term2"]))
+      expect(job.failure).toMatchObject({ errtype: "Shutdown" })
+      yield* client.ack(job.jid)
+    }))
+
   it.scoped("a second SIGINT stops at once", () =>
     Effect.gen(function*() {
       const server = yield* FaktoryServer.FaktoryServer

@@ -25,6 +25,13 @@ const safeJson = (value: unknown): string => {
   }
 }
 
+/** An error with no message: its fields when it has any (a tagged error's), else its name. */
+const withoutMessage = (error: unknown): string => {
+  const json = safeJson(error)
+  if (json !== "{}") return json
+  return error instanceof Error ? `${guarded(() => error.name) ?? "Error"} (no message)` : json
+}
+
 /** The longest backtrace line kept: the server keeps whole lines, so one line may not carry a whole message. */
 const MAX_BACKTRACE_LINE = 500
 
@@ -45,7 +52,7 @@ export const describe = (cause: Cause.Cause<unknown>): FailureReport => {
   const errtype = guarded(() => stringField(error, "errtype") ?? stringField(error, "_tag")) ??
     (error instanceof Error ? guarded(() => error.name) ?? "Error" : Option.isSome(defect) ? "Defect" : "Error")
   const message = guarded(() => stringField(error, "message")) ??
-    (typeof error === "string" ? error : safeJson(error))
+    (typeof error === "string" ? error : withoutMessage(error))
   return { errtype, message, backtrace }
 }
 

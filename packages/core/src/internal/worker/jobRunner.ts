@@ -82,6 +82,17 @@ interface Deadline {
   readonly seconds: number
 }
 
+/** What a middleware returned, if it is an Effect; else the job fails saying so, as for a handler. */
+const checkedMiddleware = <R>(job: Job.JobContext, returned: Effect.Effect<unknown, unknown, R>) => {
+  if (Effect.isEffect(returned)) return returned
+  const value: unknown = returned
+  if (typeof value === "object" && value !== null && "catch" in value && typeof value.catch === "function") {
+    // Observed, so that its rejection is not also an unhandled rejection of the process.
+    Reflect.apply(value.catch, value, [() => undefined])
+  }
+  return Effect.fail(new Job.NotAnEffectError({ jobtype: job.jobtype, returned: Job.describeReturned(value), by: "a middleware" }))
+}
+
 export const make = (options: JobRunnerOptions): JobRunner => {
   const { handlers, jobs, middleware, clock, tracing } = options
 
@@ -89,7 +100,11 @@ export const make = (options: JobRunnerOptions): JobRunner => {
   // returning an Effect fails its job like a handler defect would.
   const around: Job.JobFiberOptions["around"] = middleware.length === 0
     ? undefined
-    : (job, handler) => middleware.reduceRight((next, wrap) => Effect.suspend(() => wrap(job, next)), handler)
+    : (job, handler) =>
+      middleware.reduceRight(
+        (next, wrap) => Effect.suspend(() => checkedMiddleware(job, wrap(job, next))),
+        handler
+      )
 
   /**
    * Guarded jobs' deadlines. One watchdog checks them on a short tick, rather than a timer

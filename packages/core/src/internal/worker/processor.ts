@@ -61,6 +61,8 @@ export interface ProcessorContext {
    * worker's counters change.
    */
   readonly recordReport: (acked: boolean, errtype: string | undefined) => void
+  /** Counts a report given up on (the server stayed away past terminate's bounded wait). */
+  readonly recordUnreported: () => void
   readonly outage: Outage
   readonly recorders: Metrics.Recorders
 }
@@ -73,6 +75,8 @@ export interface ProcessorContext {
 export interface Outage {
   readonly failed: (error: CommandError) => Effect.Effect<void>
   readonly recovered: Effect.Effect<void>
+  /** Whether the server is away now (other parts keep quiet about it meanwhile). */
+  readonly isDown: () => boolean
 }
 
 export const makeOutage = (address: string): Outage => {
@@ -90,7 +94,8 @@ export const makeOutage = (address: string): Outage => {
       if (!down) return Effect.void
       down = false
       return Effect.logInfo(`fetching from ${address} again`)
-    })
+    }),
+    isDown: () => down
   }
 }
 
@@ -181,8 +186,17 @@ export const make = (context: ProcessorContext): Effect.Effect<void> => {
       (report.acked ? client.ack(job.jid) : client.fail({ jid: job.jid, ...(report.failure ?? Failure.describe(Cause.empty)) })).pipe(
         Effect.retry({ schedule: reportRetry, while: (error) => error._tag === "ConnectionError" }),
         // Retrying is where a processor may be interrupted: terminate gives up on a server that
-        // stays away past its bounded wait.
+        // stays away past its bounded wait, and the report is lost; that is said, never silent.
         restore,
+        Effect.onInterrupt(() =>
+          Effect.sync(context.recordUnreported).pipe(
+            Effect.zipRight(Effect.logWarning(
+              `gave up reporting ${report.acked ? "ACK" : "FAIL"} of ${job.jid} at shutdown: the server is away; ` +
+                "it will run the job again once its reservation expires"
+            )),
+            Effect.annotateLogs({ jid: job.jid, jobtype: job.jobtype })
+          )
+        ),
         Effect.either
       ),
       (result) => {
@@ -264,9 +278,11 @@ export const make = (context: ProcessorContext): Effect.Effect<void> => {
           const fetchedAt = performance.now()
           const reply = yield* connection.send(fetch)
           recorders.fetchLatency(secondsSince(fetchedAt))
+          next = yield* readFetch(connection, fetch, reply)
+          // Back only once a FETCH is answered as it should be: a server shutting down answers
+          // with errors (ERR redis: client is closed), which are the outage, not its end.
           progressed()
           yield* outage.recovered
-          next = yield* readFetch(connection, fetch, reply)
           continue
         }
         const job = next.value
