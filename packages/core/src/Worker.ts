@@ -417,7 +417,8 @@ export const make = (
       // finish it, and a FETCH in flight may still bring one, which runs like the others.
       yield* gate.open
       yield* Effect.logInfo(
-        `terminating: waiting up to ${Duration.format(shutdownTimeout)} for ${runningJobs()} running jobs`
+        `terminating: waiting up to ${Duration.format(shutdownTimeout)} for ${runningJobs()} running jobs` +
+          " and the FETCHes in flight (the server answers those within 2 s)"
       )
       // Interruptible waits, so that their deadlines hold inside this uninterruptible sequence.
       const drained = yield* FiberSet.awaitEmpty(processors).pipe(
