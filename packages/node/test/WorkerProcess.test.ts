@@ -1,44 +1,11 @@
 import { expect, layer } from "@effect/vitest"
 import { Client } from "@effect-faktory/core"
 import { FaktoryServer } from "@effect-faktory/testing"
-import { Effect, Layer, Option, Schedule } from "effect"
-import { type ChildProcess, spawn } from "node:child_process"
+import { Effect, Layer, Option } from "effect"
 import { fileURLToPath } from "node:url"
+import { faktoryWorker, waitForOutput } from "./support/binary.js"
 
-const bin = fileURLToPath(new URL("../dist/bin.js", import.meta.url))
 const jobs = fileURLToPath(new URL("./fixtures/jobs.mjs", import.meta.url))
-
-interface Running {
-  readonly child: ChildProcess
-  readonly output: () => string
-  readonly exit: Effect.Effect<{ code: number | null; signal: string | null }>
-}
-
-/** Runs `faktory-worker` as a child process; it is killed if still running when the scope closes. */
-const faktoryWorker = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
-  Effect.acquireRelease(
-    Effect.sync((): Running => {
-      const base: Record<string, string> = {}
-      for (const [key, value] of Object.entries(process.env)) {
-        if (value !== undefined && !key.startsWith("FAKTORY_")) base[key] = value
-      }
-      const child = spawn(process.execPath, [bin, ...args], { env: { ...base, ...env } })
-      let output = ""
-      child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()))
-      child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()))
-      const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
-        child.on("exit", (code, signal) => resolve({ code, signal }))
-      )
-      return { child, output: () => output, exit: Effect.promise(() => exited) }
-    }),
-    ({ child }) => Effect.sync(() => child.exitCode === null && child.signalCode === null && child.kill("SIGKILL"))
-  )
-
-const waitForOutput = (worker: Running, text: string, seconds = 20) =>
-  Effect.suspend(() => (worker.output().includes(text) ? Effect.void : Effect.fail(text))).pipe(
-    Effect.retry(Schedule.spaced("25 millis").pipe(Schedule.upTo(`${seconds} seconds`))),
-    Effect.orElse(() => Effect.dieMessage(`no "${text}" in the worker's output:\n${worker.output()}`))
-  )
 
 const withClient = <A, E>(f: (client: Client.Client) => Effect.Effect<A, E>) => Effect.flatMap(Client.Client, f)
 

@@ -2,27 +2,14 @@ import { expect, layer } from "@effect/vitest"
 import { Client } from "@effect-faktory/core"
 import { FaktoryServer } from "@effect-faktory/testing"
 import { Effect, Layer, Schedule } from "effect"
-import { type ChildProcess, spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
+import { faktoryWorker } from "./support/binary.js"
 
 // A worker process whose event loop stalls past the 15 s reply timeout (a CPU-bound handler,
 // SIGSTOP) must still run the jobs the server handed to its waiting FETCHes meanwhile.
 
-const bin = fileURLToPath(new URL("../dist/bin.js", import.meta.url))
 const jobs = fileURLToPath(new URL("./fixtures/jobs.mjs", import.meta.url))
 const mistakes = fileURLToPath(new URL("./fixtures/mistakes.mjs", import.meta.url))
-
-const faktoryWorker = (args: ReadonlyArray<string>) =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      const child: ChildProcess = spawn(process.execPath, [bin, ...args], { env: { ...process.env, FAKTORY_URL: "" } })
-      let output = ""
-      child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()))
-      child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()))
-      return { child, output: () => output }
-    }),
-    ({ child }) => Effect.sync(() => child.exitCode === null && child.signalCode === null && child.kill("SIGKILL"))
-  )
 
 const waitFor = (what: string, condition: () => boolean, seconds: number, detail: () => string = () => "") =>
   Effect.suspend(() => (condition() ? Effect.void : Effect.fail(what))).pipe(
