@@ -36,7 +36,7 @@ export const ratioOf = (ours: Spread, theirs: Spread): Ratio | undefined => {
 const escapeXml = (text: string) =>
   text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;")
 
-const layout = { width: 860, labelWidth: 330, rowHeight: 34, top: 56, bottom: 40, right: 30 } as const
+const layout = { width: 900, labelWidth: 330, rowHeight: 34, top: 56, bottom: 40, right: 70 } as const
 const green = "#2e8b57"
 const amber = "#d98b00"
 

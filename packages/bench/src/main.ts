@@ -329,7 +329,24 @@ const render = (results: Results, meta: { version: string; goNote: string | unde
   return `${lines.join("\n")}\n`
 }
 
-Effect.runPromise(main).catch((error: unknown) => {
+/** `--chart results/latest.json`: draws the chart of a run already made, beside its file. */
+const chartOnly = valueOf("--chart")
+const redraw = (file: string) =>
+  Effect.sync(() => {
+    // The chart reads no server CPU: each run as a runner reports it is enough.
+    const Runs = Schema.Struct({
+      effect: Schema.optional(Schema.Array(ScenarioSchema.RunResult)),
+      npm: Schema.optional(Schema.Array(ScenarioSchema.RunResult)),
+      go: Schema.optional(Schema.Array(ScenarioSchema.RunResult))
+    })
+    const report = Schema.decodeUnknownSync(
+      Schema.parseJson(Schema.Struct({ results: Schema.Record({ key: Schema.String, value: Runs }) }))
+    )(Fs.readFileSync(file, "utf8"))
+    const results: Results = report.results
+    Fs.writeFileSync(file.replace(/\.json$/, ".svg"), Chart.render(chartRows(results), chartTitle()))
+  })
+
+Effect.runPromise(chartOnly === undefined ? main : redraw(chartOnly)).catch((error: unknown) => {
   console.error(error)
   process.exitCode = 1
 })
