@@ -25,7 +25,7 @@ import * as RuntimeFlags from "effect/RuntimeFlags"
 import * as Schedule from "effect/Schedule"
 import type * as Client from "../../Client.js"
 import type * as Connection from "../../Connection.js"
-import type { CommandError, ConnectionError, ProtocolError, ServerError } from "../../Errors.js"
+import type { CommandError, ProtocolError, ServerError } from "../../Errors.js"
 import type * as JobPayload from "../../JobPayload.js"
 import * as Protocol from "../../Protocol.js"
 import * as Replies from "../../Replies.js"
@@ -168,15 +168,15 @@ export const make = (context: ProcessorContext): Effect.Effect<void> => {
     else recorder.failed(errtype)
   }
 
-  /** The server's answer to a report: counted when accepted, else explained. */
-  /** The server's answer to a report: counted when accepted (nearly always: nothing to run), else explained. */
-  const settle = (job: JobPayload.Job, report: Report, reply: Resp.Reply): Effect.Effect<void> | undefined => {
+  /** Counts a report the server accepted; runs in the socket's callback as its reply arrives. */
+  const countIfAccepted = (job: JobPayload.Job, report: Report, reply: Resp.Reply): void => {
+    if (Either.isRight(report.command.reply(reply))) counted(job, report)
+  }
+
+  /** What to say of a report the server refused ("Job not found": the reservation had expired). */
+  const refusal = (job: JobPayload.Job, report: Report, reply: Resp.Reply): Effect.Effect<void> | undefined => {
     const verdict = report.command.reply(reply)
-    if (Either.isRight(verdict)) {
-      counted(job, report)
-      return undefined
-    }
-    // "Job not found": the reservation had expired; the server runs the job again.
+    if (Either.isRight(verdict)) return undefined
     return Effect.logWarning(`${report.acked ? "ACK" : "FAIL"} of ${job.jid} was refused: ${verdict.left.message}`)
   }
 
@@ -308,15 +308,16 @@ export const make = (context: ProcessorContext): Effect.Effect<void> => {
         if (report.failure !== undefined) yield* logFailure(job, report.failure, exit)
         const fetch = context.phase() === "running" ? context.fetchCommand() : undefined
         const sentAt = performance.now()
+        const count = (reply: Resp.Reply) => countIfAccepted(job, report, reply)
         const sent = yield* Effect.either(
           fetch !== undefined
-            ? connection.sendBoth(report.command, fetch)
+            ? connection.sendBoth(report.command, fetch, count)
             : Effect.map(
               connection.send(report.command),
-              (reply): readonly [Resp.Reply, Effect.Effect<Resp.Reply, ConnectionError | ProtocolError> | undefined] => [
-                reply,
-                undefined
-              ]
+              (reply): readonly [Resp.Reply, Resp.Reply | undefined] => {
+                count(reply)
+                return [reply, undefined]
+              }
             )
         )
         if (Either.isLeft(sent)) {
@@ -325,14 +326,12 @@ export const make = (context: ProcessorContext): Effect.Effect<void> => {
           return yield* sent.left
         }
         const [reportReply, fetchReply] = sent.right
-        const refused = settle(job, report, reportReply)
+        const refused = refusal(job, report, reportReply)
         if (refused !== undefined) yield* refused
         if (fetch !== undefined && fetchReply !== undefined) {
-          next = yield* Effect.flatMap(fetchReply, (reply) => {
-            // Sent with the report, in the same write: its latency includes the report's.
-            recorders.fetchLatency(secondsSince(sentAt))
-            return readFetch(connection, fetch, reply)
-          })
+          // Sent with the report, in the same write: its latency includes the report's.
+          recorders.fetchLatency(secondsSince(sentAt))
+          next = yield* readFetch(connection, fetch, fetchReply)
         }
       }
     })
