@@ -335,9 +335,9 @@ const redraw = (file: string) =>
   Effect.sync(() => {
     // The chart reads no server CPU: each run as a runner reports it is enough.
     const Runs = Schema.Struct({
-      effect: Schema.optional(Schema.Array(ScenarioSchema.RunResult)),
-      npm: Schema.optional(Schema.Array(ScenarioSchema.RunResult)),
-      go: Schema.optional(Schema.Array(ScenarioSchema.RunResult))
+      effect: Schema.optionalWith(Schema.Array(ScenarioSchema.RunResult), { exact: true }),
+      npm: Schema.optionalWith(Schema.Array(ScenarioSchema.RunResult), { exact: true }),
+      go: Schema.optionalWith(Schema.Array(ScenarioSchema.RunResult), { exact: true })
     })
     const report = Schema.decodeUnknownSync(
       Schema.parseJson(Schema.Struct({ results: Schema.Record({ key: Schema.String, value: Runs }) }))
