@@ -57,6 +57,15 @@ export const classifyConnectError = (cause: unknown, address: string, tls: boole
     code !== undefined &&
     (tlsCodes.has(code) || code.startsWith("ERR_TLS") || code.startsWith("ERR_SSL") || code.startsWith("CERT_"))
   ) {
+    // The server answered TLS's hello with plain text: it does not speak TLS on this port.
+    if (code === "ERR_SSL_WRONG_VERSION_NUMBER") {
+      return new ConnectionError({
+        reason: "Tls",
+        address,
+        detail: "the server does not speak TLS on this port (did you mean tcp:// rather than tcp+tls://?)",
+        cause
+      })
+    }
     return new ConnectionError({ reason: "Tls", address, detail: `TLS handshake failed: ${text}`, cause })
   }
   if (tls) {

@@ -51,6 +51,9 @@ layer(FaktoryServer.layer({ tls: true, password: "tls-pass", webUi: false }), { 
         const faktory = yield* client({ url: `tcp+tls://127.0.0.1:${plain.port}` })
         const error = yield* Effect.flip(faktory.info)
         expect(error).toMatchObject({ _tag: "ConnectionError", reason: "Tls" })
+        // Said in words a person can act on, not OpenSSL's.
+        expect(error.message).toContain("does not speak TLS on this port")
+        expect(error.message).not.toContain("ssl3_get_record")
       }).pipe(Effect.scoped))
   }
 )
