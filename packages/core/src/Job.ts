@@ -235,7 +235,7 @@ export const describeReturned = (value: unknown): string =>
     : `a value of type ${typeof value}`
 
 /**
- * Calls a handler, checking what it returns: plain-JS callers (and `as any`) can hand back a
+ * Calls a handler, checking what it returns: plain-JS callers (and unchecked casts) can hand back a
  * Promise, which would otherwise run unsupervised with its rejection unreported.
  */
 const callHandler = <A, E, R>(

@@ -36,7 +36,7 @@ const failureOf = (jid: string, queue: string) =>
     return job.failure
   })
 
-/** A handler's type that plain JavaScript (or `as any`) does not hold to. */
+/** A handler's type that plain JavaScript (or an unchecked cast) does not hold to. */
 const untyped = (handler: () => unknown): () => Effect.Effect<void> => {
   const cast: unknown = handler
   return cast as () => Effect.Effect<void>

@@ -25,7 +25,7 @@ const safeJson = (value: unknown): string => {
   }
 }
 
-/** An error with no message: its fields when it has any (a tagged error's), else its name. */
+/** An error with no message: its fields when it has some (a tagged error's), else its name. */
 const withoutMessage = (error: unknown): string => {
   const json = safeJson(error)
   if (json !== "{}") return json
