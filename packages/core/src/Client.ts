@@ -128,10 +128,13 @@ export interface PushBulkResult {
 export const PUSH_BULK_BATCH_SIZE = 1000
 
 /**
- * @since 0.1.0
+ * What a client does: the service of the `Client` tag. (Named `Client` before 0.2.0, when the
+ * tag was a `GenericTag`; the name now belongs to the tag's class, as in Effect's own packages.)
+ *
+ * @since 0.2.0
  * @category models
  */
-export interface Client {
+export interface Service {
   readonly url: FaktoryUrl.FaktoryUrl
   /**
    * Sends any command over the pool and reads its reply as the command says: every method
@@ -200,7 +203,7 @@ export interface Client {
  * @since 0.1.0
  * @category tags
  */
-export const Client: Context.Tag<Client, Client> = Context.GenericTag<Client>("@effect-faktory/core/Client")
+export class Client extends Context.Tag("@effect-faktory/core/Client")<Client, Service>() {}
 
 /**
  * Turns an error reply into the error a user can act on.
@@ -255,7 +258,7 @@ const resolveUrl = (
  */
 export const make = (
   options: ClientOptions = {}
-): Effect.Effect<Client, InvalidUrlError | ConfigError.ConfigError, Scope.Scope | Transport> =>
+): Effect.Effect<Service, InvalidUrlError | ConfigError.ConfigError, Scope.Scope | Transport> =>
   Effect.gen(function*() {
     const url = yield* resolveUrl(options)
     // Only the service: a captured whole context would carry the caller's Scope and override

@@ -37,7 +37,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
-import { Client, type ClientOptions, make, type PushBulkResult } from "./Client.js"
+import { Client, type ClientOptions, make, type PushBulkResult, type Service as ClientService } from "./Client.js"
 import type * as ConnectionPool from "./ConnectionPool.js"
 import type * as Connection from "./Connection.js"
 import {
@@ -64,7 +64,7 @@ import type * as ConfigError from "effect/ConfigError"
 export type DefaultClientError = InvalidUrlError | ConfigError.ConfigError | PlatformMissingError
 
 interface Instance {
-  readonly client: Client
+  readonly client: ClientService
   readonly scope: Scope.CloseableScope
 }
 
@@ -108,13 +108,13 @@ export const setPlatform = (registered: Platform): void => {
  * @since 0.1.0
  * @category accessors
  */
-export const get: Effect.Effect<Client, DefaultClientError> = Effect.suspend(() =>
+export const get: Effect.Effect<ClientService, DefaultClientError> = Effect.suspend(() =>
   instance !== undefined
     ? Effect.succeed(instance.client)
     : building.withPermits(1)(Effect.suspend(() => instance !== undefined ? Effect.succeed(instance.client) : build({})))
 )
 
-const build = (options: ClientOptions): Effect.Effect<Client, DefaultClientError> =>
+const build = (options: ClientOptions): Effect.Effect<ClientService, DefaultClientError> =>
   Effect.gen(function*() {
     const current = platform
     if (current === undefined) return yield* new PlatformMissingError()
@@ -166,7 +166,7 @@ export const close: Effect.Effect<void> = Effect.suspend(() => {
  * @category accessors
  */
 export const withClient = <A, E, R>(
-  f: (client: Client) => Effect.Effect<A, E, R>
+  f: (client: ClientService) => Effect.Effect<A, E, R>
 ): Effect.Effect<A, E | DefaultClientError, R> =>
   Effect.flatMap(
     Effect.serviceOption(Client),

@@ -107,10 +107,13 @@ export interface WorkerOptions {
 export type WorkerState = "running" | "quiet" | "terminating" | "stopped"
 
 /**
- * @since 0.1.0
+ * What a running worker offers: the service of the `Worker` tag. (Named `Worker` before 0.2.0,
+ * when the tag was a `GenericTag`; the name now belongs to the tag's class.)
+ *
+ * @since 0.2.0
  * @category models
  */
-export interface Worker {
+export interface Service {
   readonly wid: string
   /** The worker's state now. */
   readonly state: Effect.Effect<WorkerState>
@@ -137,7 +140,7 @@ export interface Worker {
  * @since 0.1.0
  * @category tags
  */
-export const Worker: Context.Tag<Worker, Worker> = Context.GenericTag<Worker>("@effect-faktory/core/Worker")
+export class Worker extends Context.Tag("@effect-faktory/core/Worker")<Worker, Service>() {}
 
 
 /**
@@ -298,7 +301,7 @@ const publicState = (phase: Processor.Phase): WorkerState =>
  */
 export const make = (
   options: WorkerOptions = {}
-): Effect.Effect<Worker, StartError, Scope.Scope | Transport> =>
+): Effect.Effect<Service, StartError, Scope.Scope | Transport> =>
   Effect.gen(function*() {
     const handlers = yield* Job.handlersIn(yield* Effect.context<never>())
     const queues = options.queues ?? ["default"]

@@ -5,14 +5,14 @@ import { FaktoryServer } from "@effect-faktory/testing"
 import { Cause, Effect, Either, Exit, Fiber, Option } from "effect"
 import * as PushBatcher from "../src/internal/pushBatcher.js"
 
-const commandCount = (client: Client.Client) => Effect.map(client.info, (info) => info.server.command_count)
+const commandCount = (client: Client.Service) => Effect.map(client.info, (info) => info.server.command_count)
 
 const makeClient = (options: Client.ClientOptions) =>
   Effect.flatMap(FaktoryServer.FaktoryServer, (server) =>
     Client.make({ ...server.clientOptions, ...options }).pipe(Effect.provide(NodeTransport.layer)))
 
 /** Drains a queue in order, returning each job's first argument. */
-const drain = (client: Client.Client, queue: string) =>
+const drain = (client: Client.Service, queue: string) =>
   Effect.gen(function*() {
     const seen: Array<unknown> = []
     while (true) {

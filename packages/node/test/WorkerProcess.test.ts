@@ -7,7 +7,7 @@ import { faktoryWorker, waitForOutput } from "./support/binary.js"
 
 const jobs = fileURLToPath(new URL("./fixtures/jobs.mjs", import.meta.url))
 
-const withClient = <A, E>(f: (client: Client.Client) => Effect.Effect<A, E>) => Effect.flatMap(Client.Client, f)
+const withClient = <A, E>(f: (client: Client.Service) => Effect.Effect<A, E>) => Effect.flatMap(Client.Client, f)
 
 const Env = FaktoryServer.clientLayer().pipe(Layer.provideMerge(FaktoryServer.layer({ webUi: false })))
 

@@ -79,7 +79,7 @@ const recorded = <A, E extends { readonly _tag: string }>(
   })
 
 /** Every job in `queue`, FETCHed over a direct connection; returns how many times each jid came. */
-const drain = (client: Client.Client, queue: string) =>
+const drain = (client: Client.Service, queue: string) =>
   Effect.gen(function*() {
     const info = yield* client.info
     const size = info.faktory.queues[queue] ?? 0

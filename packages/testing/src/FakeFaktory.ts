@@ -132,7 +132,7 @@ export interface Service {
   /** `fake`: pushes are recorded until drained; `inline`: each push runs its job at once. */
   readonly mode: "fake" | "inline"
   /** The fake client (the same service as `Client.Client`). */
-  readonly client: Client.Client
+  readonly client: Client.Service
   /** Jobs waiting to be drained, oldest first, as a worker would fetch them. Always empty inline. */
   readonly payloads: (filter?: JobFilter) => ReadonlyArray<JobPayload.Job>
   /** Every job pushed since the start or the last `clear`, drained or not, oldest first. */

@@ -11,7 +11,7 @@ const { count, concurrency, queue, url } = params
 
 const Noop = Job.define("Noop", { args: Schema.Tuple(Schema.Number), queue })
 
-const withClient = <A, E>(poolSize: number, f: (client: Client.Client) => Effect.Effect<A, E>) =>
+const withClient = <A, E>(poolSize: number, f: (client: Client.Service) => Effect.Effect<A, E>) =>
   Effect.runPromise(Effect.scoped(Effect.flatMap(Client.make({ url, poolSize }), f)).pipe(Effect.provide(NodeTransport.layer)))
 
 /** Runs a worker until `done` holds; `onJob` sees each job's argument. */

@@ -47,7 +47,7 @@ export type FetchCommand = Protocol.Command<Option.Option<JobPayload.Job>, Proto
 
 /** The worker's side of the processors: its state as they need to see it, and its counters. */
 export interface ProcessorContext {
-  readonly client: Client.Client
+  readonly client: Client.Service
   readonly runner: JobRunner.JobRunner
   /** Open while the worker fetches; closed while it is quiet. */
   readonly gate: Effect.Latch
