@@ -338,7 +338,17 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
     Effect.matchEffect({
       onSuccess: () =>
         Effect.sync(() =>
-          shutdown(new ConnectionError({ reason: "Closed", address, detail: "the server closed the connection" }))
+          shutdown(
+            new ConnectionError({
+              reason: "Closed",
+              address,
+              // Faktory's TLS listener drops a plaintext client after a few seconds of silence,
+              // before the handshake's own deadline: the likely cause is said then too.
+              detail: bytesReceived === 0 && !options.url.tls
+                ? "the server closed the connection without a greeting (a TLS-only server does this to a plaintext client: use tcp+tls://)"
+                : "the server closed the connection"
+            })
+          )
         ),
       onFailure: (error) => Effect.sync(() => shutdown(fromSocketError(error, address)))
     }),

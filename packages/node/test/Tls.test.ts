@@ -45,6 +45,17 @@ layer(FaktoryServer.layer({ tls: true, password: "tls-pass", webUi: false }), { 
         expect(error.message).toContain("TLS")
       }).pipe(Effect.scoped))
 
+    it.effect("a plaintext client that the server drops before the handshake's deadline gets the hint too", () =>
+      Effect.gen(function*() {
+        const server = yield* FaktoryServer.FaktoryServer
+        // The default handshake deadline (5 s) outlasts the server's patience with silence.
+        const faktory = yield* client({ url: `tcp://:tls-pass@127.0.0.1:${server.port}` })
+        const error = yield* Effect.flip(faktory.info)
+        expect(error._tag).toBe("ConnectionError")
+        expect(error.message).toContain("use tcp+tls://")
+        expect(error.message).not.toContain("tls-pass")
+      }).pipe(Effect.scoped))
+
     it.effect("a TLS client on a plaintext server fails with a TLS error", () =>
       Effect.gen(function*() {
         const plain = yield* FaktoryServer.make({ webUi: false })
