@@ -410,7 +410,12 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
     const hi = yield* Effect.flatMap(awaitGreeting, Handshake.parseHi)
     const password = Option.getOrUndefined(Option.map(options.url.password, Redacted.value))
     if (hi.s !== undefined && password === undefined) {
-      return yield* new AuthenticationError({ address, detail: "the server requires a password and none was given" })
+      return yield* new AuthenticationError({
+        address,
+        detail: options.url.userWithoutPassword
+          ? "the server requires a password and none was given (the URL has a user name but no password: Faktory takes the password after a colon, tcp://:PASSWORD@host)"
+          : "the server requires a password and none was given"
+      })
     }
     const hello = Protocol.hello(Handshake.hello(hi, password, options.worker))
     helloSent = true

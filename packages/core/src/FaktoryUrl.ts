@@ -50,7 +50,13 @@ export class FaktoryUrl {
     readonly host: string,
     readonly port: number,
     readonly tls: boolean,
-    readonly password: Option.Option<Redacted.Redacted<string>>
+    readonly password: Option.Option<Redacted.Redacted<string>>,
+    /**
+     * The URL named a user and no password (`tcp://secret@host`). Faktory reads only a
+     * password, after a colon (`tcp://:secret@host`); this is kept to say so when the server
+     * asks for a password. The user part itself is never kept: it may be the password.
+     */
+    readonly userWithoutPassword: boolean = false
   ) {}
 
   /** `host:port`, for log lines and error messages. */
@@ -73,7 +79,7 @@ export class FaktoryUrl {
 
   /** The same address with another password, or none. */
   withPassword(password: Option.Option<Redacted.Redacted<string>>): FaktoryUrl {
-    return new FaktoryUrl(this.host, this.port, this.tls, password)
+    return new FaktoryUrl(this.host, this.port, this.tls, password, Option.isNone(password) && this.userWithoutPassword)
   }
 }
 
@@ -140,6 +146,9 @@ export const parse = (input: string): Either.Either<FaktoryUrl, InvalidUrlError>
   try {
     url = new URL(normalized)
   } catch {
+    // WHATWG URL refuses a port above 65535 as it refuses any other malformed URL.
+    const port = /:(\d+)\/?$/.exec(trimmed)
+    if (port !== null && port[1] !== undefined && Number(port[1]) > 65535) return invalid("the port must be 1 to 65535")
     return invalid(`expected tcp://[:password@]host[:port] or tcp+tls://…${encodingHint}`)
   }
   const scheme = url.protocol.slice(0, -1)
@@ -160,7 +169,8 @@ export const parse = (input: string): Either.Either<FaktoryUrl, InvalidUrlError>
       return invalid("the password is not valid percent-encoding")
     }
   }
-  return Either.right(new FaktoryUrl(host, port, scheme === "tcp+tls", password))
+  const userWithoutPassword = url.username !== "" && url.password === ""
+  return Either.right(new FaktoryUrl(host, port, scheme === "tcp+tls", password, userWithoutPassword))
 }
 
 /**

@@ -24,6 +24,15 @@ describe("FaktoryUrl.parse", () => {
     expect(url.address).toBe("[::1]:7419")
   })
 
+  it("remembers, without keeping it, a user part given where the password belongs", () => {
+    const url = parsed("tcp://hunter2@localhost:7419")
+    expect(url.userWithoutPassword).toBe(true)
+    expect(Option.isNone(url.password)).toBe(true)
+    expect(JSON.stringify(url) + String(url) + Object.values(url).join()).not.toContain("hunter2")
+    expect(parsed("tcp://user:pw@localhost").userWithoutPassword).toBe(false)
+    expect(parsed("tcp://localhost").userWithoutPassword).toBe(false)
+  })
+
   it("never prints the password", () => {
     const url = parsed("tcp://:hunter2@localhost:7419")
     expect(String(url)).toBe("tcp://:<redacted>@localhost:7419")
@@ -37,7 +46,8 @@ describe("FaktoryUrl.parse", () => {
     ["localhost:7419", "scheme"],
     ["http://localhost:7419", "scheme"],
     ["redis://localhost", "scheme"],
-    ["tcp://localhost:99999", "URL"],
+    ["tcp://localhost:99999", "the port must be 1 to 65535"],
+    ["tcp+tls://:pw@[::1]:70000/", "the port must be 1 to 65535"],
     ["tcp://localhost:7419/path", "path"],
     ["tcp://localhost:7419?x=1", "query"],
     ["not a url", "tcp://"]

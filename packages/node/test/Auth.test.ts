@@ -47,4 +47,14 @@ layer(FaktoryServer.layer({ password, webUi: false }), { excludeTestServices: tr
       expect(error._tag).toBe("AuthenticationError")
       expect(error.message).toContain("requires a password")
     }).pipe(Effect.scoped))
+
+  it.effect("says where the password goes when the URL gives it as a user name", () =>
+    Effect.gen(function*() {
+      const server = yield* FaktoryServer.FaktoryServer
+      const faktory = yield* client({ url: `tcp://${encodeURIComponent(password)}@127.0.0.1:${server.port}` })
+      const error = yield* Effect.flip(faktory.info)
+      expect(error._tag).toBe("AuthenticationError")
+      expect(error.message).toContain("tcp://:PASSWORD@host")
+      expect(error.message + JSON.stringify(error)).not.toContain("s3cret")
+    }).pipe(Effect.scoped))
 })
