@@ -26,11 +26,12 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as FiberRef from "effect/FiberRef"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as Client from "./Client.js"
@@ -346,7 +347,11 @@ export const make = (
     const gate = yield* Effect.makeLatch(true)
     const stopping = yield* Deferred.make<void>()
     const stopped = yield* Deferred.make<void>()
-    const jobs = yield* FiberSet.make<unknown, unknown>()
+    // The jobs' set lives in a scope of its own, closed without waiting: a job abandoned at
+    // shutdown (see terminate) would otherwise hold the worker's scope open for ever.
+    const jobsScope = yield* Scope.make()
+    yield* Effect.addFinalizer(() => Effect.forkDaemon(Scope.close(jobsScope, Exit.void)))
+    const jobs = yield* FiberSet.make<unknown, unknown>().pipe(Scope.extend(jobsScope))
     const processors = yield* FiberSet.make<void>()
     const lifecycle = yield* FiberSet.make<void>()
     const counts = { acked: 0, failed: 0, interrupted: 0, unreported: 0 }
@@ -433,9 +438,26 @@ export const make = (
         yield* changePhase(() => [undefined, "pastDeadline"])
         const left = runningJobs()
         if (left > 0) yield* Effect.logWarning(`interrupting ${left} jobs still running; they are FAILed as Shutdown`)
-        yield* FiberSet.clear(jobs)
-        // Their processors report them. Reports get a bounded time if the server is away.
-        yield* FiberSet.awaitEmpty(processors).pipe(Effect.interruptible, Effect.timeout("10 seconds"), Effect.ignore)
+        yield* runner.interruptAll
+        // Their processors report them. A job that ignores its interruption (uninterruptible)
+        // is not waited for past ABANDON_AFTER: it is reported as abandoned, so that the
+        // server retries it and the worker stops.
+        const ended = yield* FiberSet.awaitEmpty(processors).pipe(
+          Effect.interruptible,
+          Effect.timeout(JobRunner.ABANDON_AFTER),
+          Effect.option
+        )
+        if (Option.isNone(ended)) {
+          const abandoned = runner.abandonAll()
+          if (abandoned > 0) {
+            yield* Effect.logWarning(
+              `${abandoned} jobs did not stop within ${Duration.format(JobRunner.ABANDON_AFTER)} of their interruption; ` +
+                "FAILed as Shutdown so that the server retries them (they may still be running in this process)"
+            )
+          }
+          // Reports get a bounded time if the server is away.
+          yield* FiberSet.awaitEmpty(processors).pipe(Effect.interruptible, Effect.timeout("10 seconds"), Effect.ignore)
+        }
       }
       // Processors still retrying a report (the server is away) give up here; each says so.
       yield* FiberSet.clear(processors)

@@ -143,6 +143,33 @@ layer(Env, { excludeTestServices: true, timeout: "120 seconds" })("a worker supe
       expect(lines.find((line) => line.startsWith("stopped:"))).toContain("1 not reported")
     }))
 
+  it.scoped("a handler that ignores interruption does not hold shutdown: it is FAILed as Shutdown and the worker stops", () =>
+    Effect.gen(function*() {
+      const queue = "sup-stubborn"
+      const Stubborn = Job.define("Stubborn", { args: Schema.Tuple(), queue, retry: 3 })
+      const Polite = Job.define("Polite", { args: Schema.Tuple(), queue, retry: 3 })
+      const worker = yield* startWorker(
+        { queues: [queue], concurrency: 2, shutdownTimeout: "1 second" },
+        Layer.merge(
+          // A long step made uninterruptible, as a transaction wrapped whole would be.
+          Stubborn.handle(() => Effect.uninterruptible(Effect.sleep("1 hour"))),
+          Polite.handle(() => Effect.sleep("1 hour"))
+        )
+      )
+      const stubborn = yield* Stubborn.push([])
+      const polite = yield* Polite.push([])
+      yield* waitFor("both jobs to start", () => worker.running() === 2)
+      const started = Date.now()
+      yield* worker.terminate
+      // 1 s of shutdown timeout, then at most 5 s for interrupted jobs to end.
+      expect(Date.now() - started).toBeLessThan(9000)
+      expect(worker.processed()).toEqual({ acked: 0, failed: 2 })
+      const stubbornFailure = yield* failureOf(stubborn, queue)
+      expect(stubbornFailure?.errtype).toBe("Shutdown")
+      expect(stubbornFailure?.message).toContain("did not stop")
+      expect((yield* failureOf(polite, queue))?.errtype).toBe("Shutdown")
+    }))
+
   it.scoped("counts a report when the server's reply to it arrives, not with the next FETCH's", () =>
     Effect.gen(function*() {
       const queue = "sup-count"

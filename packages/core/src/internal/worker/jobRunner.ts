@@ -49,6 +49,27 @@ export class ReservationExpiredError extends Schema.TaggedError<ReservationExpir
 }
 
 /**
+ * A job that did not end within `ABANDON_AFTER` of its interruption at shutdown (a handler
+ * that made itself uninterruptible): FAILed so that the server retries it, while its fiber may
+ * still run in this process. errtype `Shutdown`, as for any job cut short by shutdown.
+ */
+export class AbandonedAtShutdownError extends Schema.TaggedError<AbandonedAtShutdownError>()(
+  "AbandonedAtShutdownError",
+  { seconds: Schema.Number }
+) {
+  readonly errtype = "Shutdown"
+  override get message(): string {
+    return `did not stop within ${this.seconds} s of its interruption at shutdown (uninterruptible?); FAILed so that the server retries it`
+  }
+}
+
+/**
+ * How long terminate waits for interrupted jobs to end before it reports them as abandoned.
+ * Interruption is near-instant for most jobs; this leaves room for their finalizers.
+ */
+export const ABANDON_AFTER = Duration.seconds(5)
+
+/**
  * The default reservation guard: 90% of the reservation, and at least 5 s short of it.
  */
 export const defaultReservationLimit = (reserveForSeconds: number): Duration.Duration =>
@@ -75,6 +96,13 @@ export interface JobRunner {
   readonly run: (job: JobPayload.Job, runtime: JobRuntime) => Effect.Effect<Exit.Exit<unknown, unknown>>
   /** Interrupts guarded jobs whose reservation is about to run out; runs for the worker's life. */
   readonly watchdog: Effect.Effect<never>
+  /** Sends interruption to every running job, without waiting for them to end. */
+  readonly interruptAll: Effect.Effect<void>
+  /**
+   * Settles every job still running as `AbandonedAtShutdownError`, so that its processor
+   * reports it and the worker can stop; returns how many there were.
+   */
+  readonly abandonAll: () => number
 }
 
 interface Deadline {
@@ -182,8 +210,24 @@ export const make = (options: JobRunnerOptions): JobRunner => {
       fiber.addObserver(() => deadlines.delete(fiber))
     }
     // Awaited, not joined: an interrupted job must not interrupt the processor reporting it.
-    return Effect.map(Fiber.await(fiber), outcome)
+    // The wait also ends when terminate abandons the job (see abandonAll); one callback
+    // resumes it, as Fiber.await would, with no fiber per wait.
+    return Effect.async<Exit.Exit<unknown, unknown>>((resume) => {
+      let settled = false
+      const settle = (exit: Exit.Exit<unknown, unknown>) => {
+        if (settled) return
+        settled = true
+        waiting.delete(abandon)
+        resume(Effect.succeed(outcome(exit)))
+      }
+      const abandon = () => settle(Exit.fail(new AbandonedAtShutdownError({ seconds: Duration.toSeconds(ABANDON_AFTER) })))
+      waiting.add(abandon)
+      fiber.addObserver(settle)
+    })
   }
+
+  /** How each job's wait ends early when terminate gives up on the job. */
+  const waiting = new Set<() => void>()
 
   const run = (job: JobPayload.Job, runtime: JobRuntime): Effect.Effect<Exit.Exit<unknown, unknown>> => {
     const entry = handlers.get(job.jobtype)
@@ -206,6 +250,12 @@ export const make = (options: JobRunnerOptions): JobRunner => {
         return Effect.succeed(Exit.die(error))
       }
     },
-    watchdog: Effect.forever(Effect.zipRight(Effect.sleep("200 millis"), watchdogTick))
+    watchdog: Effect.forever(Effect.zipRight(Effect.sleep("200 millis"), watchdogTick)),
+    interruptAll: Effect.suspend(() => Effect.forEach(Array.from(jobs), Fiber.interruptFork, { discard: true })),
+    abandonAll: () => {
+      const abandoned = Array.from(waiting)
+      for (const abandon of abandoned) abandon()
+      return abandoned.length
+    }
   }
 }
