@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Client, type ConnectionError, type ProtocolError } from "@effect-faktory/core"
+import { Client, type ConnectionError, type ProtocolError, Worker } from "@effect-faktory/core"
 import { NodeTransport } from "@effect-faktory/node"
-import { Effect, Schedule } from "effect"
+import { Effect, Logger, Schedule } from "effect"
 import * as Net from "node:net"
 
 // Peers that do what a real Faktory server never does: greet with absurd or unknown values,
@@ -138,5 +138,30 @@ describe("a hostile or broken server", () => {
       expect(error).toMatchObject({ _tag: "ProtocolError", reason: "BulkTooLarge" })
       expect(error.message).toContain("1000000")
       expect(millis).toBeLessThan(1000)
+    }).pipe(Effect.scoped))
+  it.live("a server that answers every FETCH with an error is one outage: one WARN, no INFO back and forth", () =>
+    Effect.gen(function*() {
+      // What a Faktory whose Redis is going away does: HELLO and BEAT succeed, FETCH errs.
+      let fetches = 0
+      const { url } = yield* speaking("+HI {\"v\":2}\r\n", (line) => {
+        if (line.startsWith("FETCH")) {
+          fetches++
+          return "-ERR redis: client is closed\r\n"
+        }
+        return line.startsWith("END") ? undefined : "+OK\r\n"
+      })
+      const lines: Array<string> = []
+      const logger = Logger.make(({ message }) => {
+        lines.push(Array.isArray(message) ? message.join(" ") : String(message))
+      })
+      yield* Effect.scoped(Effect.gen(function*() {
+        yield* Worker.make({ queues: ["outage"], concurrency: 3, shutdownTimeout: "1 second", client: { url } }).pipe(
+          Effect.provide(NodeTransport.layer)
+        )
+        yield* Effect.sleep("2500 millis")
+      })).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+      expect(fetches).toBeGreaterThanOrEqual(6)
+      expect(lines.filter((line) => line.includes("cannot fetch"))).toHaveLength(1)
+      expect(lines.filter((line) => line.includes("fetching from"))).toHaveLength(0)
     }).pipe(Effect.scoped))
 })
