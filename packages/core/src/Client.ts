@@ -24,6 +24,7 @@ import {
   type InvalidArgumentError,
   type InvalidUrlError,
   JobValidationError,
+  ProtocolError,
   type ServerError
 } from "./Errors.js"
 import * as FaktoryUrl from "./FaktoryUrl.js"
@@ -288,9 +289,17 @@ export const make = (
       address: url.address
     })
 
+    /** A command's reply, read by the command itself; a reply it cannot read names the server. */
+    const read = <A, E>(command: Protocol.Command<A, E>, reply: Resp.Reply): Either.Either<A, E | ProtocolError> => {
+      const result = command.reply(reply)
+      return Either.isLeft(result) && result.left instanceof ProtocolError
+        ? Either.left(result.left.at(url.address))
+        : result
+    }
+
     /** The one way a command goes out: over the pool, its reply read by the command itself. */
     const send = <A, E>(command: Protocol.Command<A, E>): Effect.Effect<A, E | CommandError> =>
-      Effect.flatMap(pool.send(command), command.reply)
+      Effect.flatMap(pool.send(command), (reply) => read(command, reply))
 
     const fromEither = <A, E>(either: Either.Either<A, E>): Effect.Effect<A, E> => either
 
@@ -311,7 +320,7 @@ export const make = (
     const sendPush: (job: JobPayload.PushableJob) => Effect.Effect<void, CommandError | JobValidationError> =
       options.batchPushes === false
         ? (job) => Effect.flatMap(PushBatcher.pushCommand(job), send)
-        : PushBatcher.make({ pool, maxBatch: PUSH_BULK_BATCH_SIZE, connections: poolSize, runtime })
+        : PushBatcher.make({ pool, send, maxBatch: PUSH_BULK_BATCH_SIZE, connections: poolSize, runtime })
 
     /** Checks, runs the middleware and sends; `traced` makes the producer span (see Spans.send). */
     const pushNow = (
@@ -392,7 +401,7 @@ export const make = (
       const command = yield* fromEither(Protocol.fetch(queues))
       // FETCH holds its connection up to 2 s: borrowed alone, so nothing queues behind it.
       const reply = yield* pool.useExclusive((connection) => connection.send(command))
-      return yield* command.reply(reply)
+      return yield* read(command, reply)
     }, Spans.withSpan("Faktory.fetch"))
 
     const queueCommand = (action: Protocol.QueueAction) =>

@@ -231,8 +231,9 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
     if (timer === undefined) startTimer(replyTimeoutMillis)
   }
 
-  const shutdown = (error: ConnectionError | ProtocolError) => {
+  const shutdown = (cause: ConnectionError | ProtocolError) => {
     if (failure !== undefined) return
+    const error = cause._tag === "ProtocolError" ? cause.at(address) : cause
     failure = error
     if (timer !== undefined) clearTimeout(timer)
     timer = undefined
@@ -469,6 +470,7 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
           }`
         })
     }),
+    Effect.mapError((error) => error._tag === "ProtocolError" ? error.at(address) : error),
     Effect.tapError((error) =>
       Effect.sync(() => shutdown(error._tag === "AuthenticationError" ? toClosed(error, address) : error))
     )

@@ -134,12 +134,20 @@ export type ProtocolErrorReason = typeof ProtocolErrorReason.Type
  */
 export class ProtocolError extends Schema.TaggedError<ProtocolError>()("ProtocolError", {
   reason: ProtocolErrorReason,
-  detail: Schema.String
+  detail: Schema.String,
+  /** The server's `host:port`, once known (a reply reader alone does not know it). */
+  address: Schema.optional(Schema.String)
 }) {
   override get message(): string {
-    return `${this.reason}: ${this.detail}`
+    return `${this.reason}: ${this.detail}${this.address === undefined ? "" : ` (${this.address})`}`
+  }
+
+  /** The same error, saying which server sent what it could not understand. */
+  at(address: string): ProtocolError {
+    return this.address !== undefined ? this : new ProtocolError({ reason: this.reason, detail: this.detail, address })
   }
 }
+
 
 /**
  * The server answered a command with an error reply (`-CODE message`). Open-source Faktory

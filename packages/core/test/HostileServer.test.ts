@@ -139,6 +139,23 @@ describe("a hostile or broken server", () => {
       expect(error.message).toContain("1000000")
       expect(millis).toBeLessThan(1000)
     }).pipe(Effect.scoped))
+  it.live("a ProtocolError names the server: from the greeting, the framing, and a reply of the wrong shape", () =>
+    Effect.gen(function*() {
+      const peers = [
+        yield* speaking("+HI {\"v\":99}\r\n", () => "+OK\r\n"),
+        yield* speaking("+HI {\"v\":2}\r\n", (line) => line.startsWith("HELLO") ? "+OK\r\n" : "!what\r\n"),
+        yield* speaking("+HI {\"v\":2}\r\n", (line) => line.startsWith("HELLO") ? "+OK\r\n" : ":42\r\n")
+      ]
+      for (const { url } of peers) {
+        const faktory = yield* client({ url, connectRetry: Schedule.recurs(0) })
+        const error = yield* Effect.flip(faktory.info)
+        expect(error._tag).toBe("ProtocolError")
+        const address = url.slice(url.lastIndexOf("@") + 1)
+        expect(error.message).toContain(`(${address})`)
+        expect(error.message).not.toContain("not-the-password")
+      }
+    }).pipe(Effect.scoped))
+
   it.live("a server that answers every FETCH with an error is one outage: one WARN, no INFO back and forth", () =>
     Effect.gen(function*() {
       // What a Faktory whose Redis is going away does: HELLO and BEAT succeed, FETCH errs.

@@ -1,5 +1,5 @@
 import { describe, expect, it, layer } from "@effect/vitest"
-import { Client, Connection, ConnectionPool, FaktoryUrl, type JobPayload, Replies } from "@effect-faktory/core"
+import { Client, Connection, ConnectionPool, FaktoryUrl, type JobPayload, type Protocol, Replies } from "@effect-faktory/core"
 import { NodeTransport } from "@effect-faktory/node"
 import { FaktoryServer } from "@effect-faktory/testing"
 import { Cause, Effect, Either, Exit, Fiber, Option } from "effect"
@@ -12,6 +12,10 @@ const makeClient = (options: Client.ClientOptions) =>
     Client.make({ ...server.clientOptions, ...options }).pipe(Effect.provide(NodeTransport.layer)))
 
 /** Drains a queue in order, returning each job's first argument. */
+/** What the client passes the batcher: a command over the pool, its reply read by the command. */
+const sendOver = (pool: ConnectionPool.ConnectionPool) => <A, E>(command: Protocol.Command<A, E>) =>
+  Effect.flatMap(pool.send(command), command.reply)
+
 const drain = (client: Client.Service, queue: string) =>
   Effect.gen(function*() {
     const seen: Array<unknown> = []
@@ -118,7 +122,7 @@ layer(FaktoryServer.layer({ webUi: false }), { excludeTestServices: true, timeou
       Effect.gen(function*() {
         // A pool whose connections cannot even be opened: a bug (a defect), not a refusal.
         const pool = yield* ConnectionPool.make({ open: Effect.dieMessage("open is broken"), size: 2 })
-        const push = PushBatcher.make({ pool, maxBatch: 1000, connections: 2, runtime: yield* Effect.runtime<never>() })
+        const push = PushBatcher.make({ pool, send: sendOver(pool), maxBatch: 1000, connections: 2, runtime: yield* Effect.runtime<never>() })
         // The first goes at once; the others, pushed while it opens a connection, are gathered
         // and sent from a fiber the batcher forks.
         const fibers = yield* Effect.forEach(["defect-001", "defect-002", "defect-003"], (jid) => Effect.fork(push(accepted(jid))))
@@ -140,7 +144,7 @@ layer(FaktoryServer.layer({ webUi: false }), { excludeTestServices: true, timeou
         })
         const runtime = yield* Effect.runtime<never>()
         const batcher = (pool: ConnectionPool.ConnectionPool) =>
-          PushBatcher.make({ pool, maxBatch: 1000, connections: 2, runtime })
+          PushBatcher.make({ pool, send: sendOver(pool), maxBatch: 1000, connections: 2, runtime })
 
         // Alone: a PUSH, refused with -ERR.
         const alone = yield* batcher(yield* makePool)(refusedByServer("alone-0001")).pipe(Effect.exit)

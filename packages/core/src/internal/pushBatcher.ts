@@ -48,6 +48,8 @@ export const pushCommand = (
 /** @internal */
 export interface PushBatcherOptions {
   readonly pool: ConnectionPool
+  /** How a command goes out and its reply is read: the client's own `send`. */
+  readonly send: <A, E>(command: Protocol.Command<A, E>) => Effect.Effect<A, E | CommandError>
   /** The most jobs in one PUSHB. */
   readonly maxBatch: number
   /** The pool's size: how many commands the server may run at once for us. */
@@ -73,11 +75,9 @@ interface Waiting {
  * @internal
  */
 export const make = (options: PushBatcherOptions): (job: PushableJob) => PushResult => {
-  const { connections, maxBatch, pool } = options
+  const { connections, maxBatch, pool, send } = options
   const runFork = Runtime.runFork(options.runtime)
   let waiting: Array<Waiting> = []
-
-  const send = <A, E>(command: Protocol.Command<A, E>) => Effect.flatMap(pool.send(command), command.reply)
 
   const sendOne = (job: PushableJob): PushResult => {
     const command = pushCommand(job)
