@@ -29,6 +29,7 @@ import * as Logger from "effect/Logger"
 import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
 import * as Os from "node:os"
+import * as LogOutput from "./internal/logOutput.js"
 import * as NodeTransport from "./NodeTransport.js"
 
 /**
@@ -278,6 +279,27 @@ export class UncaughtExceptionError extends Schema.TaggedError<UncaughtException
   }
 }
 
+/**
+ * The process's stdout or stderr was closed by its reader (EPIPE: `| head` had its lines, a
+ * log collector died): the worker terminated gracefully, since nothing it says can be read,
+ * and the process exits non-zero so that a supervisor restarts it with a working output.
+ *
+ * @example
+ * ```ts
+ * import { NodeWorker } from "@effect-faktory/node"
+ *
+ * new NodeWorker.LogOutputClosedError().message
+ * ```
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class LogOutputClosedError extends Schema.TaggedError<LogOutputClosedError>()("LogOutputClosedError", {}) {
+  override get message(): string {
+    return "terminated: the log output (stdout or stderr) was closed by its reader"
+  }
+}
+
 const describeThrown = (thrown: unknown): string =>
   thrown instanceof Error ? `${thrown.name}: ${thrown.message}` : String(thrown)
 
@@ -299,7 +321,9 @@ const describeThrown = (thrown: unknown): string =>
  * @since 0.1.0
  * @category running
  */
-export const run = <E>(workerLayer: Layer.Layer<Worker.Worker, E>): Effect.Effect<void, E | UncaughtExceptionError> =>
+export const run = <E>(
+  workerLayer: Layer.Layer<Worker.Worker, E>
+): Effect.Effect<void, E | UncaughtExceptionError | LogOutputClosedError> =>
   // SIGTERM is heard until the worker has stopped, not only until shutdown begins: a runtime's
   // handler leaves after the first signal, and a second one (impatient tooling, a person) would
   // then kill the process at once, its running jobs unreported and reserved for 30 minutes.
@@ -327,14 +351,14 @@ export const run = <E>(workerLayer: Layer.Layer<Worker.Worker, E>): Effect.Effec
 const runWorker = <E>(
   workerLayer: Layer.Layer<Worker.Worker, E>,
   terms: { terminate: () => void }
-): Effect.Effect<void, E | UncaughtExceptionError> =>
+): Effect.Effect<void, E | UncaughtExceptionError | LogOutputClosedError> =>
   Effect.gen(function*() {
     const worker = yield* Worker.Worker
     const runFork = Runtime.runFork(yield* Effect.runtime<never>())
     terms.terminate = () => {
       runFork(worker.terminate)
     }
-    const crashed = yield* Deferred.make<void, UncaughtExceptionError>()
+    const crashed = yield* Deferred.make<void, UncaughtExceptionError | LogOutputClosedError>()
     const onQuiet = () => {
       runFork(worker.quiet)
     }
@@ -345,6 +369,10 @@ const runWorker = <E>(
       runFork(Effect.logError("an uncaught exception; terminating", Cause.die(thrown)))
       Deferred.unsafeDone(crashed, Effect.fail(new UncaughtExceptionError({ detail: describeThrown(thrown) })))
     }
+    yield* Effect.acquireRelease(
+      Effect.sync(() => LogOutput.onClosed(() => Deferred.unsafeDone(crashed, Effect.fail(new LogOutputClosedError())))),
+      (stopListening) => Effect.sync(stopListening)
+    )
     yield* Effect.acquireRelease(
       Effect.sync(() => {
         process.on("SIGTSTP", onQuiet)

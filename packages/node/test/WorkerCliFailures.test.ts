@@ -72,4 +72,24 @@ layer(Env, { excludeTestServices: true, timeout: "120 seconds" })("the faktory-w
       expect(job.failure).toMatchObject({ errtype: "Shutdown" })
       yield* client.ack(job.jid)
     }))
+  it.scoped("a log pipe whose reader is gone (| head) terminates the worker gracefully, not a spin that ignores SIGTERM", () =>
+    Effect.gen(function*() {
+      const server = yield* FaktoryServer.FaktoryServer
+      const client = yield* Client.Client
+      const queue = "cli-epipe"
+      const worker = yield* faktoryWorker(["-r", jobs, "-q", queue, "-t", "1", "-u", server.url])
+      yield* waitForOutput(worker, "started")
+      // As `| head -1` does once it has its line: the pipes' read ends close.
+      worker.child.stdout?.destroy()
+      worker.child.stderr?.destroy()
+      // A job with no handler: its FAIL is logged at WARN, into the closed pipe.
+      const jid = yield* client.push({ jobtype: "NoSuchHandler", queue, args: [], retry: 1 })
+      const exit = yield* worker.exit.pipe(Effect.timeout("15 seconds"))
+      expect(exit.code).toBe(1)
+      // The job was reported before the worker went: it waits in the retry set.
+      yield* client.mutate({ cmd: "requeue", target: "retries", filter: { jids: [jid] } })
+      const job = Option.getOrThrow(yield* client.fetch([queue]))
+      expect(job.failure?.errtype).toBe("UnknownJobType")
+      yield* client.ack(job.jid)
+    }))
 })
