@@ -45,6 +45,7 @@ const envFor = (url) => {
 }
 
 const readme = Fs.readFileSync(Path.join(root, "README.md"), "utf8")
+const testingReadme = Fs.readFileSync(Path.join(root, "packages", "testing", "README.md"), "utf8")
 
 const main = async () => {
   console.log(`consumer check in ${work} (node ${process.version})`)
@@ -76,11 +77,15 @@ const main = async () => {
   Fs.writeFileSync(Path.join(app, "package.json"), JSON.stringify({ name: "consumer-app", private: true, type: "module" }, null, 2))
   const install = run("npm", ["install", "--no-audit", "--no-fund", ...specs], { cwd: app, timeout: 600_000 })
   if (!record(`npm install ${line.split(/\s+/).slice(2).join(" ")} (tarballs)`, install.status === 0, install.status === 0 ? "" : tail(install.output))) return
-  const installDev = run("npm", ["install", "--no-audit", "--no-fund", "-D", tarballs["@effect-faktory/testing"], "@types/node@20"], {
+  // The testing package's README has its own line, with the test runner's versions.
+  const devLine = testingReadme.split("\n").find((text) => text.startsWith("npm i -D @effect-faktory/testing"))
+  if (!record("the testing README has an install line", devLine !== undefined)) return
+  const devSpecs = devLine.split(/\s+/).slice(3).map((spec) => tarballs[spec] ?? spec)
+  const installDev = run("npm", ["install", "--no-audit", "--no-fund", "-D", ...devSpecs, "@types/node@20"], {
     cwd: app,
     timeout: 600_000
   })
-  if (!record("npm install -D @effect-faktory/testing @types/node@20", installDev.status === 0, installDev.status === 0 ? "" : tail(installDev.output))) return
+  if (!record(`npm install -D ${devLine.split(/\s+/).slice(3).join(" ")} @types/node@20 (tarball)`, installDev.status === 0, installDev.status === 0 ? "" : tail(installDev.output))) return
   const tree = run("npm", ["ls", "--all"], { cwd: app })
   record("npm ls --all: no missing or invalid peers", tree.status === 0, tree.status === 0 ? "" : tail(tree.output))
   const effectVersion = JSON.parse(Fs.readFileSync(Path.join(app, "node_modules", "effect", "package.json"), "utf8")).version
@@ -121,6 +126,17 @@ const main = async () => {
     ? Fs.readFileSync(Path.join(app, "dist", "typed-cjs.cjs"), "utf8")
     : ""
   record("the CommonJS build loads the packages with require()", emittedCjs.includes("require(\"@effect-faktory/node\")"))
+
+  // The testing README's server-free tests (FakeFaktory), run by the installed vitest.
+  const fakeTests = tsBlocks(testingReadme).map((block) => block.code).filter((code) => code.includes("FakeFaktory.layer"))
+  Fs.mkdirSync(Path.join(app, "test"), { recursive: true })
+  fakeTests.forEach((code, index) => Fs.writeFileSync(Path.join(app, "test", `fake-${index}.test.ts`), code))
+  const vitest = run(process.execPath, [Path.join(app, "node_modules", "vitest", "vitest.mjs"), "run", "test"], { cwd: app, timeout: 300_000 })
+  record(
+    `the testing README's ${fakeTests.length} FakeFaktory examples pass under the installed vitest`,
+    fakeTests.length >= 2 && vitest.status === 0,
+    vitest.status === 0 ? "" : tail(vitest.output)
+  )
 
   // 4. What require() and the exports map allow.
   Fs.writeFileSync(

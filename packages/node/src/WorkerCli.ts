@@ -251,7 +251,7 @@ const wholeNumber = (flag: Flag, value: string, least: number): Effect.Effect<nu
     ? Effect.succeed(Number(value))
     : Effect.fail(
       new CliError({
-        detail: `--${flag.name} ${JSON.stringify(value)}: expected a whole number${least > 0 ? ` of at least ${least}` : ""}`
+        detail: `--${flag.name} ${JSON.stringify(value)}: expected a whole number of at least ${least}`
       })
     )
 
@@ -324,9 +324,20 @@ const firstLine = (doc: HelpDoc.HelpDoc): string =>
     line !== ""
   ) ?? "invalid command line"
 
+/** A flag that takes a value, given last without one (a repeated flag's is not left over). */
+const valueMissing = (args: ReadonlyArray<string>): Option.Option<string> => {
+  const last = args[args.length - 1]
+  const flag = Object.values<Flag>(flagsDoc).find((flag) =>
+    flag.value !== undefined && (last === `--${flag.name}` || last === `-${flag.alias}`)
+  )
+  return flag?.value === undefined ? Option.none() : Option.some(`${last} needs a value: ${last} <${flag.value}>`)
+}
+
 /** What the parser makes of the arguments, without printing anything. */
-const usageError = (args: ReadonlyArray<string>) =>
-  Descriptor.parse(command.descriptor, ["faktory-worker", ...args], CliConfig.defaultConfig).pipe(
+const usageError = (args: ReadonlyArray<string>) => {
+  const missing = valueMissing(args)
+  if (Option.isSome(missing)) return Effect.succeed(missing)
+  return Descriptor.parse(command.descriptor, ["faktory-worker", ...args], CliConfig.defaultConfig).pipe(
     Effect.map((directive) => {
       if (directive._tag !== "UserDefined" || directive.leftover.length === 0) return Option.none()
       const [head = ""] = directive.leftover
@@ -340,6 +351,7 @@ const usageError = (args: ReadonlyArray<string>) =>
     }),
     Effect.catchIf(ValidationError.isValidationError, (error) => Effect.succeed(Option.some(firstLine(error.error))))
   )
+}
 
 const fail = (line: string) =>
   Effect.zipRight(

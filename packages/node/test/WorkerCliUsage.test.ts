@@ -77,9 +77,14 @@ describe("faktory-worker --help and usage errors", () => {
     const [args, reason] of [
       [["-r", jobs, "-c", "abc"], `--concurrency "abc": expected a whole number of at least 1`],
       [["-r", jobs, "-c", "0"], `--concurrency "0": expected a whole number of at least 1`],
-      [["-r", jobs, "-t", "soon"], `--timeout "soon": expected a whole number`],
+      [["-r", jobs, "-t", "soon"], `--timeout "soon": expected a whole number of at least 0`],
+      // -5 is a whole number; what is wrong with it is its sign.
+      [["-r", jobs, "-t", "-5"], `--timeout "-5": expected a whole number of at least 0`],
       [["-r", jobs, "--bogus"], `unknown argument "--bogus"`],
       [["-r", jobs, "-c"], "-c needs a value"],
+      [["-r"], "-r needs a value"],
+      // A repeated flag given last without a value was dropped, and the worker started.
+      [["-r", jobs, "-q"], "-q needs a value"],
       [["-r", jobs, "--log-format", "xml"], `--log-format "xml": expected json or pretty`],
       [["-r", jobs, "-q", "a b"], `--queue "a b": expected name or name,weight`],
       [[], "name at least one module of handlers with -r/--require"]
