@@ -24,7 +24,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { pathToFileURL } from "node:url"
+import { fileURLToPath, pathToFileURL } from "node:url"
 import * as HandlerLayers from "./internal/handlerLayers.js"
 import * as NodeWorker from "./NodeWorker.js"
 
@@ -88,6 +88,25 @@ export const parseQueues = (flags: ReadonlyArray<string>): Effect.Effect<Worker.
 const isSelfContainedLayer = (value: unknown): value is Layer.Layer<never, unknown, never> => Layer.isLayer(value)
 
 /**
+ * Why a module did not load, in one line that says where: the first frame of the stack in a
+ * file of the user's (a module imported by the one named may be the culprit). Node keeps a
+ * syntax error's position out of the error's stack, so for those the line says how to see it.
+ */
+const describeLoadFailure = (cause: unknown, module: string): string => {
+  const text = String(cause)
+  if (!(cause instanceof Error)) return text
+  // An ES module's frames are file: URLs; a CommonJS module's, absolute paths.
+  const frame = (cause.stack ?? "").split("\n").slice(1)
+    .map((line) => /(file:\/\/[^\s)]+|\/[^\s)]+:\d+:\d+)/.exec(line)?.[1])
+    .find((location) => location !== undefined)
+  if (frame !== undefined) {
+    const [, file = frame, position = ""] = /^(.*?)((?::\d+)+)$/.exec(frame) ?? []
+    return `${text} (at ${file.startsWith("file:") ? fileURLToPath(file) : file}${position})`
+  }
+  return cause.name === "SyntaxError" ? `${text} (\`node ${module}\` shows where)` : text
+}
+
+/**
  * Loads a module and returns the layers it exports (default or named).
  *
  * @example
@@ -108,7 +127,7 @@ export const loadHandlers = (module: string) =>
     const url = isFile ? pathToFileURL(Path.resolve(module)).href : module
     const loaded = yield* Effect.tryPromise({
       try: () => import(url) as Promise<Record<string, unknown>>,
-      catch: (cause) => new CliError({ detail: `--require ${module}: cannot load it: ${String(cause)}` })
+      catch: (cause) => new CliError({ detail: `--require ${module}: cannot load it: ${describeLoadFailure(cause, module)}` })
     })
     const layers = Object.values(loaded).filter(isSelfContainedLayer)
     if (layers.length === 0) {

@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url"
 import { faktoryWorker, waitForOutput } from "./support/binary.js"
 
 const jobs = fileURLToPath(new URL("./fixtures/jobs.mjs", import.meta.url))
+const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
 
 const withClient = <A, E>(f: (client: Client.Service) => Effect.Effect<A, E>) => Effect.flatMap(Client.Client, f)
 
@@ -112,6 +113,8 @@ layer(Env, { excludeTestServices: true, timeout: "120 seconds" })("the faktory-w
     ["no handler module", ["-q", "default"], 1, "name at least one module"],
     ["a bad queue", ["-r", jobs, "-q", "no spaces allowed"], 1, "expected name or name,weight"],
     ["a module that does not exist", ["-r", "./does-not-exist.mjs"], 1, "cannot load it"],
+    // The error is in a module the named one imports: the line says which file and line.
+    ["a module whose import throws", ["-r", fixture("imports-broken.mjs")], 1, `(at ${fixture("broken/reads-config.mjs")}:2:6)`],
     ["an unknown flag", ["-r", jobs, "--frobnicate"], 1, "frobnicate"]
   ]
   for (const [name, args, code, text] of cliCases) {
