@@ -344,9 +344,10 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
               reason: "Closed",
               address,
               // Faktory's TLS listener drops a plaintext client after a few seconds of silence,
-              // before the handshake's own deadline: the likely cause is said then too.
+              // before the handshake's own deadline, and so does its Web UI's port: the likely
+              // causes are said then.
               detail: bytesReceived === 0 && !options.url.tls
-                ? "the server closed the connection without a greeting (a TLS-only server does this to a plaintext client: use tcp+tls://)"
+                ? "the server closed the connection without a greeting: is this Faktory's port (7419, not the Web UI's 7420)? A TLS-only server does this too: use tcp+tls://"
                 : "the server closed the connection"
             })
           )

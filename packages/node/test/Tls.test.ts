@@ -56,6 +56,16 @@ layer(FaktoryServer.layer({ tls: true, password: "tls-pass", webUi: false }), { 
         expect(error.message).not.toContain("tls-pass")
       }).pipe(Effect.scoped))
 
+    it.effect("a client pointed at the Web UI's port is told which port Faktory's is", () =>
+      Effect.gen(function*() {
+        const other = yield* FaktoryServer.make({})
+        const port = new URL(String(other.webUrl)).port
+        const faktory = yield* client({ url: `tcp://127.0.0.1:${port}` })
+        const error = yield* Effect.flip(faktory.info)
+        expect(error._tag).toBe("ConnectionError")
+        expect(error.message).toContain("not the Web UI's")
+      }).pipe(Effect.scoped))
+
     it.effect("a TLS client on a plaintext server fails with a TLS error", () =>
       Effect.gen(function*() {
         const plain = yield* FaktoryServer.make({ webUi: false })
