@@ -175,7 +175,7 @@ const flagsDoc = {
     name: "url",
     alias: "u",
     value: "url",
-    description: "the server, tcp://[:password@]host:port or tcp+tls://...",
+    description: "the server, tcp://[:password@]host:port or tcp+tls://... (a password given here shows in ps: set FAKTORY_URL instead)",
     fallback: "$FAKTORY_PROVIDER or $FAKTORY_URL, else tcp://localhost:7419"
   },
   logFormat: {
