@@ -2,7 +2,7 @@ import js from "@eslint/js"
 import tseslint from "typescript-eslint"
 
 export default tseslint.config(
-  { ignores: ["**/dist/**", "**/node_modules/**", "packages/bench/results/**", "packages/*/docs/**"] },
+  { ignores: ["**/dist/**", "**/node_modules/**", "packages/bench/results/**", "packages/*/docs/**", "packages/node/test/fixtures/broken/syntax.mjs"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

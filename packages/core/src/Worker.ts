@@ -99,6 +99,16 @@ export interface WorkerOptions {
 }
 
 /**
+ * The most processors one worker runs. Each holds a connection of its own, and a Faktory
+ * server accepts 2,000 connections in all (from every worker and producer); a trial with
+ * 100,000 ran out of memory opening them.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const MAX_CONCURRENCY = 1000
+
+/**
  * The worker's state: `running`, `quiet` (not fetching), `terminating` (shutting down),
  * `stopped`.
  *
@@ -307,10 +317,11 @@ export const make = (
     const handlers = yield* Job.handlersIn(yield* Effect.context<never>())
     const queues = options.queues ?? ["default"]
     const concurrency = options.concurrency ?? 20
-    if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
+    if (!Number.isSafeInteger(concurrency) || concurrency < 1 || concurrency > MAX_CONCURRENCY) {
       return yield* new InvalidArgumentError({
         command: "Worker",
-        detail: `concurrency must be a whole number of at least 1, not ${String(concurrency)}`
+        detail: `concurrency must be a whole number from 1 to ${MAX_CONCURRENCY}, not ${String(concurrency)} ` +
+          "(each processor holds a connection, and a Faktory server accepts 2000 in all; run more processes for more)"
       })
     }
     if (!Array.isArray(queues) && !Object.values(queues).some((weight) => weight > 0)) {

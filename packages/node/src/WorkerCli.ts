@@ -14,7 +14,7 @@ import * as Descriptor from "@effect/cli/CommandDescriptor"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
-import { type Worker } from "@effect-faktory/core"
+import { Worker } from "@effect-faktory/core"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -74,6 +74,9 @@ export const parseQueues = (flags: ReadonlyArray<string>): Effect.Effect<Worker.
     if (weight !== undefined && !/^[1-9][0-9]*$/.test(weight)) {
       return Effect.fail(new CliError({ detail: `--queue ${JSON.stringify(flag)}: the weight must be a positive integer` }))
     }
+    if (parsed.some(([seen]) => seen === name)) {
+      return Effect.fail(new CliError({ detail: `--queue ${JSON.stringify(name)} is given twice` }))
+    }
     parsed.push([name, weight === undefined ? undefined : Number(weight)])
   }
   if (parsed.every(([, weight]) => weight === undefined)) return Effect.succeed(parsed.map(([name]) => name))
@@ -95,9 +98,10 @@ const isSelfContainedLayer = (value: unknown): value is Layer.Layer<never, unkno
 const describeLoadFailure = (cause: unknown, module: string): string => {
   const text = String(cause)
   if (!(cause instanceof Error)) return text
-  // An ES module's frames are file: URLs; a CommonJS module's, absolute paths.
+  // An ES module's frames are file: URLs, a CommonJS module's absolute paths; Node's own
+  // (`node:internal/…`) are neither.
   const frame = (cause.stack ?? "").split("\n").slice(1)
-    .map((line) => /(file:\/\/[^\s)]+|\/[^\s)]+:\d+:\d+)/.exec(line)?.[1])
+    .map((line) => /(?:^\s*at |\()(file:\/\/[^\s()]+|\/[^\s()]+:\d+:\d+)\)?$/.exec(line)?.[1])
     .find((location) => location !== undefined)
   if (frame !== undefined) {
     const [, file = frame, position = ""] = /^(.*?)((?::\d+)+)$/.exec(frame) ?? []
@@ -162,7 +166,7 @@ const flagsDoc = {
     description: "a queue to fetch from; repeatable; with weights, heavier queues are fetched first more often",
     fallback: "default"
   },
-  concurrency: { name: "concurrency", alias: "c", value: "jobs", description: "most jobs running at once", fallback: "20" },
+  concurrency: { name: "concurrency", alias: "c", value: "jobs", description: `most jobs running at once, 1 to ${Worker.MAX_CONCURRENCY} (each holds a connection)`, fallback: "20" },
   timeout: {
     name: "timeout",
     alias: "t",
@@ -265,12 +269,14 @@ export const helpText: string = (() => {
   ].join("\n")
 })()
 
-const wholeNumber = (flag: Flag, value: string, least: number): Effect.Effect<number, CliError> =>
-  /^[0-9]+$/.test(value.trim()) && Number(value) >= least
+const wholeNumber = (flag: Flag, value: string, least: number, most?: number): Effect.Effect<number, CliError> =>
+  /^[0-9]+$/.test(value.trim()) && Number(value) >= least && (most === undefined || Number(value) <= most)
     ? Effect.succeed(Number(value))
     : Effect.fail(
       new CliError({
-        detail: `--${flag.name} ${JSON.stringify(value)}: expected a whole number of at least ${least}`
+        detail: `--${flag.name} ${JSON.stringify(value)}: expected a whole number ${
+          most === undefined ? `of at least ${least}` : `from ${least} to ${most}`
+        }`
       })
     )
 
@@ -292,7 +298,7 @@ export const command = Command.make(
         if (flags.require.length === 0) {
           return yield* new CliError({ detail: "name at least one module of handlers with -r/--require (see --help)" })
         }
-        const concurrency = Option.isSome(flags.concurrency) ? yield* wholeNumber(flagsDoc.concurrency, flags.concurrency.value, 1) : 20
+        const concurrency = Option.isSome(flags.concurrency) ? yield* wholeNumber(flagsDoc.concurrency, flags.concurrency.value, 1, Worker.MAX_CONCURRENCY) : 20
         const timeout = Option.isSome(flags.timeout) ? yield* wholeNumber(flagsDoc.timeout, flags.timeout.value, 0) : 25
         const queues = yield* parseQueues(flags.queue)
         const handlers = (yield* Effect.forEach(flags.require, loadHandlers)).flat()
@@ -343,13 +349,20 @@ const firstLine = (doc: HelpDoc.HelpDoc): string =>
     line !== ""
   ) ?? "invalid command line"
 
-/** A flag that takes a value, given last without one (a repeated flag's is not left over). */
+/**
+ * A flag that takes a value, given last without one or with an empty one: the parser drops
+ * a repeated flag's (a trailing `-q` or `-q ""` left the worker on the default queue).
+ */
 const valueMissing = (args: ReadonlyArray<string>): Option.Option<string> => {
-  const last = args[args.length - 1]
-  const flag = Object.values<Flag>(flagsDoc).find((flag) =>
-    flag.value !== undefined && (last === `--${flag.name}` || last === `-${flag.alias}`)
-  )
-  return flag?.value === undefined ? Option.none() : Option.some(`${last} needs a value: ${last} <${flag.value}>`)
+  for (const [index, arg] of args.entries()) {
+    const flag = Object.values<Flag>(flagsDoc).find((flag) =>
+      flag.value !== undefined && (arg === `--${flag.name}` || arg === `-${flag.alias}`)
+    )
+    if (flag?.value === undefined) continue
+    const value = args[index + 1]
+    if (value === undefined || value.trim() === "") return Option.some(`${arg} needs a value: ${arg} <${flag.value}>`)
+  }
+  return Option.none()
 }
 
 /** What the parser makes of the arguments, without printing anything. */

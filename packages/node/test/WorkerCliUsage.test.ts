@@ -63,7 +63,7 @@ describe("faktory-worker --help and usage errors", () => {
         expect(text).toContain(flag)
       }
       expect(text).toMatch(/-r, --require <module> +.*required/)
-      expect(text).toMatch(/--concurrency <jobs> +most jobs running at once \(default: 20\)/)
+      expect(text).toMatch(/--concurrency <jobs> +most jobs running at once, 1 to 1000 \(each holds a connection\)\s+\(default: 20\)/)
       expect(text).toMatch(/--timeout <seconds>[^]*\(default: 25\)/)
       expect(text).toMatch(/--queue[^]*\(default: default\)/)
       expect(text).toMatch(/--log-format[^]*FAKTORY_LOG_FORMAT, else pretty/)
@@ -75,8 +75,10 @@ describe("faktory-worker --help and usage errors", () => {
 
   for (
     const [args, reason] of [
-      [["-r", jobs, "-c", "abc"], `--concurrency "abc": expected a whole number of at least 1`],
-      [["-r", jobs, "-c", "0"], `--concurrency "0": expected a whole number of at least 1`],
+      [["-r", jobs, "-c", "abc"], `--concurrency "abc": expected a whole number from 1 to 1000`],
+      [["-r", jobs, "-c", "0"], `--concurrency "0": expected a whole number from 1 to 1000`],
+      // 100,000 processors ran the process out of memory opening their connections.
+      [["-r", jobs, "-c", "100000"], `--concurrency "100000": expected a whole number from 1 to 1000`],
       [["-r", jobs, "-t", "soon"], `--timeout "soon": expected a whole number of at least 0`],
       // -5 is a whole number; what is wrong with it is its sign.
       [["-r", jobs, "-t", "-5"], `--timeout "-5": expected a whole number of at least 0`],
@@ -85,6 +87,8 @@ describe("faktory-worker --help and usage errors", () => {
       [["-r"], "-r needs a value"],
       // A repeated flag given last without a value was dropped, and the worker started.
       [["-r", jobs, "-q"], "-q needs a value"],
+      [["-r", jobs, "-q", ""], "-q needs a value"],
+      [["-r", jobs, "-q", "mail", "-q", "mail"], `--queue "mail" is given twice`],
       [["-r", jobs, "--log-format", "xml"], `--log-format "xml": expected json or pretty`],
       [["-r", jobs, "-q", "a b"], `--queue "a b": expected name or name,weight`],
       [[], "name at least one module of handlers with -r/--require"]

@@ -114,6 +114,7 @@ layer(Env, { excludeTestServices: true, timeout: "120 seconds" })("the faktory-w
     ["a bad queue", ["-r", jobs, "-q", "no spaces allowed"], 1, "expected name or name,weight"],
     ["a module that does not exist", ["-r", "./does-not-exist.mjs"], 1, "cannot load it"],
     // The error is in a module the named one imports: the line says which file and line.
+    ["a module with a syntax error", ["-r", fixture("broken/syntax.mjs")], 1, "SyntaxError: Unexpected end of input (`node "],
     ["a module whose import throws", ["-r", fixture("imports-broken.mjs")], 1, `(at ${fixture("broken/reads-config.mjs")}:2:6)`],
     ["an unknown flag", ["-r", jobs, "--frobnicate"], 1, "frobnicate"]
   ]
