@@ -197,6 +197,18 @@ const roundTrip = (job: JobPayload.PushableJob): Either.Either<JobPayload.Job, J
   })
 }
 
+/**
+ * How deep inline jobs may push inline jobs. A handler that pushes its own kind every time
+ * recursed until the stack overflowed; real chains are a few levels deep.
+ */
+const INLINE_DEPTH_LIMIT = 100
+const INLINE_DEPTH_DETAIL =
+  `inline jobs pushed inline jobs ${INLINE_DEPTH_LIMIT} levels deep: does a handler push a job of its own kind every time? ` +
+  "(FakeFaktory.layer records such pushes without running them)"
+const inlineTooDeep = () => new ServerError({ command: "PUSH", code: "InlineDepthLimit", detail: INLINE_DEPTH_DETAIL })
+/** How many inline jobs are running around the current push. */
+const inlineDepth = FiberRef.unsafeMake(0)
+
 const makeFake = (mode: "fake" | "inline", options: FakeFaktoryOptions) =>
   Effect.gen(function*() {
     const url = yield* Effect.orDie(FaktoryUrl.parse(`tcp://${FAKE_ADDRESS}`))
@@ -270,12 +282,23 @@ const makeFake = (mode: "fake" | "inline", options: FakeFaktoryOptions) =>
         }
         // Inline: the push fails as the job did. Client.push can only fail with a command
         // error, so the job's errtype travels as the ServerError's code.
-        return Effect.mapError(run(job), (failed) =>
-          new ServerError({
-            command: "PUSH",
-            code: failed.errtype,
-            detail: `job ${failed.jobtype} (${failed.jid}) ran inline and failed: ${failed.detail}`
-          }))
+        return Effect.flatMap(FiberRef.get(inlineDepth), (depth) => {
+          if (depth >= INLINE_DEPTH_LIMIT) return Effect.fail(inlineTooDeep())
+          return run(job).pipe(
+            // The job's fiber starts from this fiber's refs: its own pushes see the depth.
+            Effect.locally(inlineDepth, depth + 1),
+            Effect.mapError((failed) =>
+              // Said once, not wrapped once a level (it was a 47,000-character message).
+              failed.detail.includes(INLINE_DEPTH_DETAIL)
+                ? inlineTooDeep()
+                : new ServerError({
+                  command: "PUSH",
+                  code: failed.errtype,
+                  detail: `job ${failed.jobtype} (${failed.jid}) ran inline and failed: ${failed.detail}`
+                })
+            )
+          )
+        })
       })
 
     /** Client middleware as `Client.make` runs it: a job it changes is checked again. */

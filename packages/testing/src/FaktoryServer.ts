@@ -296,9 +296,14 @@ const killTree = (directory: string) => {
  */
 export const make = (options: FaktoryServerOptions = {}) =>
   Effect.gen(function*() {
-    const binary = options.binary ?? findBinary()
+    // FAKTORY_BIN, when set, is the binary: one that is not there is said by its name, not
+    // as if no binary were anywhere.
+    const fromEnv = process.env.FAKTORY_BIN
+    const binary = options.binary ?? (fromEnv !== undefined && fromEnv !== "" ? fromEnv : findBinary())
     if (binary === undefined || !isExecutable(binary)) {
-      return yield* new FaktoryServerError({ detail: missingBinary(binary) })
+      return yield* new FaktoryServerError({
+        detail: missingBinary(binary === fromEnv && options.binary === undefined ? `FAKTORY_BIN=${binary}` : binary)
+      })
     }
     installExitHook()
     const directory = yield* Effect.acquireRelease(

@@ -226,4 +226,14 @@ describe("FakeFaktory.layerInline (inline mode)", () => {
       expect(done).toEqual(["c.png@8"])
     }).pipe(Effect.provide(FakeFaktory.layerInline(handlers)))
   })
+  it.effect("a handler that pushes its own kind every time stops at a depth limit, said once", () => {
+    const { handlers } = makeHandlers()
+    return Effect.gen(function*() {
+      const error = yield* Effect.flip(Forever.push([0]))
+      expect(error).toMatchObject({ _tag: "ServerError", command: "PUSH", code: "InlineDepthLimit" })
+      // One sentence, not one wrapper a level (it was 47,000 characters, ending in a stack overflow).
+      expect(error.message.length).toBeLessThan(400)
+      expect((yield* FakeFaktory.pushed({ jobtype: "Forever" })).length).toBe(101)
+    }).pipe(Effect.provide(FakeFaktory.layerInline(handlers)))
+  })
 })

@@ -74,6 +74,23 @@ describe("FaktoryServer", () => {
       expect(error.message).toContain("FAKTORY_BIN")
     }))
 
+  it.live("names FAKTORY_BIN when it points at nothing (not 'no binary on PATH')", () =>
+    Effect.gen(function*() {
+      yield* Effect.acquireRelease(
+        Effect.sync(() => {
+          const before = process.env.FAKTORY_BIN
+          process.env.FAKTORY_BIN = "/nope/faktory"
+          return before
+        }),
+        (before) => Effect.sync(() => {
+          if (before === undefined) delete process.env.FAKTORY_BIN
+          else process.env.FAKTORY_BIN = before
+        })
+      )
+      const error = yield* Effect.flip(FaktoryServer.make({ webUi: false }))
+      expect(error.message).toContain("FAKTORY_BIN=/nope/faktory is not an executable file")
+    }).pipe(Effect.scoped))
+
   it("pins the Faktory version the repository tests against", () => {
     const version = Fs.readFileSync(new URL("../../../FAKTORY_VERSION", import.meta.url), "utf8").trim()
     expect(FaktoryServer.FAKTORY_VERSION).toBe(version)
