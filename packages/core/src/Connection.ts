@@ -346,9 +346,10 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
               // Faktory's TLS listener drops a plaintext client after a few seconds of silence,
               // before the handshake's own deadline, and so does its Web UI's port: the likely
               // causes are said then.
-              detail: bytesReceived === 0 && !options.url.tls
-                ? "the server closed the connection without a greeting: is this Faktory's port (7419, not the Web UI's 7420)? A TLS-only server does this too: use tcp+tls://"
-                : "the server closed the connection"
+              detail: bytesReceived > 0
+                ? "the server closed the connection"
+                : "the server closed the connection without a greeting: is this Faktory's port (7419, not the Web UI's 7420)?" +
+                  (options.url.tls ? "" : " A TLS-only server does this too: use tcp+tls://")
             })
           )
         ),

@@ -175,8 +175,9 @@ export const parse = (input: string): Either.Either<FaktoryUrl, InvalidUrlError>
 
 /**
  * Reads the server URL from the environment, the way every Faktory client does:
- * `FAKTORY_PROVIDER` names the variable that holds the URL (default `FAKTORY_URL`); when that
- * variable is unset the URL is `tcp://localhost:7419`.
+ * `FAKTORY_PROVIDER` names the variable that holds the URL (default `FAKTORY_URL`). An unset
+ * `FAKTORY_URL` means `tcp://localhost:7419`; a provider naming an unset variable is an
+ * `InvalidUrlError` (other clients fall back to localhost, which hides the mistake).
  *
  * @example
  * ```ts
@@ -201,8 +202,17 @@ export const fromEnv: Effect.Effect<FaktoryUrl, InvalidUrlError | ConfigError.Co
         detail: "FAKTORY_PROVIDER must name an environment variable"
       })
     }
-    const value = yield* Config.redacted(provider).pipe(Config.withDefault(Redacted.make(DEFAULT_URL)))
-    return yield* parse(Redacted.value(value))
+    const value = yield* Config.option(Config.redacted(provider))
+    if (Option.isSome(value)) return yield* parse(Redacted.value(value.value))
+    // FAKTORY_PROVIDER set on purpose names where the URL is: that variable missing is a
+    // mistake in the deployment, not a wish for localhost.
+    if (provider !== "FAKTORY_URL") {
+      return yield* new InvalidUrlError({
+        url: `$${provider}`,
+        detail: `FAKTORY_PROVIDER names ${provider}, which is not set`
+      })
+    }
+    return yield* parse(DEFAULT_URL)
   }
 )
 

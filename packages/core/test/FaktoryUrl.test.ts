@@ -162,6 +162,13 @@ describe("FaktoryUrl.fromEnv", () => {
       expect(error.message).not.toContain("pw")
     }))
 
+  it.effect("fails, naming it, when FAKTORY_PROVIDER names a variable that is not set (it fell back to localhost)", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(withEnv({ FAKTORY_PROVIDER: "JOBS_URL", FAKTORY_URL: "tcp://elsewhere" }))
+      expect(error._tag).toBe("InvalidUrlError")
+      expect(error.message).toContain("FAKTORY_PROVIDER names JOBS_URL, which is not set")
+    }))
+
   it.effect("fails when FAKTORY_PROVIDER is not a variable name", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(withEnv({ FAKTORY_PROVIDER: "tcp://localhost" }))

@@ -288,15 +288,17 @@ export class UncaughtExceptionError extends Schema.TaggedError<UncaughtException
  * ```ts
  * import { NodeWorker } from "@effect-faktory/node"
  *
- * new NodeWorker.LogOutputClosedError().message
+ * new NodeWorker.LogOutputClosedError({ stream: "stdout" }).message
  * ```
  *
  * @since 0.2.0
  * @category errors
  */
-export class LogOutputClosedError extends Schema.TaggedError<LogOutputClosedError>()("LogOutputClosedError", {}) {
+export class LogOutputClosedError extends Schema.TaggedError<LogOutputClosedError>()("LogOutputClosedError", {
+  stream: Schema.Literal("stdout", "stderr")
+}) {
   override get message(): string {
-    return "terminated: the log output (stdout or stderr) was closed by its reader"
+    return `the log output (${this.stream}) was closed by its reader`
   }
 }
 
@@ -370,7 +372,14 @@ const runWorker = <E>(
       Deferred.unsafeDone(crashed, Effect.fail(new UncaughtExceptionError({ detail: describeThrown(thrown) })))
     }
     yield* Effect.acquireRelease(
-      Effect.sync(() => LogOutput.onClosed(() => Deferred.unsafeDone(crashed, Effect.fail(new LogOutputClosedError())))),
+      Effect.sync(() =>
+        LogOutput.onClosed((stream) => {
+          const error = new LogOutputClosedError({ stream })
+          // The logs go to stdout: when only it closed, the reason can still be read on stderr.
+          if (stream === "stdout") process.stderr.write(`${error.message}; terminating\n`)
+          Deferred.unsafeDone(crashed, Effect.fail(error))
+        })
+      ),
       (stopListening) => Effect.sync(stopListening)
     )
     yield* Effect.acquireRelease(

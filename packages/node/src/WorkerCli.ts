@@ -365,6 +365,16 @@ const valueMissing = (args: ReadonlyArray<string>): Option.Option<string> => {
   return Option.none()
 }
 
+/** `--queue=mail` as `--queue mail`, for the flags that take a value (the parser knows only the latter). */
+const splitEquals = (args: ReadonlyArray<string>): ReadonlyArray<string> =>
+  args.flatMap((arg) => {
+    const equals = arg.indexOf("=")
+    if (!arg.startsWith("--") || equals === -1) return [arg]
+    const name = arg.slice(2, equals)
+    const takesValue = Object.values<Flag>(flagsDoc).some((flag) => flag.value !== undefined && flag.name === name)
+    return takesValue ? [arg.slice(0, equals), arg.slice(equals + 1)] : [arg]
+  })
+
 /** What the parser makes of the arguments, without printing anything. */
 const usageError = (args: ReadonlyArray<string>) => {
   const missing = valueMissing(args)
@@ -411,8 +421,9 @@ const fail = (line: string) =>
  * @since 0.2.0
  * @category commands
  */
-export const main = (argv: ReadonlyArray<string>) =>
+export const main = (rawArgv: ReadonlyArray<string>) =>
   Effect.gen(function*() {
+    const argv = [...rawArgv.slice(0, 2), ...splitEquals(rawArgv.slice(2))]
     const args = argv.slice(2)
     if (args.includes("--help") || args.includes("-h")) {
       return yield* Effect.sync(() => void process.stdout.write(helpText))

@@ -92,4 +92,17 @@ layer(Env, { excludeTestServices: true, timeout: "120 seconds" })("the faktory-w
       expect(job.failure?.errtype).toBe("UnknownJobType")
       yield* client.ack(job.jid)
     }))
+  it.scoped("when only stdout closes, the reason is said on stderr", () =>
+    Effect.gen(function*() {
+      const server = yield* FaktoryServer.FaktoryServer
+      const client = yield* Client.Client
+      const queue = "cli-epipe-out"
+      const worker = yield* faktoryWorker(["-r", jobs, "-q", queue, "-t", "1", "-u", server.url])
+      yield* waitForOutput(worker, "started")
+      worker.child.stdout?.destroy()
+      yield* client.push({ jobtype: "NoSuchHandler", queue, args: [], retry: 0 })
+      const exit = yield* worker.exit.pipe(Effect.timeout("15 seconds"))
+      expect(exit.code).toBe(1)
+      expect(worker.output()).toContain("the log output (stdout) was closed by its reader")
+    }))
 })

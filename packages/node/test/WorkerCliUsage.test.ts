@@ -88,6 +88,8 @@ describe("faktory-worker --help and usage errors", () => {
       // A repeated flag given last without a value was dropped, and the worker started.
       [["-r", jobs, "-q"], "-q needs a value"],
       [["-r", jobs, "-q", ""], "-q needs a value"],
+      // --flag=value is the same as --flag value (it was an "unknown argument").
+      [[`--require=${jobs}`, "--concurrency=abc"], `--concurrency "abc": expected a whole number from 1 to 1000`],
       [["-r", jobs, "-q", "mail", "-q", "mail"], `--queue "mail" is given twice`],
       [["-r", jobs, "--log-format", "xml"], `--log-format "xml": expected json or pretty`],
       [["-r", jobs, "-q", "a b"], `--queue "a b": expected name or name,weight`],

@@ -11,28 +11,31 @@
  * @internal
  */
 
-let closed = false
-let installed = false
-const listeners = new Set<() => void>()
+/** Which of the two streams closed first. */
+export type ClosedStream = "stdout" | "stderr"
 
-const onError = (): void => {
-  if (closed) return
-  closed = true
-  for (const listener of listeners) listener()
+let closed: ClosedStream | undefined = undefined
+let installed = false
+const listeners = new Set<(stream: ClosedStream) => void>()
+
+const onError = (stream: ClosedStream) => (): void => {
+  if (closed !== undefined) return
+  closed = stream
+  for (const listener of listeners) listener(stream)
 }
 
 /**
  * Calls `listener` once when stdout or stderr can no longer be written (at once if that has
- * happened already); returns the way to stop listening.
+ * happened already), with the stream that closed; returns the way to stop listening.
  */
-export const onClosed = (listener: () => void): () => void => {
+export const onClosed = (listener: (stream: ClosedStream) => void): () => void => {
   if (!installed) {
     installed = true
-    process.stdout.on("error", onError)
-    process.stderr.on("error", onError)
+    process.stdout.on("error", onError("stdout"))
+    process.stderr.on("error", onError("stderr"))
   }
-  if (closed) {
-    listener()
+  if (closed !== undefined) {
+    listener(closed)
     return () => undefined
   }
   listeners.add(listener)
