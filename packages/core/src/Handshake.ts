@@ -50,7 +50,7 @@ export const Hi = Schema.Struct({
  */
 export type Hi = typeof Hi.Type
 
-const decodeHi = Schema.decodeUnknownEither(Schema.parseJson(Hi))
+const decodeHi = Schema.decodeUnknownEither(Hi)
 
 /**
  * Reads the greeting out of the first reply, and refuses one this client cannot answer
@@ -75,11 +75,31 @@ export const parseHi = (reply: Reply): Either.Either<Hi, ProtocolError> => {
       })
     )
   }
+  const text = reply.value.slice(3)
+  const shown = JSON.stringify(text.length > 60 ? `${text.slice(0, 60)}…` : text)
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch {
+    return Either.left(
+      new ProtocolError({ reason: "MalformedPayload", detail: `malformed HI greeting: not JSON: ${shown}` })
+    )
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    return Either.left(
+      new ProtocolError({ reason: "MalformedPayload", detail: `malformed HI greeting: not a JSON object: ${shown}` })
+    )
+  }
+  // Each issue as "field: what is wrong", not the Schema's tree (which names its internals).
   return Either.flatMap(
-    Either.mapLeft(decodeHi(reply.value.slice(3)), (error) =>
+    Either.mapLeft(decodeHi(json), (error) =>
       new ProtocolError({
         reason: "MalformedPayload",
-        detail: `malformed HI greeting: ${ParseResult.TreeFormatter.formatErrorSync(error)}`
+        detail: `malformed HI greeting: ${
+          ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) =>
+            `${issue.path.length === 0 ? "the greeting" : issue.path.join(".")}: ${issue.message}`
+          ).join("; ")
+        }`
       })),
     checkHi
   )

@@ -72,6 +72,19 @@ describe("Handshake", () => {
     }
   })
 
+  it("says what is wrong with a malformed greeting in words, not in Schema's internals", () => {
+    const cases: ReadonlyArray<readonly [string, string]> = [
+      ["HI {v:2", `malformed HI greeting: not JSON: "{v:2"`],
+      ["HI []", `malformed HI greeting: not a JSON object: "[]"`],
+      [`HI {"v":"2"}`, `malformed HI greeting: v: Expected number, actual "2"`],
+      [`HI {"x":1}`, "malformed HI greeting: v: is missing"]
+    ]
+    for (const [greeting, detail] of cases) {
+      const result = Handshake.parseHi(Resp.simpleString(greeting))
+      expect(Either.isLeft(result) && result.left.detail, greeting).toBe(detail)
+    }
+  })
+
   it("builds HELLO with the hash only when the server asks, and worker fields only for workers", () => {
     expect(Handshake.hello({ v: 2 }, "pw", undefined)).toEqual({ v: 2 })
     const worker = { wid: "w1", hostname: "h", pid: 7, labels: ["node"] }
