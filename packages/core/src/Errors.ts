@@ -148,7 +148,6 @@ export class ProtocolError extends Schema.TaggedError<ProtocolError>()("Protocol
   }
 }
 
-
 /**
  * The server answered a command with an error reply (`-CODE message`). Open-source Faktory
  * always uses the code `ERR`; Enterprise middleware adds others such as `NOTUNIQUE`.

@@ -6,9 +6,9 @@
  * @since 0.1.0
  */
 import * as Either from "effect/Either"
-import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { ProtocolError } from "./Errors.js"
+import * as JobPayload from "./JobPayload.js"
 import type { Reply } from "./Resp.js"
 import * as Sha256 from "./Sha256.js"
 
@@ -90,17 +90,10 @@ export const parseHi = (reply: Reply): Either.Either<Hi, ProtocolError> => {
       new ProtocolError({ reason: "MalformedPayload", detail: `malformed HI greeting: not a JSON object: ${shown}` })
     )
   }
-  // Each issue as "field: what is wrong", not the Schema's tree (which names its internals).
+  // Each issue as "field: what is wrong", as for jobs, not the Schema's tree (which names its internals).
   return Either.flatMap(
     Either.mapLeft(decodeHi(json), (error) =>
-      new ProtocolError({
-        reason: "MalformedPayload",
-        detail: `malformed HI greeting: ${
-          ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) =>
-            `${issue.path.length === 0 ? "the greeting" : issue.path.join(".")}: ${issue.message}`
-          ).join("; ")
-        }`
-      })),
+      new ProtocolError({ reason: "MalformedPayload", detail: `malformed HI greeting: ${JobPayload.formatIssues(error)}` })),
     checkHi
   )
 }

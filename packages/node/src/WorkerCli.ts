@@ -349,18 +349,21 @@ const firstLine = (doc: HelpDoc.HelpDoc): string =>
     line !== ""
   ) ?? "invalid command line"
 
+/** What the flag that `arg` names (`--name` or `-alias`) takes (`<queue>`…), when it takes a value. */
+const valueOf = (arg: string): string | undefined =>
+  Object.values<Flag>(flagsDoc).find((flag) => arg === `--${flag.name}` || arg === `-${flag.alias}`)?.value
+
+const needsValue = (arg: string, value: string) => `${arg} needs a value: ${arg} <${value}>`
+
 /**
  * A flag that takes a value, given last without one or with an empty one: the parser drops
  * a repeated flag's (a trailing `-q` or `-q ""` left the worker on the default queue).
  */
 const valueMissing = (args: ReadonlyArray<string>): Option.Option<string> => {
   for (const [index, arg] of args.entries()) {
-    const flag = Object.values<Flag>(flagsDoc).find((flag) =>
-      flag.value !== undefined && (arg === `--${flag.name}` || arg === `-${flag.alias}`)
-    )
-    if (flag?.value === undefined) continue
-    const value = args[index + 1]
-    if (value === undefined || value.trim() === "") return Option.some(`${arg} needs a value: ${arg} <${flag.value}>`)
+    const takes = valueOf(arg)
+    const given = args[index + 1]
+    if (takes !== undefined && (given === undefined || given.trim() === "")) return Option.some(needsValue(arg, takes))
   }
   return Option.none()
 }
@@ -369,10 +372,8 @@ const valueMissing = (args: ReadonlyArray<string>): Option.Option<string> => {
 const splitEquals = (args: ReadonlyArray<string>): ReadonlyArray<string> =>
   args.flatMap((arg) => {
     const equals = arg.indexOf("=")
-    if (!arg.startsWith("--") || equals === -1) return [arg]
-    const name = arg.slice(2, equals)
-    const takesValue = Object.values<Flag>(flagsDoc).some((flag) => flag.value !== undefined && flag.name === name)
-    return takesValue ? [arg.slice(0, equals), arg.slice(equals + 1)] : [arg]
+    if (!arg.startsWith("--") || equals === -1 || valueOf(arg.slice(0, equals)) === undefined) return [arg]
+    return [arg.slice(0, equals), arg.slice(equals + 1)]
   })
 
 /** What the parser makes of the arguments, without printing anything. */
@@ -384,12 +385,8 @@ const usageError = (args: ReadonlyArray<string>) => {
       if (directive._tag !== "UserDefined" || directive.leftover.length === 0) return Option.none()
       const [head = ""] = directive.leftover
       // A flag given last without its value is left over too: say what it lacks.
-      const flag = Object.values<Flag>(flagsDoc).find((flag) =>
-        flag.value !== undefined && (head === `--${flag.name}` || head === `-${flag.alias}`)
-      )
-      return Option.some(
-        flag?.value === undefined ? `unknown argument ${JSON.stringify(head)}` : `${head} needs a value: ${head} <${flag.value}>`
-      )
+      const takes = valueOf(head)
+      return Option.some(takes === undefined ? `unknown argument ${JSON.stringify(head)}` : needsValue(head, takes))
     }),
     Effect.catchIf(ValidationError.isValidationError, (error) => Effect.succeed(Option.some(firstLine(error.error))))
   )

@@ -72,19 +72,24 @@ layer(Env, { excludeTestServices: true, timeout: "120 seconds" })("the faktory-w
       expect(job.failure).toMatchObject({ errtype: "Shutdown" })
       yield* client.ack(job.jid)
     }))
-  it.scoped("a log pipe whose reader is gone (| head) terminates the worker gracefully, not a spin that ignores SIGTERM", () =>
+  /** A worker whose log pipes' read ends close, as `| head -1` does once it has its line. */
+  const withClosedPipes = (queue: string, close: ReadonlyArray<"stdout" | "stderr">) =>
     Effect.gen(function*() {
       const server = yield* FaktoryServer.FaktoryServer
       const client = yield* Client.Client
-      const queue = "cli-epipe"
       const worker = yield* faktoryWorker(["-r", jobs, "-q", queue, "-t", "1", "-u", server.url])
       yield* waitForOutput(worker, "started")
-      // As `| head -1` does once it has its line: the pipes' read ends close.
-      worker.child.stdout?.destroy()
-      worker.child.stderr?.destroy()
+      for (const stream of close) worker.child[stream]?.destroy()
       // A job with no handler: its FAIL is logged at WARN, into the closed pipe.
       const jid = yield* client.push({ jobtype: "NoSuchHandler", queue, args: [], retry: 1 })
       const exit = yield* worker.exit.pipe(Effect.timeout("15 seconds"))
+      return { client, worker, jid, exit }
+    })
+
+  it.scoped("a log pipe whose reader is gone (| head) terminates the worker gracefully, not a spin that ignores SIGTERM", () =>
+    Effect.gen(function*() {
+      const queue = "cli-epipe"
+      const { client, exit, jid } = yield* withClosedPipes(queue, ["stdout", "stderr"])
       expect(exit.code).toBe(1)
       // The job was reported before the worker went: it waits in the retry set.
       yield* client.mutate({ cmd: "requeue", target: "retries", filter: { jids: [jid] } })
@@ -92,16 +97,10 @@ layer(Env, { excludeTestServices: true, timeout: "120 seconds" })("the faktory-w
       expect(job.failure?.errtype).toBe("UnknownJobType")
       yield* client.ack(job.jid)
     }))
+
   it.scoped("when only stdout closes, the reason is said on stderr", () =>
     Effect.gen(function*() {
-      const server = yield* FaktoryServer.FaktoryServer
-      const client = yield* Client.Client
-      const queue = "cli-epipe-out"
-      const worker = yield* faktoryWorker(["-r", jobs, "-q", queue, "-t", "1", "-u", server.url])
-      yield* waitForOutput(worker, "started")
-      worker.child.stdout?.destroy()
-      yield* client.push({ jobtype: "NoSuchHandler", queue, args: [], retry: 0 })
-      const exit = yield* worker.exit.pipe(Effect.timeout("15 seconds"))
+      const { exit, worker } = yield* withClosedPipes("cli-epipe-out", ["stdout"])
       expect(exit.code).toBe(1)
       expect(worker.output()).toContain("the log output (stdout) was closed by its reader")
     }))

@@ -124,8 +124,19 @@ const isExecutable = (file: string): boolean => {
  * @category binary
  */
 export const findBinary = (): string | undefined => {
+  const located = locateBinary()
+  return "found" in located ? located.found : undefined
+}
+
+/**
+ * The binary, or why there is none: `FAKTORY_BIN`, when set, is the binary, and one that is
+ * not there is said by its name (not as if no binary were anywhere).
+ */
+const locateBinary = (): { readonly found: string } | { readonly missing: string } => {
   const explicit = process.env.FAKTORY_BIN
-  if (explicit !== undefined && explicit !== "") return isExecutable(explicit) ? explicit : undefined
+  if (explicit !== undefined && explicit !== "") {
+    return isExecutable(explicit) ? { found: explicit } : { missing: `FAKTORY_BIN=${explicit} is not an executable file` }
+  }
   const candidates = [
     ...(process.env.PATH ?? "").split(Path.delimiter).filter((dir) => dir !== "").map((dir) =>
       Path.join(dir, "faktory")
@@ -135,7 +146,8 @@ export const findBinary = (): string | undefined => {
     ),
     Path.join(Os.homedir(), "go", "bin", "faktory")
   ]
-  return candidates.find(isExecutable)
+  const found = candidates.find(isExecutable)
+  return found !== undefined ? { found } : { missing: "no faktory binary on PATH, in $GOPATH/bin or ~/go/bin" }
 }
 
 /**
@@ -146,8 +158,8 @@ export const findBinary = (): string | undefined => {
  */
 export const FAKTORY_VERSION = "1.10.0"
 
-const missingBinary = (binary: string | undefined): string =>
-  `${binary === undefined ? "no faktory binary on PATH, in $GOPATH/bin or ~/go/bin" : `${binary} is not an executable file`}. ` +
+const missingBinary = (why: string): string =>
+  `${why}. ` +
   `Install Faktory ${FAKTORY_VERSION} with Go: \`go install github.com/contribsys/faktory/cmd/faktory@v${FAKTORY_VERSION}\` ` +
   `(it also needs redis-server, e.g. \`apt-get install redis-server\`), or set FAKTORY_BIN to the binary's path` +
   ` (in the effect-faktory repository: \`bash scripts/install-faktory.sh\`)`
@@ -296,15 +308,13 @@ const killTree = (directory: string) => {
  */
 export const make = (options: FaktoryServerOptions = {}) =>
   Effect.gen(function*() {
-    // FAKTORY_BIN, when set, is the binary: one that is not there is said by its name, not
-    // as if no binary were anywhere.
-    const fromEnv = process.env.FAKTORY_BIN
-    const binary = options.binary ?? (fromEnv !== undefined && fromEnv !== "" ? fromEnv : findBinary())
-    if (binary === undefined || !isExecutable(binary)) {
-      return yield* new FaktoryServerError({
-        detail: missingBinary(binary === fromEnv && options.binary === undefined ? `FAKTORY_BIN=${binary}` : binary)
-      })
-    }
+    const located = options.binary === undefined
+      ? locateBinary()
+      : isExecutable(options.binary)
+      ? { found: options.binary }
+      : { missing: `${options.binary} is not an executable file` }
+    if ("missing" in located) return yield* new FaktoryServerError({ detail: missingBinary(located.missing) })
+    const binary = located.found
     installExitHook()
     const directory = yield* Effect.acquireRelease(
       Effect.sync(() => {
