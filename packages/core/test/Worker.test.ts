@@ -2,7 +2,7 @@ import { expect, layer } from "@effect/vitest"
 import { Client, Job, Worker } from "@effect-faktory/core"
 import { NodeTransport } from "@effect-faktory/node"
 import { FaktoryServer } from "@effect-faktory/testing"
-import { Effect, HashMap, Layer, Logger, Option, ParseResult, Schedule, Schema } from "effect"
+import { Deferred, Effect, HashMap, Layer, Logger, Option, ParseResult, Schedule, Schema } from "effect"
 import * as Http from "node:http"
 import { recordingTracer } from "./RecordingTracer.js"
 
@@ -244,6 +244,42 @@ layer(Env, { excludeTestServices: true, timeout: "90 seconds" })("Worker against
       expect(jobSpan?.kind).toBe("consumer")
       expect(logged.find((entry) => Array.isArray(entry.message) && entry.message[0] === "handling ABC")?.annotations)
         .toEqual({ app: "billing", jid, jobtype: "Traced" })
+    }))
+
+  it.scoped("each job's log annotations are its own, also in fibers it leaves running", () =>
+    Effect.gen(function*() {
+      // One processor: the jobs start one after the other from the same runtime, each with
+      // its jid put into its fiber's refs (in place, see JobRunner's annotate).
+      const Annotated = Job.define("Annotated", { args: Schema.Tuple(Schema.String), queue: "w-annotated" })
+      const lines: Array<{ text: string; jid: unknown; jobtype: unknown }> = []
+      const captured = Logger.make(({ annotations, message }) => {
+        const text = Array.isArray(message) ? String(message[0]) : String(message)
+        lines.push({ text, jid: HashMap.get(annotations, "jid").pipe(Option.getOrUndefined), jobtype: HashMap.get(annotations, "jobtype").pipe(Option.getOrUndefined) })
+      })
+      const secondStarted = yield* Deferred.make<void>()
+      yield* startWorker(
+        { queues: ["w-annotated"], concurrency: 1 },
+        Annotated.handle(([name]) =>
+          name === "first"
+            // Logs again from a fiber that outlives the job, once the next job has begun.
+            ? Effect.zipRight(
+              Effect.log("first runs"),
+              Effect.forkDaemon(Effect.zipRight(Deferred.await(secondStarted), Effect.log("first's fiber, later")))
+            )
+            : Effect.zipRight(Effect.log("second runs"), Deferred.succeed(secondStarted, undefined))
+        )
+      ).pipe(
+        // Annotations of the worker's own, under the jobs' (the stack the jobs' are put on).
+        Effect.annotateLogs("app", "billing"),
+        Effect.provide(Logger.replace(Logger.defaultLogger, captured))
+      )
+      const first = yield* Annotated.push(["first"])
+      const second = yield* Annotated.push(["second"])
+      yield* waitFor("the three lines", () => lines.filter((line) => line.jobtype === "Annotated").length === 3)
+      const jidOf = (text: string) => lines.find((line) => line.text === text)?.jid
+      expect([jidOf("first runs"), jidOf("second runs"), jidOf("first's fiber, later")]).toEqual([first, second, first])
+      // The worker's own lines carry no job's jid.
+      expect(lines.filter((line) => line.jobtype === undefined && line.jid !== undefined)).toEqual([])
     }))
 
   it.scoped("gives handlers the job's context", () =>
