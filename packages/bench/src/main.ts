@@ -22,11 +22,12 @@ import * as ServerCpu from "./ServerCpu.js"
 const here = Path.dirname(fileURLToPath(import.meta.url))
 const packageRoot = Path.resolve(here, "..")
 
-type Tool = "effect" | "npm" | "go"
+type Tool = "effect" | "npm" | "go" | "bare"
 const toolNames: Record<Tool, string> = {
   effect: "effect-faktory",
   npm: "faktory-worker (npm)",
-  go: "faktory_worker_go"
+  go: "faktory_worker_go",
+  bare: "Node with no library (runners/bare)"
 }
 
 interface Row {
@@ -61,7 +62,7 @@ const allRows: ReadonlyArray<Row> = [
   { id: "push-bulk", title: "PUSHB in batches of 1,000, one connection", scenario: "push-bulk", count: scale(50_000, 2000), concurrency: 1, tools: ["effect", "npm"], prepush: false },
   { id: "push-bulk-pool", title: "PUSHB in batches of 1,000 over a pool of 10", scenario: "push-bulk", count: scale(100_000, 4000), concurrency: 10, tools: ["effect", "npm"], prepush: false },
   { id: "process-1", title: "process no-op jobs, concurrency 1", scenario: "process", count: scale(20_000, 200), concurrency: 1, tools: ["effect", "npm", "go"], prepush: true },
-  { id: "process-10", title: "process no-op jobs, concurrency 10", scenario: "process", count: scale(20_000, 400), concurrency: 10, tools: ["effect", "npm", "go"], prepush: true },
+  { id: "process-10", title: "process no-op jobs, concurrency 10", scenario: "process", count: scale(20_000, 400), concurrency: 10, tools: ["effect", "npm", "go", "bare"], prepush: true },
   // V8's young generation grows to 32 MB while Effect's modules load; this row shows what
   // capping it (the README's advice for memory-tight deployments) costs and saves.
   { id: "process-10-young-4", title: "process no-op jobs, concurrency 10, Node with --max-semi-space-size=4", scenario: "process", count: scale(20_000, 400), concurrency: 10, tools: ["effect", "npm"], prepush: true, nodeFlags: ["--max-semi-space-size=4"] },
@@ -309,6 +310,26 @@ const render = (results: Results, meta: { version: string; goNote: string | unde
         `| peak RSS, Node with --max-semi-space-size=4 (MB) | ${cell(young.effect, rss)} | ${cell(young.npm, rss)} | – | ${
           ratio(young.effect, young.npm, rss)
         } | – |`
+      )
+    }
+  }
+  // What Node itself costs per job here, measured in the same run: the part of the gap to Go
+  // that no library on Node can close, and the part that is a library's own.
+  const bare = resources?.bare
+  if (resources !== undefined && bare !== undefined) {
+    lines.push("", "## The floor: the same jobs through a hand-written Node worker with no library", "")
+    header(["measure", toolNames.bare, `${toolNames.effect} ÷ it`, `${toolNames.go} ÷ it`])
+    const cpu = (run: RunResult) => (run.cpuSeconds / run.jobsPerSecond / run.seconds) * 10_000
+    const userCpu = (run: RunResult) => (run.userCpuSeconds / run.jobsPerSecond / run.seconds) * 10_000
+    const measures = [
+      ["jobs/s", throughput, 0],
+      ["CPU seconds per 10,000 jobs", cpu, 2],
+      ["of which user space", userCpu, 2],
+      ["peak RSS (MB)", (run: RunResult) => run.peakRssKb / 1024, 0]
+    ] as const
+    for (const [name, pick, digits] of measures) {
+      lines.push(
+        `| ${name} | ${cell(bare, pick, digits)} | ${ratio(resources.effect, bare, pick)} | ${ratio(resources.go, bare, pick)} |`
       )
     }
   }

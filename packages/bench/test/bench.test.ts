@@ -28,7 +28,7 @@ it("the benchmark harness runs every scenario for every tool and writes its tabl
     const run = await runHarness(out)
     expect(run.status, run.stderr).toBe(0)
     const markdown = Fs.readFileSync(Path.join(out, "smoke.md"), "utf8")
-    for (const heading of ["## Throughput", "## Latency", "## Worker resources", "## Soak"]) {
+    for (const heading of ["## Throughput", "## Latency", "## Worker resources", "## The floor", "## Soak"]) {
       expect(markdown).toContain(heading)
     }
     const report = JSON.parse(Fs.readFileSync(Path.join(out, "smoke.json"), "utf8")) as {
@@ -54,6 +54,9 @@ it("the benchmark harness runs every scenario for every tool and writes its tabl
     }
     // The Go peer runs wherever Go is installed (CI has it).
     expect(report.results["process-10"]?.go?.[0]?.jobsPerSecond).toBeGreaterThan(0)
+    // The floor, a worker with no library, runs beside them at concurrency 10.
+    expect(report.results["process-10"]?.bare?.[0]?.jobsPerSecond).toBeGreaterThan(0)
+    expect(markdown).toMatch(/\| CPU seconds per 10,000 jobs \| [0-9.]+ \| [0-9.]+× \|/)
     // The server's CPU time is read from /proc: Linux, as CI is.
     if (process.platform === "linux") {
       for (const tool of ["effect", "npm", "go"]) {
