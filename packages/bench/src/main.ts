@@ -228,10 +228,14 @@ const chartRows = (results: Results): ReadonlyArray<Chart.ChartRow> => {
   add("latency p50", false, results["latency"], (run) => run.p50Ms)
   add("latency p99", false, results["latency"], (run) => run.p99Ms)
   const resources = results["process-10"]
-  add("CPU per 10k jobs (c=10)", false, resources, (run) => (run.cpuSeconds / run.jobsPerSecond / run.seconds) * 10_000)
+  add("CPU per 10k jobs (c=10)", false, resources, cpu)
   add("peak RSS (c=10)", false, resources, (run) => run.peakRssKb)
   return rows
 }
+
+/** A run's CPU seconds, and their user-space part, per 10,000 jobs. */
+const cpu = (run: RunResult) => (run.cpuSeconds / run.jobsPerSecond / run.seconds) * 10_000
+const userCpu = (run: RunResult) => (run.userCpuSeconds / run.jobsPerSecond / run.seconds) * 10_000
 
 const render = (results: Results, meta: { version: string; goNote: string | undefined }): string => {
   const lines: Array<string> = []
@@ -274,8 +278,6 @@ const render = (results: Results, meta: { version: string; goNote: string | unde
   if (resources !== undefined) {
     lines.push("", "## Worker resources, no-op jobs at concurrency 10 (lower is better)", "")
     header(["measure", toolNames.effect, toolNames.npm, toolNames.go, "÷ npm", "÷ go"])
-    const cpu = (run: RunResult) => (run.cpuSeconds / run.jobsPerSecond / run.seconds) * 10_000
-    const userCpu = (run: RunResult) => (run.userCpuSeconds / run.jobsPerSecond / run.seconds) * 10_000
     const rss = (run: RunResult) => run.peakRssKb / 1024
     const loaded = (run: RunResult) => run.loadedRssKb === undefined ? undefined : run.loadedRssKb / 1024
     const serverCpu = (run: Measured) =>
@@ -319,8 +321,6 @@ const render = (results: Results, meta: { version: string; goNote: string | unde
   if (resources !== undefined && bare !== undefined) {
     lines.push("", "## The floor: the same jobs through a hand-written Node worker with no library", "")
     header(["measure", toolNames.bare, `${toolNames.effect} ÷ it`, `${toolNames.go} ÷ it`])
-    const cpu = (run: RunResult) => (run.cpuSeconds / run.jobsPerSecond / run.seconds) * 10_000
-    const userCpu = (run: RunResult) => (run.userCpuSeconds / run.jobsPerSecond / run.seconds) * 10_000
     const measures = [
       ["jobs/s", throughput, 0],
       ["CPU seconds per 10,000 jobs", cpu, 2],
