@@ -233,9 +233,10 @@ const chartRows = (results: Results): ReadonlyArray<Chart.ChartRow> => {
   return rows
 }
 
-/** A run's CPU seconds, and their user-space part, per 10,000 jobs. */
+/** A run's CPU seconds, and their user-space part, per 10,000 jobs; its peak RSS in MB. */
 const cpu = (run: RunResult) => (run.cpuSeconds / run.jobsPerSecond / run.seconds) * 10_000
 const userCpu = (run: RunResult) => (run.userCpuSeconds / run.jobsPerSecond / run.seconds) * 10_000
+const rss = (run: RunResult) => run.peakRssKb / 1024
 
 const render = (results: Results, meta: { version: string; goNote: string | undefined }): string => {
   const lines: Array<string> = []
@@ -278,7 +279,6 @@ const render = (results: Results, meta: { version: string; goNote: string | unde
   if (resources !== undefined) {
     lines.push("", "## Worker resources, no-op jobs at concurrency 10 (lower is better)", "")
     header(["measure", toolNames.effect, toolNames.npm, toolNames.go, "÷ npm", "÷ go"])
-    const rss = (run: RunResult) => run.peakRssKb / 1024
     const loaded = (run: RunResult) => run.loadedRssKb === undefined ? undefined : run.loadedRssKb / 1024
     const serverCpu = (run: Measured) =>
       run.serverCpuSeconds === undefined ? undefined : (run.serverCpuSeconds / run.jobsPerSecond / run.seconds) * 10_000
@@ -325,7 +325,7 @@ const render = (results: Results, meta: { version: string; goNote: string | unde
       ["jobs/s", throughput, 0],
       ["CPU seconds per 10,000 jobs", cpu, 2],
       ["of which user space", userCpu, 2],
-      ["peak RSS (MB)", (run: RunResult) => run.peakRssKb / 1024, 0]
+      ["peak RSS (MB)", rss, 0]
     ] as const
     for (const [name, pick, digits] of measures) {
       lines.push(
