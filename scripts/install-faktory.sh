@@ -30,7 +30,9 @@ apt_install() {
 command -v redis-server >/dev/null 2>&1 || { say "installing redis-server"; apt_install redis-server; }
 command -v openssl >/dev/null 2>&1 || { say "installing openssl"; apt_install openssl; }
 
-has_version() { [ -x "$1" ] && "$1" -v 2>&1 | grep -qx "Faktory $version"; }
+# grep reads all of the output (no -q): stopping at the version line could kill the binary
+# with SIGPIPE while it still prints its copyright, and pipefail would read that as a failure.
+has_version() { [ -x "$1" ] && "$1" -v 2>&1 | grep -x "Faktory $version" >/dev/null; }
 
 gobin="$(go env GOPATH 2>/dev/null || echo "$HOME/go")/bin"
 for candidate in "${FAKTORY_BIN:-}" "$(command -v faktory 2>/dev/null || true)" "$gobin/faktory"; do
