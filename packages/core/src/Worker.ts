@@ -49,7 +49,8 @@ import type { Transport } from "./Transport.js"
 
 /**
  * Queues to fetch from: an array in strict priority order, or weights (`{ critical: 3,
- * default: 1 }`), from which each fetch draws an order at random, heavier queues first more often.
+ * default: 1 }`; finite, at least 0, one above 0), from which each fetch draws an order at random,
+ * heavier queues first more often.
  *
  * @since 0.1.0
  * @category models
@@ -78,7 +79,7 @@ export interface WorkerOptions {
   readonly concurrency?: number | undefined
   /** How long terminate waits for running jobs before interrupting them. Default 25 s. */
   readonly shutdownTimeout?: Duration.DurationInput | undefined
-  /** Between heartbeats. Default 15 s (the server reaps workers silent for 60 s). */
+  /** Between heartbeats: from 1 s to under 60 s (the server reaps workers silent for 60 s). Default 15 s. */
   readonly heartbeatInterval?: Duration.DurationInput | undefined
   readonly labels?: ReadonlyArray<string> | undefined
   /** The worker id; random by default. */
@@ -211,6 +212,23 @@ const randomWid = (): string => {
   return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("")
 }
 
+/** An option's value in an error message: strings quoted, the rest as JavaScript shows it. */
+const describeOption = (value: unknown): string => typeof value === "string" ? JSON.stringify(value) : String(value)
+
+/**
+ * A duration option, decoded without throwing: `Duration.decode` throws on text it cannot
+ * read ("25 secs"), which would be a defect here rather than a refusal the caller can read.
+ */
+const durationOption = (name: string, input: Duration.DurationInput): Effect.Effect<Duration.Duration, InvalidArgumentError> =>
+  Effect.try({
+    try: () => Duration.decode(input),
+    catch: () =>
+      new InvalidArgumentError({
+        command: "Worker",
+        detail: `${name} ${describeOption(input)} is not a duration (write it as "25 seconds", "500 millis" or a number of milliseconds)`
+      })
+  })
+
 /**
  * One fetch's queue order. Weighted queues are drawn without replacement, each with
  * probability proportional to its weight.
@@ -324,14 +342,35 @@ export const make = (
           "(each processor holds a connection, and a Faktory server accepts 2000 in all; run more processes for more)"
       })
     }
-    if (!Array.isArray(queues) && !Object.values(queues).some((weight) => weight > 0)) {
+    if (!Array.isArray(queues)) {
+      // Checked one by one: a weight of -1 or NaN would be skipped as 0, Infinity would break
+      // the draw, and a string (from untyped code or a config file) would be concatenated.
+      for (const [name, weight] of Object.entries(queues)) {
+        const value: unknown = weight
+        if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+          return yield* new InvalidArgumentError({
+            command: "Worker",
+            detail: `queue ${JSON.stringify(name)} has weight ${describeOption(value)}: a weight is a finite number of at least 0`
+          })
+        }
+      }
+      if (!Object.values(queues).some((weight) => weight > 0)) {
+        return yield* new InvalidArgumentError({
+          command: "Worker",
+          detail: `no queue has a weight above 0 in ${JSON.stringify(queues)}: the worker would fetch from none`
+        })
+      }
+    }
+    const shutdownTimeout = yield* durationOption("shutdownTimeout", options.shutdownTimeout ?? "25 seconds")
+    const heartbeatInterval = yield* durationOption("heartbeatInterval", options.heartbeatInterval ?? "15 seconds")
+    const heartbeatMillis = Duration.toMillis(heartbeatInterval)
+    if (heartbeatMillis < 1000 || heartbeatMillis >= 60_000) {
       return yield* new InvalidArgumentError({
         command: "Worker",
-        detail: `no queue has a weight above 0 in ${JSON.stringify(queues)}: the worker would fetch from none`
+        detail: `heartbeatInterval must be from 1 second to under 60 seconds, not ${Duration.format(heartbeatInterval)} ` +
+          "(the server reaps a worker silent for 60 s; shorter than a second only loads it)"
       })
     }
-    const shutdownTimeout = Duration.decode(options.shutdownTimeout ?? "25 seconds")
-    const heartbeatInterval = Duration.decode(options.heartbeatInterval ?? "15 seconds")
     const wid = options.wid ?? randomWid()
     // Queue names are checked once; each FETCH line is then only a join.
     const strictFetch = yield* Protocol.fetch(queueOrder(queues))

@@ -2,7 +2,7 @@ import { expect, layer } from "@effect/vitest"
 import { Client, Job, Worker } from "@effect-faktory/core"
 import { NodeTransport } from "@effect-faktory/node"
 import { FaktoryServer } from "@effect-faktory/testing"
-import { Effect, Layer, Logger, Option, Schedule, Schema } from "effect"
+import { Cause, Effect, Exit, Layer, Logger, Option, Schedule, Schema } from "effect"
 
 // Mistakes a handler or a middleware can make, and a stalled event loop: none may cost a job
 // or a processor.
@@ -110,6 +110,31 @@ layer(Env, { excludeTestServices: true, timeout: "120 seconds" })("a worker supe
       for (const options of [{ concurrency: 0 }, { concurrency: 2.5 }, { concurrency: 1001 }, { concurrency: 1e9 }, { queues: { a: 0, b: 0 } }]) {
         const error = yield* Effect.flip(startWorker(options, Layer.empty))
         expect(error._tag, JSON.stringify(options)).toBe("InvalidArgumentError")
+      }
+    }))
+
+  it.scoped("refuses weights, durations and heartbeats it cannot honour, in words, never as a defect", () =>
+    Effect.gen(function*() {
+      // Options as untyped code or a config file may pass them.
+      const untyped = (options: Record<string, unknown>): Worker.WorkerOptions => options as Worker.WorkerOptions
+      const cases: ReadonlyArray<readonly [Record<string, unknown>, string]> = [
+        // -1 and NaN were skipped as if 0; Infinity always drew the other queue first.
+        [{ queues: { a: -1, b: 1 } }, `queue "a" has weight -1`],
+        [{ queues: { a: Number.NaN, b: 1 } }, `queue "a" has weight NaN`],
+        [{ queues: { a: Number.POSITIVE_INFINITY, b: 1 } }, `queue "a" has weight Infinity`],
+        [{ queues: { a: "3", b: 1 } }, `queue "a" has weight "3"`],
+        // Duration.decode threw on these: a defect, not an error the caller could read.
+        [{ shutdownTimeout: "25 secs" }, `shutdownTimeout "25 secs" is not a duration`],
+        [{ heartbeatInterval: "15 sec" }, `heartbeatInterval "15 sec" is not a duration`],
+        // 0 sent BEAT in a loop; 60 s and more let the server reap the worker.
+        [{ heartbeatInterval: 0 }, "heartbeatInterval must be from 1 second to under 60 seconds, not 0"],
+        [{ heartbeatInterval: "60 seconds" }, "heartbeatInterval must be from 1 second to under 60 seconds, not 1m"]
+      ]
+      for (const [options, message] of cases) {
+        const exit = yield* Effect.exit(startWorker(untyped(options), Layer.empty))
+        expect(Exit.isFailure(exit) && Cause.isFailType(exit.cause) ? exit.cause.error : exit, JSON.stringify(options))
+          .toMatchObject({ _tag: "InvalidArgumentError" })
+        if (Exit.isFailure(exit) && Cause.isFailType(exit.cause)) expect(exit.cause.error.message).toContain(message)
       }
     }))
 
