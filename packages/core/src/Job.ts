@@ -156,8 +156,28 @@ export class HandlerEntry {
       context: JobContext,
       options: JobFiberOptions
     ) => Fiber.RuntimeFiber<unknown, unknown>,
-    readonly guardReservation: boolean
+    readonly guardReservation: boolean,
+    /**
+     * Where `handle` or `handleWith` was called (file:line:column), when the runtime gives
+     * stack traces: named when two handlers claim one jobtype.
+     */
+    readonly registeredAt?: string | undefined
   ) {}
+}
+
+/**
+ * The call site of `fn`'s caller, from a stack trace taken without `fn`'s own frame (V8's
+ * `Error.captureStackTrace`; elsewhere, or with stack traces off, none).
+ */
+const callerOf = (fn: (...args: never) => unknown): string | undefined => {
+  if (typeof Error.captureStackTrace !== "function") return undefined
+  const holder: { stack?: string } = {}
+  Error.captureStackTrace(holder, fn)
+  const frame = holder.stack?.split("\n")[1]?.trim()
+  if (frame === undefined || !frame.startsWith("at ")) return undefined
+  // "at name (file:line:column)" or, for a top-level call, "at file:line:column".
+  const inParentheses = /\((.+)\)$/.exec(frame)
+  return inParentheses === null ? frame.slice(3) : inParentheses[1]
 }
 
 /**
@@ -286,9 +306,16 @@ export const handlersIn = (
   const found = new Map<string, HandlerEntry>()
   for (const value of context.unsafeMap.values()) {
     if (!isHandlerEntry(value)) continue
-    if (found.has(value.jobtype)) {
+    const first = found.get(value.jobtype)
+    if (first !== undefined) {
+      const places = first.registeredAt !== undefined && value.registeredAt !== undefined
+        ? ` (handle called at ${first.registeredAt} and at ${value.registeredAt})`
+        : ""
       return Effect.fail(
-        new JobValidationError({ jobtype: value.jobtype, detail: "two handlers are registered for this jobtype" })
+        new JobValidationError({
+          jobtype: value.jobtype,
+          detail: `two handlers are registered for this jobtype${places}: provide one handler layer per jobtype`
+        })
       )
     }
     found.set(value.jobtype, value)
@@ -451,8 +478,9 @@ const makeDefinition = <Name extends string, A, I>(
 
   const pushPayload = (job: JobPayload.PushableJob) => DefaultClient.withClient((client) => client.push(job))
 
-  const handle = <E, R>(
-    handler: (args: A, context: JobContext) => Effect.Effect<unknown, E, R>
+  const handleAt = <E, R>(
+    handler: (args: A, context: JobContext) => Effect.Effect<unknown, E, R>,
+    registeredAt: string | undefined
   ): Layer.Layer<JobHandler<Name>, never, Exclude<R, CurrentJob>> =>
     Layer.effectContext(
       Effect.map(Effect.context<Exclude<R, CurrentJob>>(), (services) => {
@@ -484,7 +512,8 @@ const makeDefinition = <Name extends string, A, I>(
               updateRefs: options.updateRefs
             })
           },
-          options.guardReservation ?? true
+          options.guardReservation ?? true,
+          registeredAt
         )
         const tag = Context.GenericTag<JobHandler<Name>, HandlerEntry>(
           `@effect-faktory/core/JobHandler/${jobtype}/${++registrations}`
@@ -492,6 +521,14 @@ const makeDefinition = <Name extends string, A, I>(
         return Context.make(tag, entry)
       })
     )
+
+  const handle = <E, R>(
+    handler: (args: A, context: JobContext) => Effect.Effect<unknown, E, R>
+  ): Layer.Layer<JobHandler<Name>, never, Exclude<R, CurrentJob>> => handleAt(handler, callerOf(handle))
+  const handleWith: JobDefinition<Name, A, I>["handleWith"] = (build) => {
+    const registeredAt = callerOf(handleWith)
+    return Layer.unwrapEffect(Effect.map(build, (handler) => handleAt(handler, registeredAt)))
+  }
 
   return {
     jobtype,
@@ -516,6 +553,6 @@ const makeDefinition = <Name extends string, A, I>(
         : Effect.fail(new JobValidationError({ jobtype, detail: "pushBulk takes an array of arguments" })),
     decodeArgs: (args) => decodeArgs(args),
     handle,
-    handleWith: (build) => Layer.unwrapEffect(Effect.map(build, handle))
+    handleWith
   }
 }

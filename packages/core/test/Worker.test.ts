@@ -321,11 +321,16 @@ layer(Env, { excludeTestServices: true, timeout: "90 seconds" })("Worker against
   it.scoped("refuses two handlers for one jobtype when the worker starts", () =>
     Effect.gen(function*() {
       const Twice = Job.define("Twice", { args: Schema.Tuple() })
-      const error = yield* Effect.flip(
-        startWorker({ queues: ["w-twice"] }, Layer.mergeAll(Twice.handle(() => Effect.void), Twice.handle(() => Effect.void)))
-      )
+      const first = Twice.handle(() => Effect.void)
+      const second = Twice.handleWith(Effect.succeed(() => Effect.void))
+      const error = yield* Effect.flip(startWorker({ queues: ["w-twice"] }, Layer.mergeAll(first, second)))
       expect(error._tag).toBe("JobValidationError")
-      expect(error.message).toContain("two handlers")
+      // Each registration is named by the line that made it, handleWith's too.
+      expect(error.message).toMatch(
+        /two handlers are registered for this jobtype \(handle called at \S*Worker\.test\.ts:\d+:\d+ and at \S*Worker\.test\.ts:\d+:\d+\)/
+      )
+      const [, firstLine, secondLine] = /test\.ts:(\d+):\d+ and at \S*test\.ts:(\d+)/.exec(error.message) ?? []
+      expect(Number(secondLine) - Number(firstLine)).toBe(1)
     }))
 
   it.scoped("quiet and terminate from the Web UI: stops fetching, then stops", () =>

@@ -41,6 +41,19 @@ layer(Env, { excludeTestServices: true, timeout: "90 seconds" })("faktory-worker
       expect(info.faktory.total_processed).toBe(0)
     }))
 
+  it.effect("two modules with a handler for one jobtype fail the start, naming where each was registered", () =>
+    Effect.gen(function*() {
+      const server = yield* FaktoryServer.FaktoryServer
+      const result = yield* runToExit(["-r", fixture("jobs.mjs"), "-r", fixture("echo-again.mjs"), "-u", server.url])
+      expect(result.code).not.toBe(0)
+      expect(result.code).not.toBeNull()
+      const lines = result.stderr.trim().split("\n")
+      expect(lines).toHaveLength(1)
+      expect(lines[0]).toMatch(
+        /^faktory-worker: .*Echo.*two handlers are registered for this jobtype \(handle called at \S*jobs\.mjs:5:\d+ and at \S*echo-again\.mjs:6:\d+\): provide one handler layer per jobtype$/
+      )
+    }))
+
   it.effect("modules that register no handler fail the start", () =>
     Effect.gen(function*() {
       const server = yield* FaktoryServer.FaktoryServer
