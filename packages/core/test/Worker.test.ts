@@ -318,6 +318,42 @@ layer(Env, { excludeTestServices: true, timeout: "90 seconds" })("Worker against
       expect((yield* failureOf(stuck, "w-reserve"))?.errtype).toBe("ReservationExpired")
     }))
 
+  it.scoped("gives up on a job that ignores the reservation guard's interruption: FAILed while the reservation holds, its slot freed", () =>
+    Effect.gen(function*() {
+      const Stubborn = Job.define("Stubborn", { args: Schema.Tuple(), queue: "w-stubborn", retry: 1 })
+      const Next = Job.define("AfterStubborn", { args: Schema.Tuple(), queue: "w-stubborn" })
+      let stubbornEnded = false
+      let nextRan = false
+      const warnings: Array<string> = []
+      const captured = Logger.make(({ logLevel, message }) => {
+        if (logLevel._tag === "Warning") warnings.push(Array.isArray(message) ? message.join(" ") : String(message))
+      })
+      const worker = yield* startWorker(
+        // One processor: the next job runs only once the stubborn one's slot is given back.
+        { queues: ["w-stubborn"], concurrency: 1, reservationLimit: () => "300 millis" },
+        Layer.mergeAll(
+          Stubborn.handle(() =>
+            Effect.uninterruptible(Effect.sleep("30 seconds")).pipe(Effect.ensuring(Effect.sync(() => (stubbornEnded = true))))
+          ),
+          Next.handle(() => Effect.sync(() => (nextRan = true)))
+        )
+      ).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, captured)))
+      const stubborn = yield* Stubborn.push([])
+      yield* Next.push([])
+      // Before: the processor waited out the handler's 30 s, then its FAIL was refused ("Job
+      // not found": the reservation had run out); nothing was logged when the guard fired.
+      yield* waitFor("the stubborn job FAILed and the next one run", () => worker.processed().failed === 1 && nextRan, 12)
+      expect(stubbornEnded).toBe(false)
+      expect(warnings.some((line) => line.startsWith(`job ${stubborn} is still running as its 1800 s reservation is about to run out`)))
+        .toBe(true)
+      expect(warnings.some((line) => line.startsWith(`job ${stubborn} did not stop within 5 s of its interruption`))).toBe(true)
+      // Terminate is not held by the job still running uninterruptibly.
+      yield* worker.terminate
+      const failure = yield* failureOf(stubborn, "w-stubborn")
+      expect(failure?.errtype).toBe("ReservationExpired")
+      expect(failure?.message).toContain("did not stop within 5 s of its interruption as its 1800 s reservation was about to run out")
+    }))
+
   it.scoped("refuses two handlers for one jobtype when the worker starts", () =>
     Effect.gen(function*() {
       const Twice = Job.define("Twice", { args: Schema.Tuple() })

@@ -40,11 +40,18 @@ export class UnknownJobTypeError extends Schema.TaggedError<UnknownJobTypeError>
  */
 export class ReservationExpiredError extends Schema.TaggedError<ReservationExpiredError>()(
   "ReservationExpiredError",
-  { seconds: Schema.Number }
+  {
+    seconds: Schema.Number,
+    /** Set when the job ignored its interruption: how long the worker waited before giving up on it. */
+    abandonedAfterSeconds: Schema.optional(Schema.Number)
+  }
 ) {
   readonly errtype = "ReservationExpired"
   override get message(): string {
-    return `interrupted before its ${this.seconds} s reservation ran out`
+    return this.abandonedAfterSeconds === undefined
+      ? `interrupted before its ${this.seconds} s reservation ran out`
+      : `did not stop within ${this.abandonedAfterSeconds} s of its interruption as its ${this.seconds} s reservation ` +
+        "was about to run out (uninterruptible?); FAILed so that the server retries it, while it may still be running in this process"
   }
 }
 
@@ -112,6 +119,18 @@ export interface JobRunner {
 interface Deadline {
   readonly at: number
   readonly seconds: number
+  /**
+   * How long after its interruption a job that has not stopped is given up on: FAILed while
+   * its reservation still holds, so that the server retries it (see the watchdog).
+   */
+  readonly graceMillis: number
+  readonly job: JobPayload.Job
+}
+
+/** A guarded job interrupted by the watchdog, and when it is given up on if it has not stopped. */
+interface Expired {
+  readonly deadline: Deadline
+  readonly abandonAt: number
 }
 
 /** What a middleware returned, if it is an Effect; else the job fails saying so, as for a handler. */
@@ -143,7 +162,7 @@ export const make = (options: JobRunnerOptions): JobRunner => {
    * raced against every job (measured: the race cost a quarter of a no-op job's time).
    */
   const deadlines = new Map<Fiber.RuntimeFiber<unknown, unknown>, Deadline>()
-  const expired = new Set<Fiber.RuntimeFiber<unknown, unknown>>()
+  const expired = new Map<Fiber.RuntimeFiber<unknown, unknown>, Expired>()
   const deadlineFor = (entry: Job.HandlerEntry, job: JobPayload.Job): Deadline | undefined => {
     if (!entry.guardReservation) return undefined
     const reserved = job.reserve_for === undefined || job.reserve_for === 0 ? 1800 : job.reserve_for
@@ -151,19 +170,61 @@ export const make = (options: JobRunnerOptions): JobRunner => {
     const limit = options.reservationLimit === undefined
       ? defaultReservationLimitMillis(seconds)
       : Duration.toMillis(options.reservationLimit(seconds))
-    return { at: Date.now() + limit, seconds }
+    // As long as at shutdown, but never past half of what is left of the reservation, so that
+    // the FAIL reaches the server before the reservation runs out (after it, "Job not found").
+    const graceMillis = Math.max(0, Math.min(Duration.toMillis(ABANDON_AFTER), (seconds * 1000 - limit) / 2))
+    return { at: Date.now() + limit, seconds, graceMillis, job }
   }
+  const jobAnnotations = (job: JobPayload.Job) => ({ jid: job.jid, jobtype: job.jobtype })
   const watchdogTick = Effect.suspend(() => {
     const now = Date.now()
-    const overdue: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
+    const overdue: Array<readonly [Fiber.RuntimeFiber<unknown, unknown>, Deadline]> = []
     for (const [fiber, deadline] of deadlines) {
-      if (deadline.at <= now) overdue.push(fiber)
+      if (deadline.at <= now) overdue.push([fiber, deadline])
     }
-    for (const fiber of overdue) {
+    for (const [fiber, deadline] of overdue) {
       deadlines.delete(fiber)
-      expired.add(fiber)
+      expired.set(fiber, { deadline, abandonAt: now + deadline.graceMillis })
     }
-    return Effect.forEach(overdue, Fiber.interruptFork, { discard: true })
+    // A job that ignores its interruption (an uninterruptible step) would hold its processor
+    // past its reservation, and the server would hand it to another worker meanwhile: it is
+    // given up on instead, like a job that ignores terminate.
+    const stuck: Array<Expired> = []
+    for (const [fiber, entry] of expired) {
+      const abandon = waiting.get(fiber)
+      if (abandon === undefined) {
+        // Its wait already ended (terminate gave up on it): nothing to report here.
+        expired.delete(fiber)
+      } else if (entry.abandonAt <= now) {
+        expired.delete(fiber)
+        stuck.push(entry)
+        abandon(Exit.fail(
+          new ReservationExpiredError({
+            seconds: entry.deadline.seconds,
+            abandonedAfterSeconds: Math.round(entry.deadline.graceMillis / 100) / 10
+          })
+        ))
+      }
+    }
+    if (overdue.length === 0 && stuck.length === 0) return Effect.void
+    return Effect.zipRight(
+      Effect.forEach(overdue, ([fiber, { job, seconds }]) =>
+        Effect.zipRight(
+          Fiber.interruptFork(fiber),
+          Effect.annotateLogs(
+            Effect.logWarning(`job ${job.jid} is still running as its ${seconds} s reservation is about to run out: interrupting it`),
+            jobAnnotations(job)
+          )
+        ), { discard: true }),
+      Effect.forEach(stuck, ({ deadline: { job, graceMillis } }) =>
+        Effect.annotateLogs(
+          Effect.logWarning(
+            `job ${job.jid} did not stop within ${Math.round(graceMillis / 100) / 10} s of its interruption (uninterruptible?): ` +
+              "it is FAILed so that the server retries it, and may still be running in this process"
+          ),
+          jobAnnotations(job)
+        ), { discard: true })
+    )
   })
 
   /**
@@ -232,17 +293,19 @@ export const make = (options: JobRunnerOptions): JobRunner => {
       const settle = (exit: Exit.Exit<unknown, unknown>) => {
         if (settled) return
         settled = true
-        waiting.delete(abandon)
+        waiting.delete(fiber)
         resume(Effect.succeed(outcome(exit)))
       }
-      const abandon = () => settle(Exit.fail(new AbandonedAtShutdownError({ seconds: Duration.toSeconds(ABANDON_AFTER) })))
-      waiting.add(abandon)
+      waiting.set(fiber, settle)
       fiber.addObserver(settle)
     })
   }
 
-  /** How each job's wait ends early when terminate gives up on the job. */
-  const waiting = new Set<() => void>()
+  /**
+   * How each running job's wait ends early, with the outcome to report, when the worker gives
+   * up on the job (terminate, or the watchdog) while its fiber may still run.
+   */
+  const waiting = new Map<Fiber.RuntimeFiber<unknown, unknown>, (exit: Exit.Exit<unknown, unknown>) => void>()
 
   const run = (job: JobPayload.Job, runtime: JobRuntime): Effect.Effect<Exit.Exit<unknown, unknown>> => {
     const entry = handlers.get(job.jobtype)
@@ -268,8 +331,9 @@ export const make = (options: JobRunnerOptions): JobRunner => {
     watchdog: Effect.forever(Effect.zipRight(Effect.sleep("200 millis"), watchdogTick)),
     interruptAll: Effect.suspend(() => Effect.forEach(Array.from(jobs), Fiber.interruptFork, { discard: true })),
     abandonAll: () => {
-      const abandoned = Array.from(waiting)
-      for (const abandon of abandoned) abandon()
+      const abandoned = Array.from(waiting.values())
+      const exit = Exit.fail(new AbandonedAtShutdownError({ seconds: Duration.toSeconds(ABANDON_AFTER) }))
+      for (const abandon of abandoned) abandon(exit)
       return abandoned.length
     }
   }
