@@ -142,6 +142,13 @@ export interface Service {
   readonly quiet: Effect.Effect<void>
   /** Shut down as Faktory's terminate asks; completes when the worker has stopped. */
   readonly terminate: Effect.Effect<void>
+  /**
+   * Shut down without the shutdown timeout, also while a terminate waits for it (a second
+   * Ctrl-C): running jobs are interrupted at once and FAILed as `Shutdown`, so that the server
+   * retries them rather than after their reservations run out; completes when the worker has
+   * stopped.
+   */
+  readonly terminateNow: Effect.Effect<void>
   /** Completes when the worker has stopped (after a terminate from any source). */
   readonly awaitStopped: Effect.Effect<void>
 }
@@ -228,6 +235,12 @@ const durationOption = (name: string, input: Duration.DurationInput): Effect.Eff
         detail: `${name} ${describeOption(input)} is not a duration (write it as "25 seconds", "500 millis" or a number of milliseconds)`
       })
   })
+
+/**
+ * After terminateNow, how long each of terminate's waits still lasts: enough for interrupted
+ * jobs to end and for their reports' replies on a local network, not enough to be noticed.
+ */
+const HURRIED_WAIT = Duration.millis(250)
 
 /**
  * One fetch's queue order. Weighted queues are drawn without replacement, each with
@@ -397,6 +410,8 @@ export const make = (
     const gate = yield* Effect.makeLatch(true)
     const stopping = yield* Deferred.make<void>()
     const stopped = yield* Deferred.make<void>()
+    /** Completed by terminateNow: terminate's waits end at once (after HURRIED_WAIT). */
+    const hurried = yield* Deferred.make<void>()
     // The jobs' set lives in a scope of its own, closed without waiting: a job abandoned at
     // shutdown (see terminate) would otherwise hold the worker's scope open for ever.
     const jobsScope = yield* Scope.make()
@@ -463,6 +478,23 @@ export const make = (
     )
 
     /**
+     * Some when every processor has ended within `limit`; none when the limit passed first, or
+     * HURRIED_WAIT after terminateNow. Each side of the race is interruptible, so that the
+     * loser can be stopped inside terminate's uninterruptible sequence; the race itself is not:
+     * terminate often runs as a finalizer of a fiber interrupted by a signal, where an
+     * interruptible region would end at once (measured: the wait ended, and terminate with it,
+     * before any deadline).
+     */
+    const untilProcessorsEnd = (limit: Duration.DurationInput): Effect.Effect<Option.Option<void>> =>
+      Effect.raceFirst(
+        Effect.interruptible(Effect.asSome(FiberSet.awaitEmpty(processors))),
+        Effect.interruptible(Effect.as(
+          Effect.race(Effect.sleep(limit), Effect.zipRight(Deferred.await(hurried), Effect.sleep(HURRIED_WAIT))),
+          Option.none()
+        ))
+      )
+
+    /**
      * Close the gate, wait up to the shutdown timeout, interrupt what is left, report, END
      * (the pool says END as the scope closes).
      */
@@ -478,12 +510,7 @@ export const make = (
         `terminating: waiting up to ${Duration.format(shutdownTimeout)} for ${runningJobs()} running jobs` +
           " and the FETCHes in flight (the server answers those within 2 s)"
       )
-      // Interruptible waits, so that their deadlines hold inside this uninterruptible sequence.
-      const drained = yield* FiberSet.awaitEmpty(processors).pipe(
-        Effect.interruptible,
-        Effect.timeout(shutdownTimeout),
-        Effect.option
-      )
+      const drained = yield* untilProcessorsEnd(shutdownTimeout)
       if (Option.isNone(drained)) {
         yield* changePhase(() => [undefined, "pastDeadline"])
         const left = runningJobs()
@@ -492,11 +519,7 @@ export const make = (
         // Their processors report them. A job that ignores its interruption (uninterruptible)
         // is not waited for past ABANDON_AFTER: it is reported as abandoned, so that the
         // server retries it and the worker stops.
-        const ended = yield* FiberSet.awaitEmpty(processors).pipe(
-          Effect.interruptible,
-          Effect.timeout(JobRunner.ABANDON_AFTER),
-          Effect.option
-        )
+        const ended = yield* untilProcessorsEnd(JobRunner.ABANDON_AFTER)
         if (Option.isNone(ended)) {
           const abandoned = runner.abandonAll()
           if (abandoned > 0) {
@@ -506,7 +529,7 @@ export const make = (
             )
           }
           // Reports get a bounded time if the server is away.
-          yield* FiberSet.awaitEmpty(processors).pipe(Effect.interruptible, Effect.timeout("10 seconds"), Effect.ignore)
+          yield* untilProcessorsEnd("10 seconds")
         }
       }
       // Processors still retrying a report (the server is away) give up here; each says so.
@@ -583,6 +606,15 @@ export const make = (
       processed: () => ({ acked: counts.acked, failed: counts.failed }),
       quiet,
       terminate: Effect.zipRight(FiberSet.run(lifecycle, terminate), Deferred.await(stopped)),
+      terminateNow: Effect.gen(function*() {
+        if (yield* Deferred.succeed(hurried, undefined)) {
+          yield* Effect.logWarning(
+            `terminating now: ${runningJobs()} running jobs are interrupted and FAILed as Shutdown, so that the server retries them`
+          )
+        }
+        yield* FiberSet.run(lifecycle, terminate)
+        yield* Deferred.await(stopped)
+      }),
       awaitStopped: Deferred.await(stopped)
     })
   })

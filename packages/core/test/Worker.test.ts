@@ -405,4 +405,25 @@ layer(Env, { excludeTestServices: true, timeout: "90 seconds" })("Worker against
       expect(worker.processed().failed).toBe(1)
       expect((yield* failureOf(jid, "w-shutdown"))?.errtype).toBe("Shutdown")
     }))
+
+  it.scoped("terminateNow cuts a terminate's shutdown timeout short: the running job is FAILed as Shutdown at once", () =>
+    Effect.gen(function*() {
+      const Long = Job.define("LongNow", { args: Schema.Tuple(), queue: "w-now", retry: 2 })
+      let started = false
+      const worker = yield* startWorker(
+        { queues: ["w-now"], shutdownTimeout: "30 seconds" },
+        Long.handle(() => Effect.sync(() => (started = true)).pipe(Effect.zipRight(Effect.sleep("60 seconds"))))
+      )
+      const jid = yield* Long.push([])
+      yield* waitFor("the job to start", () => started)
+      // A terminate already waiting for the job, as after a first Ctrl-C.
+      yield* Effect.forkScoped(worker.terminate)
+      yield* Effect.sleep("200 millis")
+      const begun = Date.now()
+      yield* worker.terminateNow
+      // At most the FETCHes in flight (answered within 2 s) and the report's round trip.
+      expect(Date.now() - begun).toBeLessThan(4000)
+      expect(worker.processed().failed).toBe(1)
+      expect((yield* failureOf(jid, "w-now"))?.errtype).toBe("Shutdown")
+    }))
 })

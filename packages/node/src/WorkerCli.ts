@@ -262,7 +262,7 @@ export const helpText: string = (() => {
     ...rows,
     "",
     "Signals: SIGTSTP quiets the worker (no more fetching; running jobs finish); SIGTERM or SIGINT",
-    "stops it, waiting up to --timeout for running jobs; a second SIGINT stops it at once.",
+    "stops it, waiting up to --timeout for running jobs; a second SIGINT stops it at once, FAILing them.",
     "",
     "Example: faktory-worker -r ./dist/jobs.js -q critical,3 -q default,1 -c 20 -t 25 -l billing",
     ""

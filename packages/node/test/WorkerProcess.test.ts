@@ -77,12 +77,12 @@ layer(Env, { excludeTestServices: true, timeout: "120 seconds" })("the faktory-w
       yield* client.ack(job.jid)
     }))
 
-  it.scoped("a second SIGINT stops at once", () =>
+  it.scoped("a second SIGINT stops at once, and the running job is FAILed first, not left reserved", () =>
     Effect.gen(function*() {
       const server = yield* FaktoryServer.FaktoryServer
       const worker = yield* faktoryWorker(["-r", jobs, "-q", "cli-c", "-t", "30", "-u", server.url])
       yield* waitForOutput(worker, "started")
-      yield* withClient((client) => client.push({ jobtype: "Sleep", queue: "cli-c", args: [60_000] }))
+      const jid = yield* withClient((client) => client.push({ jobtype: "Sleep", queue: "cli-c", args: [60_000], retry: 3 }))
       yield* waitForOutput(worker, "sleeping 60000")
       worker.child.kill("SIGINT")
       yield* waitForOutput(worker, "terminating")
@@ -90,8 +90,15 @@ layer(Env, { excludeTestServices: true, timeout: "120 seconds" })("the faktory-w
       worker.child.kill("SIGINT")
       const exit = yield* worker.exit.pipe(Effect.timeout("10 seconds"))
       expect(exit.code).toBe(130)
-      expect(Date.now() - signalled).toBeLessThan(2000)
-      yield* withClient((client) => client.removeQueues(["cli-c"]))
+      // The FETCHes in flight are answered first (within 2 s): a job one brought would stay reserved.
+      expect(Date.now() - signalled).toBeLessThan(4000)
+      expect(worker.output()).toContain("terminating now: 1 running jobs are interrupted and FAILed as Shutdown")
+      // Before: the process exited with the job unreported, reserved for 30 minutes.
+      const client = yield* Client.Client
+      yield* client.mutate({ cmd: "requeue", target: "retries", filter: { jids: [jid] } })
+      const job = Option.getOrThrow(yield* client.fetch(["cli-c"]))
+      expect(job.failure).toMatchObject({ errtype: "Shutdown" })
+      yield* client.ack(job.jid)
     }))
 
   it.scoped("takes weighted queues and the URL from FAKTORY_URL", () =>
