@@ -28,6 +28,7 @@ import type { PushBulkResult } from "./Client.js"
 import * as DefaultClient from "./DefaultClient.js"
 import { type CommandError, JobValidationError } from "./Errors.js"
 import { describeThrown } from "./internal/describeThrown.js"
+import * as DurationInput from "./internal/durationInput.js"
 import * as JobPayload from "./JobPayload.js"
 
 /**
@@ -432,6 +433,34 @@ export const define = <const Name extends string, A, I>(
   return makeDefinition(jobtype, schema, rest)
 }
 
+/**
+ * The path to the first Date in arguments already checked by `JobPayload.prepare` (no cycles,
+ * bounded nesting), or `undefined`. Segments are built only for what is found.
+ */
+const dateIn = (value: unknown): Array<string> | undefined => {
+  if (value instanceof Date) return []
+  if (typeof value !== "object" || value === null) return undefined
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = dateIn(value[i])
+      if (found !== undefined) {
+        found.unshift(`[${i}]`)
+        return found
+      }
+    }
+    return undefined
+  }
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue
+    const found = dateIn(Reflect.get(value, key))
+    if (found !== undefined) {
+      found.unshift(`.${key}`)
+      return found
+    }
+  }
+  return undefined
+}
+
 const makeDefinition = <Name extends string, A, I>(
   jobtype: Name,
   schema: Schema.Schema<A, I>,
@@ -464,7 +493,7 @@ const makeDefinition = <Name extends string, A, I>(
       )
       const merged = mergeOptions(options, extra)
       const wireArgs: ReadonlyArray<unknown> = positional ? encoded as ReadonlyArray<unknown> : [encoded]
-      return yield* JobPayload.prepare({
+      const prepared = yield* JobPayload.prepare({
         jobtype,
         args: wireArgs,
         queue: merged.queue,
@@ -474,6 +503,17 @@ const makeDefinition = <Name extends string, A, I>(
         at: merged.at,
         custom: merged.custom
       })
+      const date = dateIn(prepared.args)
+      if (date !== undefined) {
+        // A raw push may carry a Date (its JSON is an ISO string); here the worker's own
+        // decoding would expect a Date again and refuse every such job (InvalidArguments).
+        return yield* new JobValidationError({
+          jobtype,
+          detail: `args${date.join("")} is a Date once encoded: JSON carries it as a string, which this Schema ` +
+            "(Schema.DateFromSelf) will not decode on the worker; use Schema.Date, an ISO string on the wire"
+        })
+      }
+      return prepared
     })
 
   const pushPayload = (job: JobPayload.PushableJob) => DefaultClient.withClient((client) => client.push(job))
@@ -541,9 +581,19 @@ const makeDefinition = <Name extends string, A, I>(
     push: (args) => Effect.flatMap(payload(args), pushPayload),
     pushAt: (args, at) => Effect.flatMap(payload(args, { at }), pushPayload),
     pushIn: (args, delay) =>
-      Effect.suspend(() =>
-        Effect.flatMap(payload(args, { at: new Date(Date.now() + Duration.toMillis(Duration.decode(delay))) }), pushPayload)
-      ),
+      Effect.suspend(() => {
+        // Unreadable text was a defect thrown by Duration.decode, and NaN ran the job at once.
+        const millis = Option.map(DurationInput.decode(delay), Duration.toMillis)
+        if (Option.isNone(millis) || !Number.isFinite(millis.value)) {
+          return Effect.fail(
+            new JobValidationError({
+              jobtype,
+              detail: `pushIn's delay ${DurationInput.describe(delay)} is not a finite duration (${DurationInput.howToWrite})`
+            })
+          )
+        }
+        return Effect.flatMap(payload(args, { at: new Date(Date.now() + millis.value) }), pushPayload)
+      }),
     pushBulk: (many) =>
       Array.isArray(many)
         ? Effect.flatMap(

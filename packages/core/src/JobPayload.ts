@@ -152,7 +152,8 @@ interface NonJson {
 export const MAX_NESTING = 1000
 
 /**
- * Finds the first value JSON cannot carry as is: `undefined`, functions, symbols, bigints,
+ * Finds the first value JSON cannot carry as is: `undefined` (but for an object's field, left
+ * out as JSON does), functions, symbols, bigints,
  * non-finite numbers, class instances, cycles, or nesting deeper than `MAX_NESTING`.
  * `ancestors` holds the objects above `value`. Paths are built only for what is found, as
  * the walk runs on every push.
@@ -190,7 +191,12 @@ const findNonJsonIn = (value: unknown, ancestors: Array<object>): NonJson | unde
       ancestors.push(value)
       for (const key in value) {
         if (!Object.hasOwn(value, key)) continue
-        const found = findNonJsonIn(Reflect.get(value, key), ancestors)
+        const field: unknown = Reflect.get(value, key)
+        // A field set to undefined is left out, as JSON does: to the receiver it is absent,
+        // which is what an optional field (Schema.optional) means. In an array, undefined
+        // would become null instead, and is refused above.
+        if (field === undefined) continue
+        const found = findNonJsonIn(field, ancestors)
         if (found !== undefined) {
           found.path.unshift(`.${key}`)
           return found

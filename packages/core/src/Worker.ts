@@ -37,6 +37,7 @@ import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as Client from "./Client.js"
 import * as ConnectionPool from "./ConnectionPool.js"
 import { type CommandError, InvalidArgumentError, type InvalidUrlError, type JobValidationError } from "./Errors.js"
+import * as DurationInput from "./internal/durationInput.js"
 import * as Recorders from "./internal/metrics.js"
 import * as Failure from "./internal/worker/failure.js"
 import * as JobRunner from "./internal/worker/jobRunner.js"
@@ -219,21 +220,17 @@ const randomWid = (): string => {
   return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("")
 }
 
-/** An option's value in an error message: strings quoted, the rest as JavaScript shows it. */
-const describeOption = (value: unknown): string => typeof value === "string" ? JSON.stringify(value) : String(value)
-
-/**
- * A duration option, decoded without throwing: `Duration.decode` throws on text it cannot
- * read ("25 secs"), which would be a defect here rather than a refusal the caller can read.
- */
+/** A duration option, or a refusal naming it (see DurationInput). */
 const durationOption = (name: string, input: Duration.DurationInput): Effect.Effect<Duration.Duration, InvalidArgumentError> =>
-  Effect.try({
-    try: () => Duration.decode(input),
-    catch: () =>
-      new InvalidArgumentError({
-        command: "Worker",
-        detail: `${name} ${describeOption(input)} is not a duration (write it as "25 seconds", "500 millis" or a number of milliseconds)`
-      })
+  Option.match(DurationInput.decode(input), {
+    onNone: () =>
+      Effect.fail(
+        new InvalidArgumentError({
+          command: "Worker",
+          detail: `${name} ${DurationInput.describe(input)} is not a duration (${DurationInput.howToWrite})`
+        })
+      ),
+    onSome: Effect.succeed
   })
 
 /**
@@ -363,7 +360,7 @@ export const make = (
         if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
           return yield* new InvalidArgumentError({
             command: "Worker",
-            detail: `queue ${JSON.stringify(name)} has weight ${describeOption(value)}: a weight is a finite number of at least 0`
+            detail: `queue ${JSON.stringify(name)} has weight ${typeof value === "string" ? JSON.stringify(value) : String(value)}: a weight is a finite number of at least 0`
           })
         }
       }

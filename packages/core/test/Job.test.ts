@@ -2,7 +2,7 @@ import { describe, expect, it, layer } from "@effect/vitest"
 import { Client, Job, Worker } from "@effect-faktory/core"
 import { NodeTransport } from "@effect-faktory/node"
 import { FaktoryServer } from "@effect-faktory/testing"
-import { Cause, Effect, FastCheck as fc, FiberId, Layer, Option, Schema } from "effect"
+import { Cause, type Duration, Effect, FastCheck as fc, FiberId, Layer, Option, Schema } from "effect"
 
 const SendEmail = Job.define("SendEmail", {
   args: Schema.Tuple(Schema.String, Schema.Number),
@@ -57,6 +57,46 @@ describe("Job.define (no server)", () => {
       expect((yield* Urgent.payload(["a@example.com", 1])).custom).toEqual({ team: { name: "growth", pager: true } })
       expect((yield* SendEmail.payload(["a@example.com", 1])).queue).toBe("mail")
       expect(Urgent.with({ reserveFor: 90 }).options).toMatchObject({ queue: "critical", reserveFor: 90, retry: 5 })
+    }))
+
+  it.effect("a Schema whose encoded side is not JSON is refused at push, not at every run on the worker", () =>
+    Effect.gen(function*() {
+      // Before: pushed, then FAILed as InvalidArguments on every one of its 25 tries.
+      const Dated = Job.define("Dated", { args: Schema.Struct({ d: Schema.DateFromSelf }) })
+      const error = yield* Effect.flip(Dated.payload({ d: new Date(0) }))
+      expect(error.message).toBe(
+        "job Dated is invalid: args[0].d is a Date once encoded: JSON carries it as a string, which this Schema " +
+          "(Schema.DateFromSelf) will not decode on the worker; use Schema.Date, an ISO string on the wire"
+      )
+      const Positional = Job.define("DatedTuple", { args: Schema.Tuple(Schema.String, Schema.DateFromSelf) })
+      expect((yield* Effect.flip(Positional.payload(["x", new Date(0)]))).message).toContain("args[1] is a Date once encoded")
+      // Schema.Date travels as a string and decodes back to a Date.
+      expect((yield* Report.payload({ month: 1, when: new Date(0) })).args).toEqual([{ month: 1, when: "1970-01-01T00:00:00.000Z" }])
+    }))
+
+  it.effect("an optional field set to undefined travels as absent, as JSON has it", () =>
+    Effect.gen(function*() {
+      // Before: "args[0].a is undefined, which JSON cannot carry", for code that compiles.
+      const Opt = Job.define("Opt", { args: Schema.Struct({ a: Schema.optional(Schema.String), b: Schema.Number }) })
+      const job = yield* Opt.payload({ a: undefined, b: 1 })
+      expect(JSON.parse(JSON.stringify(job.args))).toEqual([{ b: 1 }])
+      expect(yield* Opt.decodeArgs(JSON.parse(JSON.stringify(job.args)))).toEqual({ b: 1 })
+    }))
+
+  it.effect("pushIn refuses a delay that is not a finite duration, in words", () =>
+    Effect.gen(function*() {
+      // Untyped callers: "soon" was a defect thrown by Duration.decode, NaN ran the job at once.
+      const untyped = (delay: unknown) => delay as Duration.DurationInput
+      for (const [delay, shown] of [["soon", "\"soon\""], [Number.NaN, "NaN"], [Number.POSITIVE_INFINITY, "Infinity"]] as const) {
+        const exit = yield* Effect.exit(SendEmail.pushIn(["a@example.com", 1], untyped(delay)))
+        expect(exit).toMatchObject({ _tag: "Failure", cause: { _tag: "Fail", error: { _tag: "JobValidationError" } } })
+        if (exit._tag === "Failure" && exit.cause._tag === "Fail") {
+          expect(exit.cause.error.message).toBe(
+            `job SendEmail is invalid: pushIn's delay ${shown} is not a finite duration ` +
+              `(write it as "10 seconds", "500 millis" or a number of milliseconds)`
+          )
+        }
+      }
     }))
 
   it.effect("decodeArgs refuses the wrong shape or arity", () =>

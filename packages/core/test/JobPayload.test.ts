@@ -88,6 +88,13 @@ describe("JobPayload.prepare", () => {
     for (const [input, message] of messages) expect(rejected(input).message).toBe(message)
   })
 
+  it("leaves out an object's field set to undefined, as JSON does, but refuses undefined in an array", () => {
+    const job = Either.getOrThrow(JobPayload.prepare({ jobtype: "X", args: [{ a: undefined, b: 1 }], custom: { t: undefined } }))
+    expect(JSON.parse(JSON.stringify(job))).toMatchObject({ args: [{ b: 1 }], custom: {} })
+    // In an array it would become null: a different value, and a shifted position.
+    expect(rejected({ jobtype: "X", args: [1, [undefined]] }).message).toBe("job X is invalid: args[1][0] is undefined, which JSON cannot carry")
+  })
+
   it("refuses custom that is not a plain object, rather than dropping what it holds", () => {
     const untyped = (custom: unknown) => ({ jobtype: "X", custom }) as JobPayload.JobInput
     expect(rejected(untyped(new Map([["a", 1]]))).message).toContain("custom is a Map, not a plain object")
