@@ -575,7 +575,8 @@ const invalid = (input: unknown, detail: string) => {
     // A getter that throws names nothing.
   }
   return new JobValidationError({
-    ...(typeof jobtype === "string" && jobtype !== "" ? { jobtype } : {}),
+    // A blank jobtype would make "job     is invalid": it is left out, and the detail says why.
+    ...(typeof jobtype === "string" && jobtype.trim() !== "" ? { jobtype } : {}),
     ...(typeof jid === "string" ? { jid } : {}),
     detail
   })

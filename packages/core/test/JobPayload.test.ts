@@ -83,7 +83,9 @@ describe("JobPayload.prepare", () => {
       [{ jobtype: "X", retry: 1.5 }, "job X is invalid: retry: Expected an integer, actual 1.5"],
       [{ jobtype: "X", jid: "short" }, "job X (short) is invalid: jid must be at least 8 bytes"],
       [{ jobtype: "X", args: [1n] }, "job X is invalid: args[0] is a bigint, which JSON cannot carry"],
-      [{ jobtype: "X", custom: { n: Number.NaN } }, "job X is invalid: custom.n is NaN, which JSON cannot carry"]
+      [{ jobtype: "X", custom: { n: Number.NaN } }, "job X is invalid: custom.n is NaN, which JSON cannot carry"],
+      // Was "job     is invalid: …".
+      [{ jobtype: "   " }, "job is invalid: jobtype must not be empty"]
     ]
     for (const [input, message] of messages) expect(rejected(input).message).toBe(message)
   })
