@@ -10,9 +10,9 @@ const main = fileURLToPath(new URL("../dist/main.js", import.meta.url))
 // The full run is `npm run bench`; this smoke run (tiny counts, one repetition) keeps the
 // harness, the runners and the Go peer from rotting. Its figures mean nothing.
 /** Runs the harness without blocking this worker (a blocked worker misses vitest's RPC deadlines). */
-const runHarness = (out: string) =>
+const runHarness = (out: string, args: ReadonlyArray<string> = ["--smoke", "--out", out]) =>
   new Promise<{ status: number | null; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [main, "--smoke", "--out", out], { stdio: ["ignore", "ignore", "pipe"] })
+    const child = spawn(process.execPath, [main, ...args], { stdio: ["ignore", "ignore", "pipe"] })
     let stderr = ""
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
     const timer = setTimeout(() => child.kill("SIGKILL"), 8 * 60_000)
@@ -21,6 +21,21 @@ const runHarness = (out: string) =>
       resolve({ status, stderr })
     })
   })
+
+it("the harness refuses an argument it does not know, at once (it started a full run)", async () => {
+  const out = Fs.mkdtempSync(Path.join(Os.tmpdir(), "bench-args-"))
+  try {
+    const typo = await runHarness(out, ["--rep", "3", "--out", out])
+    expect(typo.status).toBe(2)
+    expect(typo.stderr).toContain(`unknown or incomplete argument "--rep"`)
+    const help = await runHarness(out, ["--help"])
+    expect(help.status).toBe(0)
+    expect(help.stderr).toContain("usage: node packages/bench/dist/main.js")
+    expect(Fs.readdirSync(out)).toEqual([])
+  } finally {
+    Fs.rmSync(out, { recursive: true, force: true })
+  }
+})
 
 it("the benchmark harness runs every scenario for every tool and writes its tables", async () => {
   const out = Fs.mkdtempSync(Path.join(Os.tmpdir(), "bench-smoke-"))
