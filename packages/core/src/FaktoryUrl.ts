@@ -175,9 +175,10 @@ export const parse = (input: string): Either.Either<FaktoryUrl, InvalidUrlError>
 
 /**
  * Reads the server URL from the environment, the way every Faktory client does:
- * `FAKTORY_PROVIDER` names the variable that holds the URL (default `FAKTORY_URL`). An unset
- * `FAKTORY_URL` means `tcp://localhost:7419`; a provider naming an unset variable is an
- * `InvalidUrlError` (other clients fall back to localhost, which hides the mistake).
+ * `FAKTORY_PROVIDER` names the variable that holds the URL (default `FAKTORY_URL`; set but
+ * empty counts as unset). An unset `FAKTORY_URL` means `tcp://localhost:7419`; a provider
+ * naming an unset variable is an `InvalidUrlError` (other clients fall back to localhost,
+ * which hides the mistake), as is one that is no variable name, whose value is never shown.
  *
  * @example
  * ```ts
@@ -195,11 +196,20 @@ export const parse = (input: string): Either.Either<FaktoryUrl, InvalidUrlError>
  */
 export const fromEnv: Effect.Effect<FaktoryUrl, InvalidUrlError | ConfigError.ConfigError> = Effect.gen(
   function*() {
-    const provider = yield* Config.string("FAKTORY_PROVIDER").pipe(Config.withDefault("FAKTORY_URL"))
+    // Set but empty is unset, as for the Ruby client: deployment tools often write every
+    // variable they know of, empty when it has no value.
+    const setProvider = yield* Config.string("FAKTORY_PROVIDER").pipe(Config.withDefault(""))
+    const provider = setProvider === "" ? "FAKTORY_URL" : setProvider
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(provider)) {
+      // Not shown: it is most often the URL itself, put where its variable's name belongs.
       return yield* new InvalidUrlError({
-        url: `$${provider}`,
-        detail: "FAKTORY_PROVIDER must name an environment variable"
+        url: "$FAKTORY_PROVIDER",
+        detail: /[:@/]/.test(provider)
+          ? "FAKTORY_PROVIDER holds a URL, but it must hold the name of the variable that holds the URL: " +
+            "set FAKTORY_PROVIDER=MY_FAKTORY_URL and the URL in MY_FAKTORY_URL, or put the URL in FAKTORY_URL " +
+            "and unset FAKTORY_PROVIDER"
+          : "FAKTORY_PROVIDER must be the name of an environment variable (letters, digits and _, not " +
+            "starting with a digit) that holds the URL, such as MY_FAKTORY_URL"
       })
     }
     const value = yield* Config.option(Config.redacted(provider))

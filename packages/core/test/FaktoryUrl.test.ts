@@ -5,6 +5,16 @@ import * as Util from "node:util"
 
 const parsed = (input: string) => Either.getOrThrow(FaktoryUrl.parse(input))
 
+/** Every way an error may be printed. */
+const renderings = (error: unknown): Array<string> => [
+  error instanceof Error ? error.message : "",
+  String(error),
+  JSON.stringify(error),
+  Util.inspect(error, { depth: 10 }),
+  Cause.pretty(Cause.fail(error)),
+  error instanceof Error ? error.stack ?? "" : ""
+]
+
 describe("FaktoryUrl.parse", () => {
   it("reads host, port, scheme and password", () => {
     const url = parsed("tcp+tls://:s3cr%40t@faktory.example:7000")
@@ -89,14 +99,6 @@ describe("FaktoryUrl.parse", () => {
     tail: fc.constantFrom("", "/", "/path", "?q=1", "#frag", "/a@b", " "),
     pad: fc.constantFrom("", " ", "\t")
   })
-  const renderings = (error: unknown): Array<string> => [
-    error instanceof Error ? error.message : "",
-    String(error),
-    JSON.stringify(error),
-    Util.inspect(error, { depth: 10 }),
-    Cause.pretty(Cause.fail(error)),
-    error instanceof Error ? error.stack ?? "" : ""
-  ]
 
   it.prop(
     "no rendering of an InvalidUrlError shows any part of the password, whatever the URL's shape",
@@ -169,9 +171,32 @@ describe("FaktoryUrl.fromEnv", () => {
       expect(error.message).toContain("FAKTORY_PROVIDER names JOBS_URL, which is not set")
     }))
 
-  it.effect("fails when FAKTORY_PROVIDER is not a variable name", () =>
+  it.effect("fails when FAKTORY_PROVIDER is not a variable name, and never shows what it holds", () =>
     Effect.gen(function*() {
-      const error = yield* Effect.flip(withEnv({ FAKTORY_PROVIDER: "tcp://localhost" }))
-      expect(error._tag).toBe("InvalidUrlError")
+      for (const provider of ["JOBS-URL", "$JOBS_URL", "JOBS_URL ", "1URL", "hunter2!"]) {
+        const error = yield* Effect.flip(withEnv({ FAKTORY_PROVIDER: provider }))
+        expect(error._tag).toBe("InvalidUrlError")
+        expect(error.message).toContain("FAKTORY_PROVIDER must be the name of an environment variable")
+        expect(renderings(error).join("\n")).not.toContain(provider)
+      }
+    }))
+
+  it.effect("says so, never showing it, when FAKTORY_PROVIDER holds the URL itself", () =>
+    Effect.gen(function*() {
+      for (const provider of ["tcp://:hunter2@127.0.0.1:17419", "tcp://localhost:7419", ":hunter2@jobs", "jobs:7419"]) {
+        const error = yield* Effect.flip(withEnv({ FAKTORY_PROVIDER: provider, FAKTORY_URL: "tcp://localhost" }))
+        expect(error._tag).toBe("InvalidUrlError")
+        expect(error.message).toContain("FAKTORY_PROVIDER holds a URL")
+        expect(error.message).toContain("FAKTORY_PROVIDER=MY_FAKTORY_URL")
+        expect(error.message).toContain("or put the URL in FAKTORY_URL")
+        const rendered = renderings(error).join("\n")
+        for (const part of [provider, "hunter2", "17419", "jobs"]) expect(rendered).not.toContain(part)
+      }
+    }))
+
+  it.effect("takes FAKTORY_PROVIDER set but empty as unset, as the Ruby client does", () =>
+    Effect.gen(function*() {
+      expect(String(yield* withEnv({ FAKTORY_PROVIDER: "", FAKTORY_URL: "tcp://jobs:7000" }))).toBe("tcp://jobs:7000")
+      expect(String(yield* withEnv({ FAKTORY_PROVIDER: "" }))).toBe("tcp://localhost:7419")
     }))
 })
