@@ -250,6 +250,10 @@ describe("FaktoryUrl.parse", () => {
     ],
     ([password, shapeIndex, encode]) => {
       const typed = encode ? encodeURIComponent(password) : password
+      // Two passwords every URL parser reads otherwise, whatever their author meant: one that
+      // starts with an @ is an empty password and then the host (`tcp://:@host`), and one that
+      // starts with `word:/` where the text starts is a scheme.
+      fc.pre(!/^(@|%40)/i.test(typed) && !/^[A-Za-z][A-Za-z0-9+.-]*:[/\\]/.test(typed))
       const input = shapes[shapeIndex]!(typed)
       for (const text of renderedEverywhere(input)) {
         expect(text).not.toContain(password)
