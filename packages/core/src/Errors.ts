@@ -256,7 +256,8 @@ export class InvalidArgumentError extends Schema.TaggedError<InvalidArgumentErro
 
 /**
  * A Faktory URL (from options, `FAKTORY_URL` or the variable `FAKTORY_PROVIDER` names)
- * cannot be used. The message never repeats the password.
+ * cannot be used. `url` is the text as `FaktoryUrl.redact` shows it: `<redacted>` wherever a
+ * password may be, so no rendering of the error repeats one.
  *
  * @example
  * ```ts

@@ -84,37 +84,127 @@ export class FaktoryUrl {
 }
 
 /**
- * What may be shown of a URL that failed to parse: the scheme and its slashes, then
- * `<redacted>` for everything up to the last `@`, then the rest. A URL that failed to parse
- * has no trustworthy structure, so the cut follows what its author may have meant, not a URL
- * grammar: a password may hold an unencoded `/`, `?`, `#` or `@`, which a parser reads as the
- * end of the authority, and the slashes may be one or none. Whatever comes before the last
- * `@` may be user-info; with no `@` there is none.
+ * A text meant as a Faktory URL, cut where its author most likely meant the parts to be. A URL
+ * that fails to parse has no trustworthy structure, so this follows no URL grammar: it decides
+ * what may be shown of the text, and what to say is wrong with it.
  */
-const redactInput = (input: string): string => {
-  const lastAt = input.lastIndexOf("@")
-  if (lastAt === -1) return input
-  let start = schemeLength(input)
-  while (start < lastAt && (input[start] === "/" || input[start] === "\\")) start++
-  return `${input.slice(0, start)}<redacted>${input.slice(lastAt)}`
+interface Typed {
+  readonly trimmed: string
+  /** As typed, without its colon; undefined unless the text starts with `scheme:` and a slash. */
+  readonly scheme: string | undefined
+  readonly slashes: string
+  /** Everything before the last `@`: a password may hold unencoded `@`, `/`, `?` or `#`. */
+  readonly userInfo: string | undefined
+  /** The `@` as typed: `@`, or `%40` when it was percent-encoded along with the password. */
+  readonly at: string
+  readonly host: string
+  /** After the colon that follows the host; undefined with no colon. */
+  readonly port: string | undefined
+  /** From the first `/`, `?`, `#` or `\` after the host. */
+  readonly rest: string
+}
+
+/** A scheme (RFC 3986: a letter, then letters, digits, `+`, `-`, `.`) and the slashes after it. */
+const SCHEME = /^([A-Za-z][A-Za-z0-9+.-]*):([/\\]+)/
+const HOST_NAME = /^[A-Za-z0-9._-]*$/
+const IPV6_LITERAL = /^\[[0-9A-Fa-f:.]+\]$/
+const REDACTED = "<redacted>"
+
+const cut = (input: string): Typed => {
+  const trimmed = input.trim()
+  // Without a slash, `word:` is as likely a user name (`user:password@host`) as a scheme.
+  const scheme = SCHEME.exec(trimmed)
+  const afterScheme = scheme === null ? trimmed : trimmed.slice(scheme[0].length)
+  // A `%40` ends the user-info as an `@` does: a password and its `@` encoded together.
+  const encodedAt = afterScheme.toLowerCase().lastIndexOf("%40")
+  const plainAt = afterScheme.lastIndexOf("@")
+  const atIndex = Math.max(encodedAt, plainAt)
+  const at = atIndex === -1 ? "" : atIndex === plainAt ? "@" : afterScheme.slice(atIndex, atIndex + 3)
+  const afterAt = afterScheme.slice(atIndex === -1 ? 0 : atIndex + at.length)
+  const restIndex = afterAt.search(/[/?#\\]/)
+  const hostPort = restIndex === -1 ? afterAt : afterAt.slice(0, restIndex)
+  // An IPv6 literal holds colons of its own: its port comes after the bracket.
+  const bracketed = hostPort.startsWith("[")
+  const colon = bracketed && !hostPort.includes("]") ? -1 : hostPort.indexOf(":", bracketed ? hostPort.indexOf("]") : 0)
+  return {
+    trimmed,
+    scheme: scheme?.[1],
+    slashes: scheme?.[2] ?? "",
+    userInfo: atIndex === -1 ? undefined : afterScheme.slice(0, atIndex),
+    at,
+    host: colon === -1 ? hostPort : hostPort.slice(0, colon),
+    port: colon === -1 ? undefined : hostPort.slice(colon + 1),
+    rest: restIndex === -1 ? "" : afterAt.slice(restIndex)
+  }
+}
+
+const isHost = (host: string) => HOST_NAME.test(host) || IPV6_LITERAL.test(host)
+const isPort = (port: string) => /^[0-9]+$/.test(port) && Number(port) >= 1 && Number(port) <= 65535
+
+/**
+ * What may be shown of the text: the scheme, a host that is a host name or an IP address, a
+ * port that is a port, and the separators. Everything else is where a password may be (the
+ * user-info, a password typed where the port goes, or after it) and shows as `<redacted>`.
+ */
+const shown = (typed: Typed): string => {
+  const userInfo = typed.userInfo === undefined ? "" : `${REDACTED}${typed.at}`
+  const host = isHost(typed.host) ? typed.host : REDACTED
+  const port = typed.port === undefined ? "" : `:${typed.port === "" || isPort(typed.port) ? typed.port : REDACTED}`
+  const rest = typed.rest.length <= 1 ? typed.rest : `${typed.rest[0]}${REDACTED}`
+  return `${typed.scheme === undefined ? "" : `${typed.scheme}:`}${typed.slashes}${userInfo}${host}${port}${rest}`
+}
+
+/** Why the text is no Faktory URL, in words that name no part of it but the scheme. */
+const mistake = (typed: Typed): string | undefined => {
+  if (typed.trimmed === "") return "the URL is empty"
+  if (typed.scheme === undefined) return "it must start with the scheme tcp:// or tcp+tls://"
+  const scheme = typed.scheme.toLowerCase()
+  if (scheme !== "tcp" && scheme !== "tcp+tls") return `unsupported scheme "${scheme}" (use tcp or tcp+tls)`
+  if (typed.slashes !== "//") return `the scheme must be followed by two slashes: ${scheme}://`
+  if (typed.userInfo !== undefined) {
+    if (typed.at !== "@") {
+      return "the @ before the host is percent-encoded (%40): percent-encode the password alone, not the @ and host after it"
+    }
+    if (/[/?#@]/.test(typed.userInfo)) return "a password must percent-encode / ? # @ and % (encodeURIComponent does it)"
+  }
+  if (!isHost(typed.host)) return "the host must be a host name or an IP address"
+  // `tcp://` alone means localhost, but an @ promises a host after it.
+  if (typed.userInfo !== undefined && typed.host === "" && typed.port === undefined) return "a host must follow the @"
+  if (typed.port !== undefined && typed.port !== "" && !isPort(typed.port)) {
+    if (!/^[0-9]+$/.test(typed.port)) {
+      return typed.userInfo === undefined
+        ? "the port must be a number (a password goes before the host: tcp://:PASSWORD@host:port)"
+        : "the port must be a number"
+    }
+    return "the port must be 1 to 65535"
+  }
+  if (typed.rest.length > 1) {
+    const afterSlash = typed.rest.startsWith("/") ? typed.rest.slice(1) : typed.rest
+    return afterSlash.startsWith("?") || afterSlash.startsWith("#")
+      ? "a Faktory URL has no query or fragment"
+      : "a Faktory URL has no path"
+  }
+  return undefined
 }
 
 /**
- * The length of a leading `scheme:` (RFC 3986: a letter, then letters, digits, `+`, `-`, `.`),
- * after any leading whitespace; 0 when the input does not start with one.
+ * What may be shown of a text meant as a Faktory URL, valid or not: its scheme, host and port,
+ * with `<redacted>` wherever a password may be (the user-info, a port that is no port, a host
+ * that is no host, any path, query or fragment). `InvalidUrlError` shows URLs so; use it to
+ * echo anything a user typed that may be a URL.
+ *
+ * @example
+ * ```ts
+ * import { FaktoryUrl } from "@effect-faktory/core"
+ *
+ * FaktoryUrl.redact("tcp://:s3cret@faktory.internal:7419") // "tcp://<redacted>@faktory.internal:7419"
+ * FaktoryUrl.redact("tcp://faktory.internal:s3cret") // "tcp://faktory.internal:<redacted>"
+ * ```
+ *
+ * @since 0.3.0
+ * @category parsing
  */
-const schemeLength = (input: string): number => {
-  let index = 0
-  while (index < input.length && input.charCodeAt(index) <= 0x20) index++
-  if (!isLetter(input.charCodeAt(index))) return 0
-  index++
-  while (index < input.length && isSchemeCharacter(input.charCodeAt(index))) index++
-  return input[index] === ":" ? index + 1 : 0
-}
-
-const isLetter = (code: number) => (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a)
-const isSchemeCharacter = (code: number) =>
-  isLetter(code) || (code >= 0x30 && code <= 0x39) || code === 0x2b || code === 0x2d || code === 0x2e
+export const redact = (input: string): string => shown(cut(input))
 
 /**
  * Parses a Faktory URL. Accepts the schemes `tcp` and `tcp+tls`; the host defaults to
@@ -133,34 +223,26 @@ const isSchemeCharacter = (code: number) =>
  * @category parsing
  */
 export const parse = (input: string): Either.Either<FaktoryUrl, InvalidUrlError> => {
-  const shown = redactInput(input)
-  const invalid = (detail: string) => Either.left(new InvalidUrlError({ url: shown, detail }))
-  const trimmed = input.trim()
-  if (trimmed === "") return invalid("the URL is empty")
+  const typed = cut(input)
+  const invalid = (detail: string) => Either.left(new InvalidUrlError({ url: shown(typed), detail }))
+  const problem = mistake(typed)
+  if (problem !== undefined) return invalid(problem)
   // WHATWG URL needs a host before a port; `tcp://:7419` means localhost.
-  const normalized = trimmed.replace(/^([a-z+]+:\/\/(?:[^@/]*@)?)(?=:\d)/i, "$1localhost")
-  // A password with an unencoded / ? # or @ ends the authority early: the rest reads as a
-  // path, query or fragment, or as a bad port.
-  const encodingHint = input.includes("@") ? " (a password must percent-encode / ? # @ and %)" : ""
+  const normalized = typed.trimmed.replace(/^([a-z+]+:\/\/(?:[^@/]*@)?)(?=:\d)/i, "$1localhost")
   let url: URL
   try {
     url = new URL(normalized)
   } catch {
-    // WHATWG URL refuses a port above 65535 as it refuses any other malformed URL.
-    const port = /:(\d+)\/?$/.exec(trimmed)
-    if (port !== null && port[1] !== undefined && Number(port[1]) > 65535) return invalid("the port must be 1 to 65535")
-    return invalid(`expected tcp://[:password@]host[:port] or tcp+tls://…${encodingHint}`)
+    return invalid("expected tcp://[:password@]host[:port] or tcp+tls://…")
   }
-  const scheme = url.protocol.slice(0, -1)
-  if (scheme !== "tcp" && scheme !== "tcp+tls") {
-    return invalid(`unsupported scheme "${scheme}" (use tcp or tcp+tls)`)
+  // The cut has refused every path, query and fragment; WHATWG URL reading one where the cut
+  // saw none would mean they split the text apart differently, and nothing read is trusted.
+  if ((url.pathname !== "" && url.pathname !== "/") || url.search !== "" || url.hash !== "") {
+    return invalid("expected tcp://[:password@]host[:port] or tcp+tls://…")
   }
-  if (url.pathname !== "" && url.pathname !== "/") return invalid(`a Faktory URL has no path${encodingHint}`)
-  if (url.search !== "" || url.hash !== "") return invalid(`a Faktory URL has no query or fragment${encodingHint}`)
   const rawHost = url.hostname === "" ? "localhost" : url.hostname
   const host = rawHost.startsWith("[") && rawHost.endsWith("]") ? rawHost.slice(1, -1) : rawHost
   const port = url.port === "" ? DEFAULT_PORT : Number(url.port)
-  if (!Number.isInteger(port) || port < 1 || port > 65535) return invalid("the port must be 1 to 65535")
   let password: Option.Option<Redacted.Redacted<string>> = Option.none()
   if (url.password !== "") {
     try {
@@ -170,14 +252,15 @@ export const parse = (input: string): Either.Either<FaktoryUrl, InvalidUrlError>
     }
   }
   const userWithoutPassword = url.username !== "" && url.password === ""
-  return Either.right(new FaktoryUrl(host, port, scheme === "tcp+tls", password, userWithoutPassword))
+  return Either.right(new FaktoryUrl(host, port, url.protocol === "tcp+tls:", password, userWithoutPassword))
 }
 
 /**
  * Reads the server URL from the environment, the way every Faktory client does:
- * `FAKTORY_PROVIDER` names the variable that holds the URL (default `FAKTORY_URL`). An unset
- * `FAKTORY_URL` means `tcp://localhost:7419`; a provider naming an unset variable is an
- * `InvalidUrlError` (other clients fall back to localhost, which hides the mistake).
+ * `FAKTORY_PROVIDER` names the variable that holds the URL (default `FAKTORY_URL`; set but
+ * empty counts as unset). An unset `FAKTORY_URL` means `tcp://localhost:7419`; a provider
+ * naming an unset variable is an `InvalidUrlError` (other clients fall back to localhost,
+ * which hides the mistake), as is one that is no variable name, whose value is never shown.
  *
  * @example
  * ```ts
@@ -195,11 +278,20 @@ export const parse = (input: string): Either.Either<FaktoryUrl, InvalidUrlError>
  */
 export const fromEnv: Effect.Effect<FaktoryUrl, InvalidUrlError | ConfigError.ConfigError> = Effect.gen(
   function*() {
-    const provider = yield* Config.string("FAKTORY_PROVIDER").pipe(Config.withDefault("FAKTORY_URL"))
+    // Set but empty is unset, as for the Ruby client: deployment tools often write every
+    // variable they know of, empty when it has no value.
+    const setProvider = yield* Config.string("FAKTORY_PROVIDER").pipe(Config.withDefault(""))
+    const provider = setProvider === "" ? "FAKTORY_URL" : setProvider
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(provider)) {
+      // Not shown: it is most often the URL itself, put where its variable's name belongs.
       return yield* new InvalidUrlError({
-        url: `$${provider}`,
-        detail: "FAKTORY_PROVIDER must name an environment variable"
+        url: "$FAKTORY_PROVIDER",
+        detail: /[:@/]/.test(provider)
+          ? "FAKTORY_PROVIDER holds a URL, but it must hold the name of the variable that holds the URL: " +
+            "set FAKTORY_PROVIDER=MY_FAKTORY_URL and the URL in MY_FAKTORY_URL, or put the URL in FAKTORY_URL " +
+            "and unset FAKTORY_PROVIDER"
+          : "FAKTORY_PROVIDER must be the name of an environment variable (letters, digits and _, not " +
+            "starting with a digit) that holds the URL, such as MY_FAKTORY_URL"
       })
     }
     const value = yield* Config.option(Config.redacted(provider))

@@ -5,6 +5,16 @@ import * as Util from "node:util"
 
 const parsed = (input: string) => Either.getOrThrow(FaktoryUrl.parse(input))
 
+/** Every way an error may be printed. */
+const renderings = (error: unknown): Array<string> => [
+  error instanceof Error ? error.message : "",
+  String(error),
+  JSON.stringify(error),
+  Util.inspect(error, { depth: 10 }),
+  Cause.pretty(Cause.fail(error)),
+  error instanceof Error ? error.stack ?? "" : ""
+]
+
 describe("FaktoryUrl.parse", () => {
   it("reads host, port, scheme and password", () => {
     const url = parsed("tcp+tls://:s3cr%40t@faktory.example:7000")
@@ -89,14 +99,6 @@ describe("FaktoryUrl.parse", () => {
     tail: fc.constantFrom("", "/", "/path", "?q=1", "#frag", "/a@b", " "),
     pad: fc.constantFrom("", " ", "\t")
   })
-  const renderings = (error: unknown): Array<string> => [
-    error instanceof Error ? error.message : "",
-    String(error),
-    JSON.stringify(error),
-    Util.inspect(error, { depth: 10 }),
-    Cause.pretty(Cause.fail(error)),
-    error instanceof Error ? error.stack ?? "" : ""
-  ]
 
   it.prop(
     "no rendering of an InvalidUrlError shows any part of the password, whatever the URL's shape",
@@ -116,6 +118,149 @@ describe("FaktoryUrl.parse", () => {
       }
     },
     { fastCheck: { numRuns: 2000 } }
+  )
+
+  // What a new user typed, each with the password somewhere the old cut (scheme to the last @)
+  // missed: no @ at all, an @ percent-encoded, the password where the port goes, or after it.
+  const misplaced: Array<[input: string, shown: string, mention: string]> = [
+    ["tcp://:hunter2", "tcp://:<redacted>", "the port must be a number"],
+    ["tcp://:hunter2%40127.0.0.1:17421", "tcp://<redacted>%40127.0.0.1:17421", "percent-encoded (%40)"],
+    ["tcp://%3Ahunter2%40127.0.0.1%3A17421", "tcp://<redacted>%40<redacted>", "percent-encoded (%40)"],
+    ["tcp://hunter2%40localhost", "tcp://<redacted>%40localhost", "percent-encoded (%40)"],
+    ["tcp://:hunter2/x", "tcp://:<redacted>/<redacted>", "the port must be a number"],
+    ["tcp://localhost:hunter2", "tcp://localhost:<redacted>", "tcp://:PASSWORD@host:port"],
+    ["tcp://localhost:7419:hunter2", "tcp://localhost:<redacted>", "the port must be a number"],
+    ["tcp://localhost:72261", "tcp://localhost:<redacted>", "the port must be 1 to 65535"],
+    ["  tcp://:hunter 2\t", "tcp://:<redacted>", "the port must be a number"],
+    [":hunter2@localhost:7419", "<redacted>@localhost:7419", "must start with the scheme tcp:// or tcp+tls://"],
+    ["hunter2@localhost", "<redacted>@localhost", "must start with the scheme"],
+    ["user:hunter2@localhost", "<redacted>@localhost", "must start with the scheme"],
+    ["hunter2:x@localhost", "<redacted>@localhost", "must start with the scheme"],
+    ["tcp::hunter2@localhost", "<redacted>@localhost", "must start with the scheme"],
+    ["redis://:hunter2@localhost:6379", "redis://<redacted>@localhost:6379", 'unsupported scheme "redis"'],
+    ["tcp:/:hunter2@localhost", "tcp:/<redacted>@localhost", "two slashes"],
+    ["tcp:///:hunter2@localhost", "tcp:///<redacted>@localhost", "two slashes"],
+    ["tcp://user:hunter2@local host:7419", "tcp://<redacted>@<redacted>:7419", "host name or an IP address"],
+    ["tcp://:hun/ter2@localhost", "tcp://<redacted>@localhost", "must percent-encode"],
+    ["tcp://:hunter2%zz@localhost", "tcp://<redacted>@localhost", "not valid percent-encoding"],
+    ["tcp://localhost:7419?password=hunter2", "tcp://localhost:7419?<redacted>", "no query or fragment"],
+    ["tcp://localhost:7419/#hunter2", "tcp://localhost:7419/<redacted>", "no query or fragment"],
+    ["tcp://localhost/hunter2", "tcp://localhost/<redacted>", "no path"],
+    ["tcp://[::1:hunter2", "tcp://<redacted>", "host name or an IP address"],
+    ["tcp://:hunter2@", "tcp://<redacted>@", "a host must follow the @"]
+  ]
+  for (const [input, shown, mention] of misplaced) {
+    it(`shows ${JSON.stringify(input)} as ${shown}, and says what is wrong`, () => {
+      const result = FaktoryUrl.parse(input)
+      if (Either.isRight(result)) throw new Error(`accepted as ${result.right}`)
+      expect(result.left.url).toBe(shown)
+      expect(result.left.message).toContain(mention)
+      for (const text of renderings(result.left)) {
+        expect(text).not.toContain("hunter")
+        expect(text).not.toContain("ter2")
+      }
+    })
+  }
+
+  it("still shows what is not secret: scheme, host, port and the separators", () => {
+    const shownUrl = (input: string) => Either.match(FaktoryUrl.parse(input), { onLeft: (e) => e.url, onRight: String })
+    expect(shownUrl("tcp://localhost:7419/path")).toBe("tcp://localhost:7419/<redacted>")
+    expect(shownUrl("http://[::1]:7419")).toBe("http://[::1]:7419")
+    expect(shownUrl("localhost:7419")).toBe("localhost:7419")
+    expect(shownUrl("not a url")).toBe("<redacted>")
+  })
+
+  it("redact shows any text as an InvalidUrlError would, valid URL or not", () => {
+    expect(FaktoryUrl.redact("tcp://:s3cret@faktory.internal:7419")).toBe("tcp://<redacted>@faktory.internal:7419")
+    expect(FaktoryUrl.redact(" tcp+tls://faktory.internal:s3cret ")).toBe("tcp+tls://faktory.internal:<redacted>")
+    expect(FaktoryUrl.redact("tcp://faktory.internal:7419")).toBe("tcp://faktory.internal:7419")
+    expect(FaktoryUrl.redact("critical")).toBe("critical")
+  })
+
+  // Where a password lands when a URL is typed by hand, well-formed or not. Each shape takes the
+  // password as typed (raw or percent-encoded by the user).
+  const shapes: ReadonlyArray<(password: string) => string> = [
+    (pw) => `tcp://:${pw}@localhost:7419`,
+    (pw) => `tcp+tls://:${pw}@[::1]`,
+    (pw) => `tcp://user:${pw}@jobs.internal`,
+    (pw) => `tcp://${pw}@localhost`,
+    (pw) => `TCP://:${pw}@LOCALHOST:7419`,
+    (pw) => `tcp://:${pw}@`,
+    (pw) => `tcp://:${pw}`,
+    (pw) => `tcp://:${pw}/x`,
+    (pw) => `tcp://localhost:${pw}`,
+    (pw) => `tcp://localhost:7419:${pw}`,
+    (pw) => `tcp://:${pw}%40127.0.0.1:17421`,
+    (pw) => `tcp://${encodeURIComponent(`:${pw}@127.0.0.1:17421`)}`,
+    (pw) => encodeURIComponent(`tcp://:${pw}@127.0.0.1:17421`),
+    (pw) => `:${pw}@localhost`,
+    (pw) => `${pw}@localhost`,
+    (pw) => `user:${pw}@localhost:7419`,
+    (pw) => `redis://:${pw}@localhost:6379`,
+    (pw) => `http://user:${pw}@localhost/`,
+    (pw) => `tcp:/:${pw}@localhost`,
+    (pw) => `tcp:${pw}@localhost`,
+    (pw) => `tcp:///:${pw}@localhost`,
+    (pw) => `tcp:\\:${pw}@localhost`,
+    (pw) => ` tcp://:${pw}@localhost \n`,
+    (pw) => `tcp://:${pw}@localhost/path`,
+    (pw) => `tcp://:${pw}@localhost?x=1`,
+    (pw) => `tcp://:${pw}@localhost:99999`,
+    (pw) => `tcp://:${pw}@bad host`,
+    (pw) => `tcp://:${pw}@[::1`,
+    (pw) => `tcp://localhost?password=${pw}`,
+    (pw) => `tcp://localhost/#${pw}`,
+    (pw) => `tcp://localhost/${pw}`
+  ]
+  // Stack frames name code, never data, and differ with the caller (fast-check's frames name
+  // "Property"): they are left out, and the message is checked whole apart from them.
+  const withoutFrames = (text: string) => text.split("\n").filter((line) => !/^\s+at /.test(line)).join("\n")
+  /** Every rendering of whatever reading `input` from the options, FAKTORY_URL or FAKTORY_PROVIDER produced. */
+  const renderedEverywhere = (input: string): Array<string> => {
+    const result = FaktoryUrl.parse(input)
+    const rendered = Either.isLeft(result)
+      ? [result.left.message, ...renderings(result.left).map(withoutFrames)]
+      : [String(result.right), Util.inspect(result.right)]
+    for (const [program, env] of [
+      [FaktoryUrl.config("URL"), { URL: input }],
+      [FaktoryUrl.fromEnv, { FAKTORY_URL: input }],
+      [FaktoryUrl.fromEnv, { FAKTORY_PROVIDER: input, FAKTORY_URL: "tcp://localhost" }]
+    ] as const) {
+      const exit = Effect.runSyncExit(
+        Effect.withConfigProvider(program, ConfigProvider.fromMap(new Map(Object.entries(env))))
+      )
+      rendered.push(Exit.isFailure(exit) ? withoutFrames(Cause.pretty(exit.cause)) : String(exit.value))
+    }
+    return rendered
+  }
+  // The text every error says whatever the password: a password that is part of it (" URL",
+  // "tcp:", "<redacted>") shows without leaking. Found by placeholders that take each path.
+  const fixedText = ["x", "x/y", "%zz", "a@b", "a b", "x:y", "x%40y", "12345", ""]
+    .flatMap((placeholder) => shapes.flatMap((shape) => renderedEverywhere(shape(placeholder))))
+    .join("\n")
+
+  it.prop(
+    "no rendering of any error shows a password, wherever in a URL it was typed",
+    [
+      fc.oneof(fc.string({ minLength: 4 }), fc.string({ minLength: 4, unit: "binary" }))
+        // A number where the port goes is a port, whatever its author meant.
+        .filter((password) => !/^[0-9]*$/.test(password) && !fixedText.includes(password)),
+      fc.integer({ min: 0, max: shapes.length - 1 }),
+      fc.boolean()
+    ],
+    ([password, shapeIndex, encode]) => {
+      const typed = encode ? encodeURIComponent(password) : password
+      // Two passwords every URL parser reads otherwise, whatever their author meant: one that
+      // starts with an @ is an empty password and then the host (`tcp://:@host`), and one that
+      // starts with `word:/` where the text starts is a scheme.
+      fc.pre(!/^(@|%40)/i.test(typed) && !/^[A-Za-z][A-Za-z0-9+.-]*:[/\\]/.test(typed))
+      const input = shapes[shapeIndex]!(typed)
+      for (const text of renderedEverywhere(input)) {
+        expect(text).not.toContain(password)
+        expect(text).not.toContain(typed)
+      }
+    },
+    { fastCheck: { numRuns: 3000 } }
   )
 
   it.prop(
@@ -169,9 +314,32 @@ describe("FaktoryUrl.fromEnv", () => {
       expect(error.message).toContain("FAKTORY_PROVIDER names JOBS_URL, which is not set")
     }))
 
-  it.effect("fails when FAKTORY_PROVIDER is not a variable name", () =>
+  it.effect("fails when FAKTORY_PROVIDER is not a variable name, and never shows what it holds", () =>
     Effect.gen(function*() {
-      const error = yield* Effect.flip(withEnv({ FAKTORY_PROVIDER: "tcp://localhost" }))
-      expect(error._tag).toBe("InvalidUrlError")
+      for (const provider of ["JOBS-URL", "$JOBS_URL", "JOBS_URL ", "1URL", "hunter2!"]) {
+        const error = yield* Effect.flip(withEnv({ FAKTORY_PROVIDER: provider }))
+        expect(error._tag).toBe("InvalidUrlError")
+        expect(error.message).toContain("FAKTORY_PROVIDER must be the name of an environment variable")
+        expect(renderings(error).join("\n")).not.toContain(provider)
+      }
+    }))
+
+  it.effect("says so, never showing it, when FAKTORY_PROVIDER holds the URL itself", () =>
+    Effect.gen(function*() {
+      for (const provider of ["tcp://:hunter2@127.0.0.1:17419", "tcp://localhost:7419", ":hunter2@jobs", "jobs:7419"]) {
+        const error = yield* Effect.flip(withEnv({ FAKTORY_PROVIDER: provider, FAKTORY_URL: "tcp://localhost" }))
+        expect(error._tag).toBe("InvalidUrlError")
+        expect(error.message).toContain("FAKTORY_PROVIDER holds a URL")
+        expect(error.message).toContain("FAKTORY_PROVIDER=MY_FAKTORY_URL")
+        expect(error.message).toContain("or put the URL in FAKTORY_URL")
+        const rendered = renderings(error).join("\n")
+        for (const part of [provider, "hunter2", "17419", "jobs"]) expect(rendered).not.toContain(part)
+      }
+    }))
+
+  it.effect("takes FAKTORY_PROVIDER set but empty as unset, as the Ruby client does", () =>
+    Effect.gen(function*() {
+      expect(String(yield* withEnv({ FAKTORY_PROVIDER: "", FAKTORY_URL: "tcp://jobs:7000" }))).toBe("tcp://jobs:7000")
+      expect(String(yield* withEnv({ FAKTORY_PROVIDER: "" }))).toBe("tcp://localhost:7419")
     }))
 })

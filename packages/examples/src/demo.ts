@@ -43,7 +43,8 @@ const demo = (clientOptions: Client.ClientOptions) =>
   )
 
 const main = Effect.gen(function*() {
-  const configured = process.env[process.env.FAKTORY_PROVIDER ?? "FAKTORY_URL"]
+  // FAKTORY_PROVIDER set but empty counts as unset, as in the client.
+  const configured = process.env[process.env.FAKTORY_PROVIDER || "FAKTORY_URL"]
   if (configured !== undefined && configured !== "") {
     yield* Console.log("using the Faktory server in the environment")
     return yield* demo({})

@@ -30,6 +30,7 @@ import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
 import * as Os from "node:os"
 import * as LogOutput from "./internal/logOutput.js"
+import { shownArgument } from "./internal/shownArgument.js"
 import * as NodeTransport from "./NodeTransport.js"
 
 /**
@@ -81,7 +82,9 @@ export const layer = (options: Worker.WorkerOptions = {}) =>
 export type LogFormat = "pretty" | "json"
 
 /**
- * A log format named by a flag or the environment is neither `json` nor `pretty`.
+ * A log format named by a flag or the environment is neither `json` nor `pretty`. `value` is
+ * what was given, with `<redacted>` where it may hold a password (a URL given to the wrong
+ * flag or variable: see `FaktoryUrl.redact`).
  *
  * @example
  * ```ts
@@ -120,7 +123,7 @@ export const parseLogFormat = (value: string, source: string): Either.Either<Log
   const normalized = value.trim().toLowerCase()
   return normalized === "json" || normalized === "pretty"
     ? Either.right(normalized)
-    : Either.left(new LogFormatError({ source, value }))
+    : Either.left(new LogFormatError({ source, value: shownArgument(value) }))
 }
 
 /**

@@ -14,7 +14,7 @@ import * as Descriptor from "@effect/cli/CommandDescriptor"
 import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
-import { Worker } from "@effect-faktory/core"
+import { FaktoryUrl, Worker } from "@effect-faktory/core"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -26,6 +26,7 @@ import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import * as HandlerLayers from "./internal/handlerLayers.js"
+import { shownArgument } from "./internal/shownArgument.js"
 import * as NodeWorker from "./NodeWorker.js"
 
 /**
@@ -69,10 +70,10 @@ export const parseQueues = (flags: ReadonlyArray<string>): Effect.Effect<Worker.
   for (const flag of flags) {
     const [name = "", weight, ...extra] = flag.split(",")
     if (!/^[a-zA-Z0-9._-]+$/.test(name) || extra.length > 0) {
-      return Effect.fail(new CliError({ detail: `--queue ${JSON.stringify(flag)}: expected name or name,weight` }))
+      return Effect.fail(new CliError({ detail: `--queue ${JSON.stringify(shownArgument(flag))}: expected name or name,weight` }))
     }
     if (weight !== undefined && !/^[1-9][0-9]*$/.test(weight)) {
-      return Effect.fail(new CliError({ detail: `--queue ${JSON.stringify(flag)}: the weight must be a positive integer` }))
+      return Effect.fail(new CliError({ detail: `--queue ${JSON.stringify(shownArgument(flag))}: the weight must be a positive integer` }))
     }
     if (parsed.some(([seen]) => seen === name)) {
       return Effect.fail(new CliError({ detail: `--queue ${JSON.stringify(name)} is given twice` }))
@@ -125,17 +126,27 @@ const describeLoadFailure = (cause: unknown, module: string): string => {
  */
 export const loadHandlers = (module: string) =>
   Effect.gen(function*() {
+    const scheme = /^([A-Za-z][A-Za-z0-9+.-]+):/.exec(module)?.[1]?.toLowerCase()
+    if (scheme === "tcp" || scheme === "tcp+tls") {
+      return yield* new CliError({
+        detail: `--require ${FaktoryUrl.redact(module)}: expected a module, not the server's URL (that goes in -u/--url or FAKTORY_URL)`
+      })
+    }
+    // Node loads no scheme but these; a URL of any other may hold a password too.
+    const named = scheme === undefined || scheme === "file" || scheme === "node" || scheme === "data"
+      ? module
+      : FaktoryUrl.redact(module)
     // A path as people type it (`dist/jobs.js`, no `./`) is a file when one is there; anything
     // else is a package name, resolved as `import` would.
     const isFile = module.startsWith(".") || Path.isAbsolute(module) || Fs.existsSync(Path.resolve(module))
     const url = isFile ? pathToFileURL(Path.resolve(module)).href : module
     const loaded = yield* Effect.tryPromise({
       try: () => import(url) as Promise<Record<string, unknown>>,
-      catch: (cause) => new CliError({ detail: `--require ${module}: cannot load it: ${describeLoadFailure(cause, module)}` })
+      catch: (cause) => new CliError({ detail: `--require ${named}: cannot load it: ${describeLoadFailure(cause, named)}` })
     })
     const layers = Object.values(loaded).filter(isSelfContainedLayer)
     if (layers.length === 0) {
-      return yield* new CliError({ detail: `--require ${module}: it exports no handler layer` })
+      return yield* new CliError({ detail: `--require ${named}: it exports no handler layer` })
     }
     return layers
   })
@@ -274,7 +285,7 @@ const wholeNumber = (flag: Flag, value: string, least: number, most?: number): E
     ? Effect.succeed(Number(value))
     : Effect.fail(
       new CliError({
-        detail: `--${flag.name} ${JSON.stringify(value)}: expected a whole number ${
+        detail: `--${flag.name} ${JSON.stringify(shownArgument(value))}: expected a whole number ${
           most === undefined ? `of at least ${least}` : `from ${least} to ${most}`
         }`
       })
@@ -383,10 +394,14 @@ const usageError = (args: ReadonlyArray<string>) => {
   return Descriptor.parse(command.descriptor, ["faktory-worker", ...args], CliConfig.defaultConfig).pipe(
     Effect.map((directive) => {
       if (directive._tag !== "UserDefined" || directive.leftover.length === 0) return Option.none()
-      const [head = ""] = directive.leftover
-      // A flag given last without its value is left over too: say what it lacks.
+      const [head = "", next] = directive.leftover
       const takes = valueOf(head)
-      return Option.some(takes === undefined ? `unknown argument ${JSON.stringify(head)}` : needsValue(head, takes))
+      if (takes === undefined) {
+        const hint = /^tcp(\+tls)?:/i.test(head) ? ": the server's URL goes after -u/--url" : ""
+        return Option.some(`unknown argument ${JSON.stringify(shownArgument(head))}${hint}`)
+      }
+      // The parser takes a flag's first value and leaves the flag over when it comes again.
+      return Option.some(next === undefined ? needsValue(head, takes) : `${head} is given more than once`)
     }),
     Effect.catchIf(ValidationError.isValidationError, (error) => Effect.succeed(Option.some(firstLine(error.error))))
   )

@@ -61,6 +61,33 @@ layer(Env, { excludeTestServices: true })("push(job) with no layer", (it) => {
       expect(result.stdout).not.toContain(":pw@")
     }))
 
+  it.effect("never prints the password of a URL with no @ after it, nor of a URL put in FAKTORY_PROVIDER", () =>
+    Effect.gen(function*() {
+      for (
+        const env of [
+          { FAKTORY_URL: "tcp://:hunter2" },
+          { FAKTORY_URL: "tcp://:hunter2%40127.0.0.1:17421" },
+          { FAKTORY_URL: "tcp://:hunter2/x" },
+          { FAKTORY_URL: "tcp://localhost:hunter2" },
+          { FAKTORY_PROVIDER: "tcp://:hunter2@127.0.0.1:17419" }
+        ]
+      ) {
+        const result = yield* runScript(env, "Leak")
+        expect(result.code).toBe(1)
+        expect(result.stdout).toMatch(/^InvalidUrlError: invalid Faktory URL /)
+        expect(result.stdout).not.toContain("hunter2")
+      }
+    }))
+
+  it.effect("reads FAKTORY_URL when FAKTORY_PROVIDER is set but empty", () =>
+    Effect.gen(function*() {
+      const server = yield* FaktoryServer.FaktoryServer
+      const result = yield* runScript({ FAKTORY_PROVIDER: "", FAKTORY_URL: server.url }, "ViaEmptyProvider")
+      expect(result.code).toBe(0)
+      const job = yield* Effect.flatMap(Client.Client, (client) => client.fetch(["script-q"]))
+      expect(Option.map(job, (j) => j.jobtype)).toEqual(Option.some("ViaEmptyProvider"))
+    }))
+
   it.effect("rejects with a ConnectionError when the server is down, and still exits", () =>
     Effect.gen(function*() {
       const port = yield* FaktoryServer.freePort

@@ -91,6 +91,9 @@ describe("faktory-worker --help and usage errors", () => {
       // --flag=value is the same as --flag value (it was an "unknown argument").
       [[`--require=${jobs}`, "--concurrency=abc"], `--concurrency "abc": expected a whole number from 1 to 1000`],
       [["-r", jobs, "-q", "mail", "-q", "mail"], `--queue "mail" is given twice`],
+      // A flag that takes one value, given twice, was said to need a value.
+      [["-r", jobs, "-u", "tcp://a", "-u", "tcp://b"], "-u is given more than once"],
+      [["-r", jobs, "--concurrency", "1", "-c", "2"], "-c is given more than once"],
       [["-r", jobs, "--log-format", "xml"], `--log-format "xml": expected json or pretty`],
       [["-r", jobs, "-q", "a b"], `--queue "a b": expected name or name,weight`],
       [[], "name at least one module of handlers with -r/--require"]
