@@ -1,12 +1,13 @@
 import { describe, expect, it, layer } from "@effect/vitest"
-import { Client, Job, JobPayload, Worker } from "@effect-faktory/core"
+import { Client, Job, JobPayload, Protocol, Worker } from "@effect-faktory/core"
 import { NodeTransport } from "@effect-faktory/node"
 import { FaktoryServer } from "@effect-faktory/testing"
-import { Effect, Either, HashMap, Layer, Logger, LogLevel, Schedule, Schema } from "effect"
+import { Cause, Effect, Either, HashMap, Layer, Logger, LogLevel, Option, Schedule, Schema } from "effect"
 
 // How much of a job reaches the worker's log lines and the failures it reports: arguments of
-// megabytes, or with a customer's secrets in them, are quoted briefly. It matters because
-// each line repeats on every retry.
+// megabytes, or with a customer's secrets in them, are quoted briefly; a failure's message is
+// cut at the server's bound, saying so; another producer's jid or jobtype of any length too.
+// It matters because each line repeats on every retry.
 
 const utf8Length = (text: string) => new TextEncoder().encode(text).byteLength
 
@@ -61,6 +62,21 @@ describe("JobPayload.formatIssues quotes values briefly", () => {
   })
 })
 
+describe("Worker.describeFailure bounds what it reports", () => {
+  it("cuts the message at the server's bound, saying how much was cut; the errtype at the server's bound", () => {
+    const described = Worker.describeFailure(Cause.fail({ _tag: "T".repeat(300), message: "m".repeat(200_000) }))
+    expect(utf8Length(described.message)).toBeLessThanOrEqual(Protocol.MAX_MESSAGE_BYTES)
+    expect(described.message).toMatch(/^m+… \(199040 more characters\)$/)
+    expect(described.errtype).toBe("T".repeat(Protocol.MAX_ERRTYPE_BYTES))
+    for (const line of described.backtrace) expect(utf8Length(line)).toBeLessThanOrEqual(500)
+    expect(described.backtrace[0]).toMatch(/… \(\d+ more characters\)$/)
+  })
+
+  it("leaves a message within the bound as it is", () => {
+    expect(Worker.describeFailure(Cause.fail({ _tag: "E", message: "é".repeat(500) })).message).toBe("é".repeat(500))
+  })
+})
+
 interface Record {
   readonly level: string
   readonly message: string
@@ -92,8 +108,10 @@ const Env = FaktoryServer.clientLayer().pipe(Layer.provideMerge(FaktoryServer.la
 
 layer(Env, { excludeTestServices: true, timeout: "120 seconds" })("the worker's failure lines, against a real server", (it) => {
   const Strict = Job.define("Strict", { args: Schema.Tuple(Schema.String, Schema.Int), queue: "bounds-q" })
+  const Huge = Job.define("Huge", { args: Schema.Tuple(Schema.Number), queue: "bounds-q" })
   const handlers = Layer.mergeAll(
     Strict.handle(() => Effect.void),
+    Huge.handle(([length]) => Effect.fail({ _tag: "Huge", message: "m".repeat(length) })),
     NodeTransport.layer
   )
 
@@ -129,5 +147,34 @@ layer(Env, { excludeTestServices: true, timeout: "120 seconds" })("the worker's 
         expect(sizeOf(record)).toBeLessThan(3000)
         expect(record.message).not.toContain("tok_live_abc123")
       }
+    }))
+
+  it.scoped("a failure's message of 200,000 characters: cut at 1,000 bytes saying so, in the WARN line and the FAIL alike", () =>
+    Effect.gen(function*() {
+      const client = yield* Client.Client
+      const jid = yield* client.push({ jobtype: "Huge", queue: "bounds-q", args: [200_000], retry: 1 })
+      const records = yield* runWorker(1)
+      const warning = records.find((record) => record.level === "WARN" && record.annotations["jid"] === jid)
+      expect(warning?.message).toMatch(/^job failed: Huge: m+… \(199040 more characters\)$/)
+      for (const record of records) expect(sizeOf(record)).toBeLessThan(30_000)
+      // The server keeps the same message, cut the same way.
+      yield* client.mutate({ cmd: "requeue", target: "retries", filter: { jids: [jid] } })
+      const job = Option.getOrThrow(yield* client.fetch(["bounds-q"]))
+      expect(`job failed: Huge: ${job.failure?.message}`).toBe(warning?.message)
+      yield* client.ack(job.jid)
+    }))
+
+  it.scoped("another producer's jid and jobtype of 100,000 characters are cut in the worker's lines", () =>
+    Effect.gen(function*() {
+      const client = yield* Client.Client
+      const jid = `j${"i".repeat(100_000)}`
+      const jobtype = `T${"y".repeat(100_000)}`
+      yield* client.send(Protocol.push({ jid, jobtype, queue: "bounds-q", args: [], retry: 0, created_at: new Date().toISOString() }))
+      const records = yield* runWorker(1)
+      const warning = records.find((record) => record.level === "WARN" && record.message.includes("UnknownJobType"))
+      expect(warning?.annotations["jid"]).toMatch(/^ji+… \(\d+ more characters\)$/)
+      expect(warning?.annotations["jobtype"]).toMatch(/^Ty+… \(\d+ more characters\)$/)
+      expect(warning?.message).toMatch(/^job failed: UnknownJobType: no handler for jobtype Ty+… \(\d+ more characters\)$/)
+      for (const record of records) expect(sizeOf(record)).toBeLessThan(30_000)
     }))
 })
