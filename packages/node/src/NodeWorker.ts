@@ -8,7 +8,9 @@
  * - an uncaught exception (thrown from a timer or an event handler, outside any fiber): logged
  *   at ERROR with its stack, then terminate as for SIGTERM, and exit 1;
  * - an unhandled promise rejection (a promise nobody awaited): logged at ERROR; the worker
- *   carries on.
+ *   carries on. The line names no job: Node runs the handler in the async context where the
+ *   promise was made, but a fiber's steps run in the context of whatever resumed it (another
+ *   job completing a Deferred, say), so a jid kept there would sometimes be another job's.
  *
  * Logs are pretty (coloured only on a terminal, and never when `NO_COLOR` is set) or one JSON
  * object a line, for production: `runMain(layer, { logFormat: "json" })` or
