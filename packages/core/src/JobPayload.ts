@@ -6,11 +6,14 @@
  *
  * @since 0.1.0
  */
+import * as Arr from "effect/Array"
 import * as Either from "effect/Either"
+import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as SchemaAST from "effect/SchemaAST"
 import { JobValidationError, ProtocolError } from "./Errors.js"
+import { brief, MAX_WHOLE } from "./internal/brief.js"
 import { describeThrown } from "./internal/describeThrown.js"
 
 const utf8 = new TextEncoder()
@@ -583,7 +586,10 @@ const invalid = (input: unknown, detail: string) => {
 }
 
 /**
- * A schema failure as one readable line: `path: message; path: message`.
+ * A schema failure as one readable line: `path: message; path: message`. The values it quotes
+ * are shown briefly: whole when short, else by their size and a short prefix (a string's first
+ * characters, an object's first keys and never its values), so that a job's megabytes or
+ * personal data are not copied into logs and failure messages.
  *
  * @example
  * ```ts
@@ -598,7 +604,7 @@ const invalid = (input: unknown, detail: string) => {
  * @category formatting
  */
 export const formatIssues = (error: ParseResult.ParseError): string =>
-  ParseResult.ArrayFormatter.formatIssueSync(withoutUndefinedAlternative(error.issue))
+  ParseResult.ArrayFormatter.formatIssueSync(quotingBriefly(withoutUndefinedAlternative(error.issue)))
     .map((issue) => {
       const path = issue.path.map(String).join(".")
       const message = issue._tag === "Unexpected" ? "is not a job field" : issue.message
@@ -606,6 +612,45 @@ export const formatIssues = (error: ParseResult.ParseError): string =>
       return path === "" || namesItsField(message, path) ? message : `${path}: ${message}`
     })
     .join("; ")
+
+/** A value in place of the one an issue quotes: Effect renders it with `toString`. */
+class Quoted {
+  constructor(readonly value: unknown) {}
+  toString(): string {
+    return brief(this.value)
+  }
+}
+
+/**
+ * The issue with every value it quotes shown briefly. Effect's default messages render the
+ * issue's `actual`, so it is replaced; the messages Effect's own transformations write
+ * beforehand ("Unable to decode \"…\" into a number") quote a string as JSON, which is
+ * replaced in the text. A message annotation is the Schema author's, left to say what it says.
+ */
+const quotingBriefly = (issue: ParseResult.ParseIssue): ParseResult.ParseIssue => {
+  switch (issue._tag) {
+    case "Type": {
+      if (Option.isSome(SchemaAST.getMessageAnnotation(issue.ast))) return issue
+      const { actual, message } = issue
+      const quoted = message !== undefined && typeof actual === "string" && actual.length > MAX_WHOLE
+        ? message.split(JSON.stringify(actual)).join(brief(actual))
+        : message
+      return new ParseResult.Type(issue.ast, new Quoted(actual), quoted)
+    }
+    case "Pointer":
+      return new ParseResult.Pointer(issue.path, issue.actual, quotingBriefly(issue.issue))
+    case "Refinement":
+      return new ParseResult.Refinement(issue.ast, issue.actual, issue.kind, quotingBriefly(issue.issue))
+    case "Transformation":
+      return new ParseResult.Transformation(issue.ast, issue.actual, issue.kind, quotingBriefly(issue.issue))
+    case "Composite": {
+      const issues = "_tag" in issue.issues ? quotingBriefly(issue.issues) : Arr.map(issue.issues, quotingBriefly)
+      return new ParseResult.Composite(issue.ast, issue.actual, issues, issue.output)
+    }
+    default:
+      return issue
+  }
+}
 
 const namesItsField = (message: string, path: string): boolean =>
   message.startsWith(path) && (message.length === path.length || " .[".includes(message[path.length]!))

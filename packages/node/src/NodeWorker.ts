@@ -8,7 +8,9 @@
  * - an uncaught exception (thrown from a timer or an event handler, outside any fiber): logged
  *   at ERROR with its stack, then terminate as for SIGTERM, and exit 1;
  * - an unhandled promise rejection (a promise nobody awaited): logged at ERROR; the worker
- *   carries on.
+ *   carries on. The line names no job: Node runs the handler in the async context where the
+ *   promise was made, but a fiber's steps run in the context of whatever resumed it (another
+ *   job completing a Deferred, say), so a jid kept there would sometimes be another job's.
  *
  * Logs are pretty (coloured only on a terminal, and never when `NO_COLOR` is set) or one JSON
  * object a line, for production: `runMain(layer, { logFormat: "json" })` or
@@ -29,7 +31,9 @@ import * as Logger from "effect/Logger"
 import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
 import * as Os from "node:os"
+import * as ControlCharacters from "./internal/controlCharacters.js"
 import * as LogOutput from "./internal/logOutput.js"
+import * as PrettyLog from "./internal/prettyLog.js"
 import { shownArgument } from "./internal/shownArgument.js"
 import * as NodeTransport from "./NodeTransport.js"
 
@@ -165,6 +169,12 @@ export const colorEnabled = (): boolean => process.stdout.isTTY === true && (pro
  * Effect's default logger and of the pretty one `NodeRuntime.runMain` installs (providing
  * `Logger.json` alongside that one printed every line twice, pretty and JSON).
  *
+ * Both formats escape control characters (line breaks, ESC, C1, U+2028…) in what they write,
+ * as JSON does: a jid, jobtype or message from another producer's job stays on its record's
+ * line and cannot pass for a record of its own or reach a terminal as an escape sequence. In
+ * `pretty`, a record's first line starts at column 0 and everything after it (a Cause, its
+ * stack, annotations) is indented.
+ *
  * @example
  * ```ts
  * import { Effect } from "effect"
@@ -183,7 +193,11 @@ export const withLogFormat = (format: LogFormat) => <A, E, R>(effect: Effect.Eff
       HashSet.remove(Logger.defaultLogger),
       HashSet.remove(Logger.prettyLoggerDefault),
       HashSet.add(
-        format === "json" ? Logger.withConsoleLog(Logger.jsonLogger) : Logger.prettyLogger({ colors: colorEnabled() })
+        Logger.withConsoleLog(
+          format === "json"
+            ? Logger.map(Logger.jsonLogger, ControlCharacters.escapeJson)
+            : PrettyLog.make({ colors: colorEnabled() })
+        )
       )
     ))
 
@@ -332,6 +346,10 @@ const describeThrown = (thrown: unknown): string =>
  * While it runs, exceptions and rejections that escape every fiber are logged with the
  * worker's logger; an uncaught exception terminates the worker (its running jobs get the
  * shutdown window and are reported) and fails the program with `UncaughtExceptionError`.
+ *
+ * It logs with the loggers it is given. Under `NodeRuntime.runMain` alone that is Effect's
+ * pretty logger, which writes a job's line breaks and escape sequences as they are; wrap the
+ * program in `withLogFormat` (as `runMain` does) for logs that escape them.
  *
  * @example
  * ```ts

@@ -25,6 +25,7 @@ import * as Schema from "effect/Schema"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
+import * as ControlCharacters from "./internal/controlCharacters.js"
 import * as HandlerLayers from "./internal/handlerLayers.js"
 import { shownArgument } from "./internal/shownArgument.js"
 import * as NodeWorker from "./NodeWorker.js"
@@ -409,7 +410,7 @@ const usageError = (args: ReadonlyArray<string>) => {
 
 const fail = (line: string) =>
   Effect.zipRight(
-    Effect.sync(() => process.stderr.write(`faktory-worker: ${line}\n`)),
+    Effect.sync(() => process.stderr.write(`faktory-worker: ${ControlCharacters.escape(line)}\n`)),
     Effect.fail(new CliError({ detail: line }))
   )
 
@@ -452,13 +453,15 @@ export const main = (rawArgv: ReadonlyArray<string>) =>
           if (Cause.isInterruptedOnly(cause)) return
           const failure = Cause.failureOption(cause)
           if (Option.isNone(failure)) {
-            process.stderr.write(`faktory-worker: ${Cause.pretty(cause)}\n`)
+            // Its lines after the first indented, as in the pretty log format.
+            process.stderr.write(`faktory-worker: ${ControlCharacters.escapeLines(Cause.pretty(cause)).join("\n  ")}\n`)
             return
           }
           // @effect/cli has printed its usage errors already.
           if (ValidationError.isValidationError(failure.value)) return
           const reason = hasMessage(failure.value) ? failure.value.message : String(failure.value)
-          process.stderr.write(`faktory-worker: ${reason.split("\n")[0]}\n`)
+          // Its first line: an uncaught exception's message may come from a job, line breaks and all.
+          process.stderr.write(`faktory-worker: ${ControlCharacters.escape(reason.split("\n")[0] ?? "")}\n`)
         })
       )
     )

@@ -1,5 +1,5 @@
-// The faktory-worker binary as the tests run it: a child process whose output is kept, killed
-// if still running when the test's scope closes.
+// The faktory-worker binary (or another worker entry point) as the tests run it: a child
+// process whose output is kept, killed if still running when the test's scope closes.
 import { Effect, Schedule } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
@@ -14,14 +14,17 @@ export interface Running {
 }
 
 /** Runs the binary with `args`, with no FAKTORY_* variable of the test's own environment. */
-export const faktoryWorker = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
+export const faktoryWorker = (args: ReadonlyArray<string>, env: Record<string, string> = {}) => node(bin, args, env)
+
+/** Runs a Node script (a worker's entry point) likewise. */
+export const node = (script: string, args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
   Effect.acquireRelease(
     Effect.sync((): Running => {
       const base: Record<string, string> = {}
       for (const [key, value] of Object.entries(process.env)) {
         if (value !== undefined && !key.startsWith("FAKTORY_")) base[key] = value
       }
-      const child = spawn(process.execPath, [bin, ...args], { env: { ...base, ...env } })
+      const child = spawn(process.execPath, [script, ...args], { env: { ...base, ...env } })
       let output = ""
       child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()))
       child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()))

@@ -1,5 +1,6 @@
 /**
- * How a failed job is reported: errtype, message and backtrace from its Cause.
+ * How a failed job is reported: errtype, message and backtrace from its Cause, each bounded
+ * as the server bounds what it keeps, since the report is logged as well as sent.
  */
 import * as Cause from "effect/Cause"
 import * as Option from "effect/Option"
@@ -32,13 +33,28 @@ const withoutMessage = (error: unknown): string => {
   return error instanceof Error ? `${guarded(() => error.name) ?? "Error"} (no message)` : json
 }
 
-/** The longest backtrace line kept: the server keeps whole lines, so one line may not carry a whole message. */
-const MAX_BACKTRACE_LINE = 500
+/** Room for `bounded`'s note of what it cut: "… (2147483647 more characters)". */
+const NOTE_BYTES = 40
+
+/**
+ * `text` cut to at most `maxBytes` of UTF-8 (without splitting a character, as the FAIL sent
+ * to the server is cut), and saying how many characters were cut, so that a reader of a log
+ * line or of the job's failure knows there was more.
+ */
+export const bounded = (text: string, maxBytes: number): string => {
+  if (Protocol.truncateUtf8(text, maxBytes) === text) return text
+  const kept = Protocol.truncateUtf8(text, maxBytes - NOTE_BYTES)
+  return `${kept}… (${text.length - kept.length} more characters)`
+}
+
+/** The longest backtrace line kept, in bytes: the server keeps whole lines, so one line may not carry a whole message. */
+const MAX_BACKTRACE_LINE_BYTES = 500
 
 /**
  * A typed failure reports its `errtype` (when it has one), tag or name; a defect its error's
  * name (`Defect` for a thrown non-Error, such as a string or `null`); an interruption
- * `Shutdown`. Reading an error's fields never throws: a getter that does is skipped.
+ * `Shutdown`. Reading an error's fields never throws: a getter that does is skipped. The
+ * errtype is cut to what the server keeps; the message too, saying how much was cut.
  */
 export const describe = (cause: Cause.Cause<unknown>): FailureReport => {
   const failure = Cause.failureOption(cause)
@@ -53,7 +69,11 @@ export const describe = (cause: Cause.Cause<unknown>): FailureReport => {
     (error instanceof Error ? guarded(() => error.name) ?? "Error" : Option.isSome(defect) ? "Defect" : "Error")
   const message = guarded(() => stringField(error, "message")) ??
     (typeof error === "string" ? error : withoutMessage(error))
-  return { errtype, message, backtrace }
+  return {
+    errtype: Protocol.truncateUtf8(errtype, Protocol.MAX_ERRTYPE_BYTES),
+    message: bounded(message, Protocol.MAX_MESSAGE_BYTES),
+    backtrace
+  }
 }
 
 const guarded = <A>(read: () => A): A | undefined => {
@@ -69,7 +89,7 @@ const backtraceOf = (cause: Cause.Cause<unknown>): ReadonlyArray<string> => {
   const lines: Array<string> = []
   for (const line of pretty.split("\n")) {
     if (line.trim() === "") continue
-    lines.push(line.length > MAX_BACKTRACE_LINE ? `${line.slice(0, MAX_BACKTRACE_LINE)}…` : line)
+    lines.push(bounded(line, MAX_BACKTRACE_LINE_BYTES))
     if (lines.length === Protocol.MAX_BACKTRACE_LINES) break
   }
   return lines

@@ -121,17 +121,15 @@ const reportOf = (job: JobPayload.Job, exit: Exit.Exit<unknown, unknown>): Repor
   return { command: Protocol.fail({ jid: job.jid, ...failure }), acked: false, failure }
 }
 
-/** Every FAIL gets a WARN line, with fields a JSON logger keeps; the cause in full at DEBUG. */
-const logFailure = (job: JobPayload.Job, failure: Failure.FailureReport, exit: Exit.Exit<unknown, unknown>) =>
+/**
+ * Every FAIL gets a WARN line, with fields a JSON logger keeps; at DEBUG, its cause as the
+ * server gets it (the backtrace, a line a part). Nothing in them is longer than the report's
+ * bound: a job can fail with a message of megabytes, and fails again on every retry.
+ */
+const logFailure = (job: JobPayload.Job, failure: Failure.FailureReport) =>
   Effect.logWarning(`job failed: ${failure.errtype}: ${failure.message}`).pipe(
-    Effect.zipRight(Exit.isFailure(exit) ? Effect.logDebug(Cause.pretty(exit.cause)) : Effect.void),
-    Effect.annotateLogs({
-      jid: job.jid,
-      jobtype: job.jobtype,
-      queue: job.queue ?? "default",
-      errtype: failure.errtype,
-      retry_count: job.failure === undefined ? 0 : job.failure.retry_count + 1
-    })
+    Effect.zipRight(failure.backtrace.length > 0 ? Effect.logDebug(...failure.backtrace) : Effect.void),
+    Effect.annotateLogs({ ...jobAnnotations(job), errtype: failure.errtype })
   )
 
 /** A job's start and end at DEBUG, for workers that log at that level. */
@@ -149,10 +147,13 @@ const logEnd = (job: JobPayload.Job, exit: Exit.Exit<unknown, unknown>, report: 
     } in ${(seconds * 1000).toFixed(1)} ms`
   ).pipe(Effect.annotateLogs(jobAnnotations(job)))
 
+/** A field of another producer's job, which may be any length, as the worker's own lines quote it. */
+const quoted = (text: string) => Failure.bounded(text, Protocol.MAX_MESSAGE_BYTES)
+
 const jobAnnotations = (job: JobPayload.Job) => ({
-  jid: job.jid,
-  jobtype: job.jobtype,
-  queue: job.queue ?? "default",
+  jid: quoted(job.jid),
+  jobtype: quoted(job.jobtype),
+  queue: quoted(job.queue ?? "default"),
   retry_count: job.failure === undefined ? 0 : job.failure.retry_count + 1
 })
 
@@ -177,7 +178,7 @@ export const make = (context: ProcessorContext): Effect.Effect<void> => {
   const refusal = (job: JobPayload.Job, report: Report, reply: Resp.Reply): Effect.Effect<void> | undefined => {
     const verdict = report.command.reply(reply)
     if (Either.isRight(verdict)) return undefined
-    return Effect.logWarning(`${report.acked ? "ACK" : "FAIL"} of ${job.jid} was refused: ${verdict.left.message}`)
+    return Effect.logWarning(`${report.acked ? "ACK" : "FAIL"} of ${quoted(job.jid)} was refused: ${verdict.left.message}`)
   }
 
   /** A report sent through the pool, retried while the server is away, when the processor's connection broke. */
@@ -191,10 +192,10 @@ export const make = (context: ProcessorContext): Effect.Effect<void> => {
         Effect.onInterrupt(() =>
           Effect.sync(context.recordUnreported).pipe(
             Effect.zipRight(Effect.logWarning(
-              `gave up reporting ${report.acked ? "ACK" : "FAIL"} of ${job.jid} at shutdown: the server is away; ` +
+              `gave up reporting ${report.acked ? "ACK" : "FAIL"} of ${quoted(job.jid)} at shutdown: the server is away; ` +
                 "it will run the job again once its reservation expires"
             )),
-            Effect.annotateLogs({ jid: job.jid, jobtype: job.jobtype })
+            Effect.annotateLogs({ jid: quoted(job.jid), jobtype: quoted(job.jobtype) })
           )
         ),
         Effect.either
@@ -205,7 +206,7 @@ export const make = (context: ProcessorContext): Effect.Effect<void> => {
           return Effect.void
         }
         return Effect.logWarning(
-          `could not report ${report.acked ? "ACK" : "FAIL"} of ${job.jid}: ${result.left.message}; ` +
+          `could not report ${report.acked ? "ACK" : "FAIL"} of ${quoted(job.jid)}: ${result.left.message}; ` +
             "the server will run the job again once its reservation expires"
         )
       }
@@ -225,9 +226,9 @@ export const make = (context: ProcessorContext): Effect.Effect<void> => {
     const error = read.left
     if (error._tag !== "ProtocolError" || error.reason !== "MalformedPayload") return Effect.fail(error)
     const jid = Replies.jidOf(reply)
-    const logged = Effect.logError(`${error.message}${Option.isSome(jid) ? "; FAILed as MalformedJob" : ""}`)
+    const logged = Effect.logError(`${quoted(error.message)}${Option.isSome(jid) ? "; FAILed as MalformedJob" : ""}`)
     if (Option.isNone(jid)) return Effect.as(logged, Option.none())
-    const fail = Protocol.fail({ jid: jid.value, errtype: "MalformedJob", message: error.message, backtrace: [] })
+    const fail = Protocol.fail({ jid: jid.value, errtype: "MalformedJob", message: quoted(error.message), backtrace: [] })
     return logged.pipe(
       Effect.zipRight(connection.send(fail)),
       Effect.tap((failReply) =>
@@ -305,7 +306,7 @@ export const make = (context: ProcessorContext): Effect.Effect<void> => {
         }
         const report = reportOf(job, exit)
         if (debug) yield* logEnd(job, exit, report, seconds)
-        if (report.failure !== undefined) yield* logFailure(job, report.failure, exit)
+        if (report.failure !== undefined) yield* logFailure(job, report.failure)
         const fetch = context.phase() === "running" ? context.fetchCommand() : undefined
         const sentAt = performance.now()
         const count = (reply: Resp.Reply) => countIfAccepted(job, report, reply)
