@@ -637,16 +637,30 @@ const quotingBriefly = (issue: ParseResult.ParseIssue): ParseResult.ParseIssue =
         : message
       return new ParseResult.Type(issue.ast, new Quoted(actual), quoted)
     }
-    case "Pointer":
-      return new ParseResult.Pointer(issue.path, issue.actual, quotingBriefly(issue.issue))
-    case "Refinement":
-      return new ParseResult.Refinement(issue.ast, issue.actual, issue.kind, quotingBriefly(issue.issue))
-    case "Transformation":
-      return new ParseResult.Transformation(issue.ast, issue.actual, issue.kind, quotingBriefly(issue.issue))
     case "Composite": {
       const issues = "_tag" in issue.issues ? quotingBriefly(issue.issues) : Arr.map(issue.issues, quotingBriefly)
       return new ParseResult.Composite(issue.ast, issue.actual, issues, issue.output)
     }
+    default:
+      return withInner(issue, quotingBriefly)
+  }
+}
+
+/**
+ * A Pointer, Refinement or Transformation with `rewrite` applied to the issue it wraps; any
+ * other issue as it is. The walks over an issue tree share it.
+ */
+const withInner = (
+  issue: ParseResult.ParseIssue,
+  rewrite: (inner: ParseResult.ParseIssue) => ParseResult.ParseIssue
+): ParseResult.ParseIssue => {
+  switch (issue._tag) {
+    case "Pointer":
+      return new ParseResult.Pointer(issue.path, issue.actual, rewrite(issue.issue))
+    case "Refinement":
+      return new ParseResult.Refinement(issue.ast, issue.actual, issue.kind, rewrite(issue.issue))
+    case "Transformation":
+      return new ParseResult.Transformation(issue.ast, issue.actual, issue.kind, rewrite(issue.issue))
     default:
       return issue
   }
@@ -662,12 +676,6 @@ const namesItsField = (message: string, path: string): boolean =>
  */
 const withoutUndefinedAlternative = (issue: ParseResult.ParseIssue): ParseResult.ParseIssue => {
   switch (issue._tag) {
-    case "Pointer":
-      return new ParseResult.Pointer(issue.path, issue.actual, withoutUndefinedAlternative(issue.issue))
-    case "Refinement":
-      return new ParseResult.Refinement(issue.ast, issue.actual, issue.kind, withoutUndefinedAlternative(issue.issue))
-    case "Transformation":
-      return new ParseResult.Transformation(issue.ast, issue.actual, issue.kind, withoutUndefinedAlternative(issue.issue))
     case "Composite": {
       const all = Array.isArray(issue.issues) ? issue.issues : [issue.issues]
       const kept = SchemaAST.isUnion(issue.ast)
@@ -679,6 +687,6 @@ const withoutUndefinedAlternative = (issue: ParseResult.ParseIssue): ParseResult
       return new ParseResult.Composite(issue.ast, issue.actual, [first, ...rest], issue.output)
     }
     default:
-      return issue
+      return withInner(issue, withoutUndefinedAlternative)
   }
 }
