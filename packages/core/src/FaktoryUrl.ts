@@ -148,7 +148,9 @@ const isPort = (port: string) => /^[0-9]+$/.test(port) && Number(port) >= 1 && N
  */
 const shown = (typed: Typed): string => {
   const userInfo = typed.userInfo === undefined ? "" : `${REDACTED}${typed.at}`
-  const host = isHost(typed.host) ? typed.host : REDACTED
+  // After an encoded @ (%40) with no @ following, the "host" is as likely the rest of the
+  // password (`:pa%40ssword`, the host forgotten) as a host: it is not shown either.
+  const host = isHost(typed.host) && typed.at !== "" && typed.at !== "@" ? REDACTED : isHost(typed.host) ? typed.host : REDACTED
   const port = typed.port === undefined ? "" : `:${typed.port === "" || isPort(typed.port) ? typed.port : REDACTED}`
   const rest = typed.rest.length <= 1 ? typed.rest : `${typed.rest[0]}${REDACTED}`
   return `${typed.scheme === undefined ? "" : `${typed.scheme}:`}${typed.slashes}${userInfo}${host}${port}${rest}`
@@ -163,7 +165,8 @@ const mistake = (typed: Typed): string | undefined => {
   if (typed.slashes !== "//") return `the scheme must be followed by two slashes: ${scheme}://`
   if (typed.userInfo !== undefined) {
     if (typed.at !== "@") {
-      return "the @ before the host is percent-encoded (%40): percent-encode the password alone, not the @ and host after it"
+      return "it has a %40 (an encoded @) and no @ after it: a password with an @ in it needs the @ and the host after it " +
+        "(tcp://:PASSWORD@host:port), and the @ before the host must not be encoded"
     }
     if (/[/?#@]/.test(typed.userInfo)) return "a password must percent-encode / ? # @ and % (encodeURIComponent does it)"
   }

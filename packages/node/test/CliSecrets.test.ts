@@ -31,7 +31,7 @@ describe("the faktory-worker binary and a URL it cannot use", () => {
     ["FAKTORY_URL, one slash after the scheme", ["-r", jobs], { FAKTORY_URL: `tcp:/:${secret}@localhost:7419` }, "invalid Faktory URL tcp:/<redacted>@"],
     ["--url, a password and no host", ["-r", jobs, "-u", `tcp://:${secret}`], {}, "invalid Faktory URL tcp://:<redacted>: the port must be a number"],
     ["--url=, the password where the port goes", ["-r", jobs, `--url=tcp://localhost:${secret}`], {}, "invalid Faktory URL tcp://localhost:<redacted>"],
-    ["FAKTORY_URL, the @ percent-encoded with the password", ["-r", jobs], { FAKTORY_URL: `tcp://:${secret}%40127.0.0.1:17421` }, "invalid Faktory URL tcp://<redacted>%40127.0.0.1:17421"],
+    ["FAKTORY_URL, the @ percent-encoded with the password", ["-r", jobs], { FAKTORY_URL: `tcp://:${secret}%40127.0.0.1:17421` }, "invalid Faktory URL tcp://<redacted>%40<redacted>:17421"],
     ["FAKTORY_URL, a path after a password with no @", ["-r", jobs], { FAKTORY_URL: `tcp://:${secret}/x` }, "invalid Faktory URL tcp://:<redacted>/<redacted>"],
     ["FAKTORY_PROVIDER holding the URL itself", ["-r", jobs], { FAKTORY_PROVIDER: `tcp://:${secret}@127.0.0.1:17419` }, "FAKTORY_PROVIDER holds a URL"],
     ["the URL given without -u", ["-r", jobs, `tcp://:${secret}@localhost:7419`], {}, `unknown argument "tcp://<redacted>@localhost:7419"`],

@@ -67,6 +67,7 @@ layer(Env, { excludeTestServices: true })("push(job) with no layer", (it) => {
         const env of [
           { FAKTORY_URL: "tcp://:hunter2" },
           { FAKTORY_URL: "tcp://:hunter2%40127.0.0.1:17421" },
+          { FAKTORY_URL: "tcp://:a%40hunter2" },
           { FAKTORY_URL: "tcp://:hunter2/x" },
           { FAKTORY_URL: "tcp://localhost:hunter2" },
           { FAKTORY_PROVIDER: "tcp://:hunter2@127.0.0.1:17419" }
