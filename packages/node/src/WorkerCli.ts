@@ -313,6 +313,14 @@ export const command = Command.make(
         const concurrency = Option.isSome(flags.concurrency) ? yield* wholeNumber(flagsDoc.concurrency, flags.concurrency.value, 1, Worker.MAX_CONCURRENCY) : 20
         const timeout = Option.isSome(flags.timeout) ? yield* wholeNumber(flagsDoc.timeout, flags.timeout.value, 0) : 25
         const queues = yield* parseQueues(flags.queue)
+        // A label goes to the server and into every start line: a URL given here (-l for -u)
+        // would show its password there. "region:eu" is a label; "tcp://…" or ":pw@" is not.
+        const urlLabel = flags.label.find((label) => /^[A-Za-z][A-Za-z0-9+.-]*:[/\\]/.test(label) || /:[^@]*(@|%40)/i.test(label))
+        if (urlLabel !== undefined) {
+          return yield* new CliError({
+            detail: `-l ${FaktoryUrl.redact(urlLabel)}: expected a label, not a URL (the server's goes in -u/--url or FAKTORY_URL)`
+          })
+        }
         const handlers = (yield* Effect.forEach(flags.require, loadHandlers)).flat()
         // Startup checks: the handler layers are built before the worker connects; a missing
         // service or no handler at all fails the start, before any job is fetched.

@@ -42,6 +42,9 @@ describe("the faktory-worker binary and a URL it cannot use", () => {
     ["the URL given to --concurrency", ["-r", jobs, "-c", `tcp://localhost:${secret}`], {}, `--concurrency "tcp://localhost:<redacted>"`],
     ["the URL given to --require", ["-r", `tcp://:${secret}@localhost:7419`], {}, "--require tcp://<redacted>@localhost:7419: "],
     ["a redis:// URL given to --require", ["-r", `redis://:${secret}@localhost:6379`], {}, "--require redis://<redacted>@localhost:6379: "],
+    // A label goes to the server (the Web UI) and into the start line.
+    ["the URL given to --label", ["-r", jobs, "-l", `tcp://:${secret}@localhost:7419`], {}, "-l tcp://<redacted>@localhost:7419: expected a label, not a URL"],
+    ["a password given to --label", ["-r", jobs, "-l", `:${secret}@localhost`], {}, "expected a label, not a URL"],
     ["the URL given to --log-format", ["-r", jobs, "--log-format", `tcp://:${secret}@localhost`], {}, `--log-format "tcp://<redacted>@localhost"`],
     ["the URL put in FAKTORY_LOG_FORMAT", ["-r", jobs], { FAKTORY_LOG_FORMAT: `tcp://:${secret}@localhost` }, `FAKTORY_LOG_FORMAT "tcp://<redacted>@localhost"`]
   ]
