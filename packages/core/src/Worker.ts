@@ -373,6 +373,19 @@ export const make = (
     }
     const shutdownTimeout = yield* durationOption("shutdownTimeout", options.shutdownTimeout ?? "25 seconds")
     const heartbeatInterval = yield* durationOption("heartbeatInterval", options.heartbeatInterval ?? "15 seconds")
+    if (options.reservationLimit !== undefined) {
+      // Tried at start on two reservations: a limit that is no duration was found only at the
+      // first guarded job, after its handler had run, which then FAILed for the worker's mistake.
+      for (const seconds of [60, 1800]) {
+        const limit = JobRunner.reservationLimitMillis(options.reservationLimit, seconds)
+        if (limit === undefined) {
+          return yield* new InvalidArgumentError({
+            command: "Worker",
+            detail: `reservationLimit(${seconds}) is not a finite duration above 0 (${DurationInput.howToWrite})`
+          })
+        }
+      }
+    }
     const heartbeatMillis = Duration.toMillis(heartbeatInterval)
     if (heartbeatMillis < 1000 || heartbeatMillis >= 60_000) {
       return yield* new InvalidArgumentError({
@@ -520,8 +533,10 @@ export const make = (
         if (Option.isNone(ended)) {
           const abandoned = runner.abandonAll()
           if (abandoned > 0) {
+            // After terminateNow the wait was HURRIED_WAIT, not ABANDON_AFTER.
+            const waited = (yield* Deferred.isDone(hurried)) ? "at once" : `within ${Duration.format(JobRunner.ABANDON_AFTER)}`
             yield* Effect.logWarning(
-              `${abandoned} jobs did not stop within ${Duration.format(JobRunner.ABANDON_AFTER)} of their interruption; ` +
+              `${abandoned} jobs did not stop ${waited} when interrupted; ` +
                 "FAILed as Shutdown so that the server retries them (they may still be running in this process)"
             )
           }

@@ -87,7 +87,7 @@ describe("Job.define (no server)", () => {
     Effect.gen(function*() {
       // Untyped callers: "soon" was a defect thrown by Duration.decode, NaN ran the job at once.
       const untyped = (delay: unknown) => delay as Duration.DurationInput
-      for (const [delay, shown] of [["soon", "\"soon\""], [Number.NaN, "NaN"], [Number.POSITIVE_INFINITY, "Infinity"]] as const) {
+      for (const [delay, shown] of [["soon", "\"soon\""], [Number.NaN, "NaN"], [Number.POSITIVE_INFINITY, "Infinity"], [Number.NEGATIVE_INFINITY, "-Infinity"]] as const) {
         const exit = yield* Effect.exit(SendEmail.pushIn(["a@example.com", 1], untyped(delay)))
         expect(exit).toMatchObject({ _tag: "Failure", cause: { _tag: "Fail", error: { _tag: "JobValidationError" } } })
         if (exit._tag === "Failure" && exit.cause._tag === "Fail") {

@@ -1,14 +1,15 @@
 /**
  * Durations given by callers, read without throwing: `Duration.decode` throws on text it cannot
  * read ("25 secs", "soon"), which would be a defect where a refusal the caller can read is due,
- * and it reads `NaN` as zero, which would silently mean "now".
+ * and it reads `NaN` and `-Infinity` as zero, which would silently mean "now".
  */
 import * as Duration from "effect/Duration"
 import * as Option from "effect/Option"
 
 /** The duration, or none when `input` is not one (unreadable text, `NaN`). */
 export const decode = (input: Duration.DurationInput): Option.Option<Duration.Duration> => {
-  if (typeof input === "number" && Number.isNaN(input)) return Option.none()
+  // NaN would be zero; -Infinity too (a negative number is zero, which is a choice a caller makes).
+  if (typeof input === "number" && (Number.isNaN(input) || input === Number.NEGATIVE_INFINITY)) return Option.none()
   try {
     return Option.some(Duration.decode(input))
   } catch {

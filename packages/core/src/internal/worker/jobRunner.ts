@@ -13,10 +13,12 @@ import * as FiberRef from "effect/FiberRef"
 import * as FiberRefs from "effect/FiberRefs"
 import * as FiberSet from "effect/FiberSet"
 import * as HashMap from "effect/HashMap"
+import * as Option from "effect/Option"
 import type * as RuntimeFlags from "effect/RuntimeFlags"
 import * as Schema from "effect/Schema"
 import type * as Tracer from "effect/Tracer"
 import * as Job from "../../Job.js"
+import * as DurationInput from "../durationInput.js"
 import type * as JobPayload from "../../JobPayload.js"
 import * as Spans from "../../Spans.js"
 import * as Failure from "./failure.js"
@@ -85,6 +87,22 @@ export const defaultReservationLimit = (reserveForSeconds: number): Duration.Dur
 /** The same in milliseconds: a job's deadline is taken without a Duration made for it. */
 const defaultReservationLimitMillis = (reserveForSeconds: number): number =>
   Math.max(1000, reserveForSeconds * 1000 - Math.max(5000, reserveForSeconds * 100))
+
+/**
+ * A reservation limit given as an option, in milliseconds; undefined when it throws or is not
+ * a finite duration above 0. (`Worker.make` tries it at start; a job never fails for it.)
+ */
+export const reservationLimitMillis = (
+  limit: (reserveForSeconds: number) => Duration.DurationInput,
+  seconds: number
+): number | undefined => {
+  try {
+    const millis = Option.map(DurationInput.decode(limit(seconds)), Duration.toMillis)
+    return Option.isSome(millis) && Number.isFinite(millis.value) && millis.value > 0 ? millis.value : undefined
+  } catch {
+    return undefined
+  }
+}
 
 /** What a job fiber starts from: the processor's fiber refs (loggers, log level) and flags. */
 export interface JobRuntime {
@@ -167,9 +185,8 @@ export const make = (options: JobRunnerOptions): JobRunner => {
     if (!entry.guardReservation) return undefined
     const reserved = job.reserve_for === undefined || job.reserve_for === 0 ? 1800 : job.reserve_for
     const seconds = Math.min(86400, Math.max(60, reserved))
-    const limit = options.reservationLimit === undefined
-      ? defaultReservationLimitMillis(seconds)
-      : Duration.toMillis(options.reservationLimit(seconds))
+    const limit = (options.reservationLimit === undefined ? undefined : reservationLimitMillis(options.reservationLimit, seconds)) ??
+      defaultReservationLimitMillis(seconds)
     // As long as at shutdown, but never past half of what is left of the reservation, so that
     // the FAIL reaches the server before the reservation runs out (after it, "Job not found").
     const graceMillis = Math.max(0, Math.min(Duration.toMillis(ABANDON_AFTER), (seconds * 1000 - limit) / 2))
