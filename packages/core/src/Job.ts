@@ -375,6 +375,34 @@ export type PushError = JobValidationError | CommandError | DefaultClient.Defaul
 
 const isPositional = (schema: Schema.Schema.Any): boolean => SchemaAST.isTupleType(SchemaAST.encodedAST(schema.ast))
 
+/**
+ * Whether what `schema` encodes to may hold a value that is no JSON but that the push lets
+ * through (a Date): only a declared type (`Schema.DateFromSelf`) does so and then expects it
+ * back on the worker; `Schema.Unknown` takes the string JSON makes of it. Decided once per
+ * definition, so that ordinary pushes walk their arguments no second time. A recursive Schema
+ * (`Schema.suspend`) counts as one that may.
+ */
+const encodesDeclared = (ast: SchemaAST.AST): boolean => {
+  switch (ast._tag) {
+    case "Declaration":
+    case "Suspend":
+      return true
+    case "TupleType":
+      return ast.elements.some((element) => encodesDeclared(element.type)) || ast.rest.some((rest) => encodesDeclared(rest.type))
+    case "TypeLiteral":
+      return ast.propertySignatures.some((property) => encodesDeclared(property.type)) ||
+        ast.indexSignatures.some((index) => encodesDeclared(index.type))
+    case "Union":
+      return ast.types.some(encodesDeclared)
+    case "Refinement":
+      return encodesDeclared(ast.from)
+    case "Transformation":
+      return encodesDeclared(ast.from)
+    default:
+      return false
+  }
+}
+
 const mergeCustom = (
   base: Readonly<Record<string, unknown>> | undefined,
   extra: Readonly<Record<string, unknown>> | undefined
@@ -467,6 +495,7 @@ const makeDefinition = <Name extends string, A, I>(
   options: JobOptions
 ): JobDefinition<Name, A, I> => {
   const positional = isPositional(schema)
+  const mayEncodeDates = encodesDeclared(SchemaAST.encodedAST(schema.ast))
   const encode = Schema.encode(schema)
   // A non-positional Schema travels as the only element of `args`.
   const decodeArgs: (args: ReadonlyArray<unknown>) => Effect.Effect<A, ParseResult.ParseError> = positional
@@ -503,7 +532,7 @@ const makeDefinition = <Name extends string, A, I>(
         at: merged.at,
         custom: merged.custom
       })
-      const date = dateIn(prepared.args)
+      const date = mayEncodeDates ? dateIn(prepared.args) : undefined
       if (date !== undefined) {
         // A raw push may carry a Date (its JSON is an ISO string); here the worker's own
         // decoding would expect a Date again and refuse every such job (InvalidArguments).

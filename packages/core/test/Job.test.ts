@@ -70,6 +70,9 @@ describe("Job.define (no server)", () => {
       )
       const Positional = Job.define("DatedTuple", { args: Schema.Tuple(Schema.String, Schema.DateFromSelf) })
       expect((yield* Effect.flip(Positional.payload(["x", new Date(0)]))).message).toContain("args[1] is a Date once encoded")
+      // Schema.Unknown takes the string JSON makes of a Date: nothing to refuse.
+      const Loose = Job.define("LooseDated", { args: Schema.Tuple(Schema.Unknown) })
+      expect((yield* Loose.payload([new Date(0)])).args).toEqual([new Date(0)])
       // Schema.Date travels as a string and decodes back to a Date.
       expect((yield* Report.payload({ month: 1, when: new Date(0) })).args).toEqual([{ month: 1, when: "1970-01-01T00:00:00.000Z" }])
     }))
