@@ -27,7 +27,7 @@ import * as Path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import * as ControlCharacters from "./internal/controlCharacters.js"
 import * as HandlerLayers from "./internal/handlerLayers.js"
-import { shownArgument } from "./internal/shownArgument.js"
+import { isUrlLike, shownArgument } from "./internal/shownArgument.js"
 import * as NodeWorker from "./NodeWorker.js"
 
 /**
@@ -315,7 +315,7 @@ export const command = Command.make(
         const queues = yield* parseQueues(flags.queue)
         // A label goes to the server and into every start line: a URL given here (-l for -u)
         // would show its password there. "region:eu" is a label; "tcp://…" or ":pw@" is not.
-        const urlLabel = flags.label.find((label) => /^[A-Za-z][A-Za-z0-9+.-]*:[/\\]/.test(label) || /:[^@]*(@|%40)/i.test(label))
+        const urlLabel = flags.label.find(isUrlLike)
         if (urlLabel !== undefined) {
           return yield* new CliError({
             detail: `-l ${FaktoryUrl.redact(urlLabel)}: expected a label, not a URL (the server's goes in -u/--url or FAKTORY_URL)`

@@ -8,6 +8,7 @@
  *
  * @internal
  */
+import { guarded } from "./guarded.js"
 
 /** Values whose rendering is at most this long are shown whole. */
 export const MAX_WHOLE = 40
@@ -92,15 +93,6 @@ const describeObject = (value: object): string => {
   return `an object of ${plural(keys.length, "key")}${shown === "" ? "" : ` (${shown})`}`
 }
 
-/** Reads a caller's value, which may be a proxy or have getters that throw. */
-const guarded = <A>(read: () => A, otherwise: A): A => {
-  try {
-    return read()
-  } catch {
-    return otherwise
-  }
-}
-
 /**
  * `value` as a message quotes it: as JSON when that is at most `MAX_WHOLE` characters, else
  * a description that gives its size and no more than a short prefix.
@@ -109,9 +101,9 @@ export const brief = (value: unknown): string => {
   if (typeof value === "string" && value.length > MAX_WHOLE) {
     return `a string of ${plural(value.length, "character")} starting ${JSON.stringify(prefix(value, PREFIX))}`
   }
-  const whole = guarded(() => renderWithin(value, MAX_WHOLE), undefined)
+  const whole = guarded(() => renderWithin(value, MAX_WHOLE))
   if (whole !== undefined) return whole
   // A function would render as its source.
   if (typeof value !== "object" || value === null) return `a ${typeof value}`
-  return guarded(() => describeObject(value), "an object")
+  return guarded(() => describeObject(value)) ?? "an object"
 }

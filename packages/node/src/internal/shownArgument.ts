@@ -8,3 +8,10 @@
 import { FaktoryUrl } from "@effect-faktory/core"
 
 export const shownArgument = (value: string): string => (/[:@]|%40/i.test(value) ? FaktoryUrl.redact(value) : value)
+
+/**
+ * Whether a value meant as something else (a label) is a URL, or holds a password as one
+ * does (`:pw@`): "region:eu" is not; "tcp://…" and ":s3cret@host" are.
+ */
+export const isUrlLike = (value: string): boolean =>
+  /^[A-Za-z][A-Za-z0-9+.-]*:[/\\]/.test(value) || /:[^@]*(@|%40)/i.test(value)

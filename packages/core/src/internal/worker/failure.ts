@@ -5,6 +5,7 @@
 import * as Cause from "effect/Cause"
 import * as Option from "effect/Option"
 import * as Protocol from "../../Protocol.js"
+import { guarded } from "../guarded.js"
 
 export interface FailureReport {
   readonly errtype: string
@@ -47,6 +48,9 @@ export const bounded = (text: string, maxBytes: number): string => {
   return `${kept}… (${text.length - kept.length} more characters)`
 }
 
+/** A field of another producer's job (a jid, a jobtype), which may be any length, as a log line quotes it. */
+export const quoted = (text: string): string => bounded(text, Protocol.MAX_MESSAGE_BYTES)
+
 /** The longest backtrace line kept, in bytes: the server keeps whole lines, so one line may not carry a whole message. */
 const MAX_BACKTRACE_LINE_BYTES = 500
 
@@ -76,13 +80,6 @@ export const describe = (cause: Cause.Cause<unknown>): FailureReport => {
   }
 }
 
-const guarded = <A>(read: () => A): A | undefined => {
-  try {
-    return read()
-  } catch {
-    return undefined
-  }
-}
 
 const backtraceOf = (cause: Cause.Cause<unknown>): ReadonlyArray<string> => {
   const pretty = guarded(() => Cause.pretty(cause, { renderErrorCause: true })) ?? "(the cause could not be rendered)"

@@ -77,6 +77,7 @@ export class AbandonedAtShutdownError extends Schema.TaggedError<AbandonedAtShut
  * Interruption is near-instant for most jobs; this leaves room for their finalizers.
  */
 export const ABANDON_AFTER = Duration.seconds(5)
+const ABANDON_AFTER_MILLIS = Duration.toMillis(ABANDON_AFTER)
 
 /**
  * The default reservation guard: 90% of the reservation, and at least 5 s short of it.
@@ -189,10 +190,12 @@ export const make = (options: JobRunnerOptions): JobRunner => {
       defaultReservationLimitMillis(seconds)
     // As long as at shutdown, but never past half of what is left of the reservation, so that
     // the FAIL reaches the server before the reservation runs out (after it, "Job not found").
-    const graceMillis = Math.max(0, Math.min(Duration.toMillis(ABANDON_AFTER), (seconds * 1000 - limit) / 2))
+    const graceMillis = Math.max(0, Math.min(ABANDON_AFTER_MILLIS, (seconds * 1000 - limit) / 2))
     return { at: Date.now() + limit, seconds, graceMillis, job }
   }
-  const jobAnnotations = (job: JobPayload.Job) => ({ jid: job.jid, jobtype: job.jobtype })
+  const jobAnnotations = (job: JobPayload.Job) => ({ jid: Failure.quoted(job.jid), jobtype: Failure.quoted(job.jobtype) })
+  /** The grace as messages say it: seconds, to a tenth. */
+  const graceSeconds = (deadline: Deadline) => Math.round(deadline.graceMillis / 100) / 10
   const watchdogTick = Effect.suspend(() => {
     const now = Date.now()
     const overdue: Array<readonly [Fiber.RuntimeFiber<unknown, unknown>, Deadline]> = []
@@ -218,7 +221,7 @@ export const make = (options: JobRunnerOptions): JobRunner => {
         abandon(Exit.fail(
           new ReservationExpiredError({
             seconds: entry.deadline.seconds,
-            abandonedAfterSeconds: Math.round(entry.deadline.graceMillis / 100) / 10
+            abandonedAfterSeconds: graceSeconds(entry.deadline)
           })
         ))
       }
@@ -229,17 +232,17 @@ export const make = (options: JobRunnerOptions): JobRunner => {
         Effect.zipRight(
           Fiber.interruptFork(fiber),
           Effect.annotateLogs(
-            Effect.logWarning(`job ${job.jid} is still running as its ${seconds} s reservation is about to run out: interrupting it`),
+            Effect.logWarning(`job ${Failure.quoted(job.jid)} is still running as its ${seconds} s reservation is about to run out: interrupting it`),
             jobAnnotations(job)
           )
         ), { discard: true }),
-      Effect.forEach(stuck, ({ deadline: { job, graceMillis } }) =>
+      Effect.forEach(stuck, ({ deadline }) =>
         Effect.annotateLogs(
           Effect.logWarning(
-            `job ${job.jid} did not stop within ${Math.round(graceMillis / 100) / 10} s of its interruption (uninterruptible?): ` +
+            `job ${Failure.quoted(deadline.job.jid)} did not stop within ${graceSeconds(deadline)} s of its interruption (uninterruptible?): ` +
               "it is FAILed so that the server retries it, and may still be running in this process"
           ),
-          jobAnnotations(job)
+          jobAnnotations(deadline.job)
         ), { discard: true })
     )
   })

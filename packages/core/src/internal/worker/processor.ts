@@ -147,8 +147,7 @@ const logEnd = (job: JobPayload.Job, exit: Exit.Exit<unknown, unknown>, report: 
     } in ${(seconds * 1000).toFixed(1)} ms`
   ).pipe(Effect.annotateLogs(jobAnnotations(job)))
 
-/** A field of another producer's job, which may be any length, as the worker's own lines quote it. */
-const quoted = (text: string) => Failure.bounded(text, Protocol.MAX_MESSAGE_BYTES)
+const { quoted } = Failure
 
 const jobAnnotations = (job: JobPayload.Job) => ({
   jid: quoted(job.jid),
