@@ -23,21 +23,17 @@ import {
   type EnterpriseRequiredError,
   type InvalidArgumentError,
   type InvalidUrlError,
-  JobValidationError,
-  ProtocolError,
-  type ServerError
+  JobValidationError
 } from "./Errors.js"
 import * as FaktoryUrl from "./FaktoryUrl.js"
-import type * as Handshake from "./Handshake.js"
+import * as PushBatcher from "./internal/client/pushBatcher.js"
+import * as Recorders from "./internal/observability/metrics.js"
+import * as Spans from "./internal/observability/spans.js"
+import { describeThrown } from "./internal/shared/describeThrown.js"
 import * as JobPayload from "./JobPayload.js"
 import * as Protocol from "./Protocol.js"
-import * as Replies from "./Replies.js"
-import type * as Resp from "./Resp.js"
+import type * as Replies from "./Replies.js"
 import type * as ServerInfo from "./ServerInfo.js"
-import { describeThrown } from "./internal/describeThrown.js"
-import * as PushBatcher from "./internal/pushBatcher.js"
-import * as Recorders from "./internal/metrics.js"
-import * as Spans from "./Spans.js"
 import { type TlsOptions, Transport } from "./Transport.js"
 
 /**
@@ -55,7 +51,7 @@ export interface ClientOptions {
   /** Most connections open at once. Default 10. */
   readonly poolSize?: number | undefined
   /** Makes every connection a worker connection (sends `wid` in HELLO). */
-  readonly worker?: Handshake.WorkerIdentity | undefined
+  readonly worker?: Protocol.WorkerIdentity | undefined
   readonly connectTimeout?: Duration.DurationInput | undefined
   readonly handshakeTimeout?: Duration.DurationInput | undefined
   readonly replyTimeout?: Duration.DurationInput | undefined
@@ -159,7 +155,7 @@ export interface Service {
   readonly ack: (jid: string) => Effect.Effect<void, CommandError>
   readonly fail: (failure: Protocol.Failure) => Effect.Effect<void, CommandError>
   /** Sends a heartbeat; returns the state the server holds for the worker. */
-  readonly beat: (beat: Protocol.Beat) => Effect.Effect<Protocol.WorkerState, CommandError>
+  readonly beat: (beat: Protocol.Beat) => Effect.Effect<Replies.BeatState, CommandError>
   readonly info: Effect.Effect<ServerInfo.ServerInfo, CommandError>
   /** Deletes every job and queue on the server. */
   readonly flush: Effect.Effect<void, CommandError>
@@ -205,23 +201,6 @@ export interface Service {
  * @category tags
  */
 export class Client extends Context.Tag("@effect-faktory/core/Client")<Client, Service>() {}
-
-/**
- * Turns an error reply into the error a user can act on.
- *
- * @example
- * ```ts
- * import { Client, Resp } from "@effect-faktory/core"
- *
- * const reply = Resp.errorReply("ERR", "Job not found x")
- * if (reply._tag === "ErrorReply") Client.errorFromReply("FAIL", reply) // ServerError
- * ```
- *
- * @since 0.1.0
- * @category errors
- */
-export const errorFromReply: (verb: string, reply: Resp.ErrorReply) => ServerError | EnterpriseRequiredError =
-  Replies.errorFrom
 
 const resolveUrl = (
   options: ClientOptions
@@ -278,10 +257,10 @@ export const make = (
     // Work the client starts outside its callers' fibers (gathered pushes) runs on the runtime
     // it was made in: its logger and tracer, not the default runtime's.
     const runtime = yield* Effect.runtime<never>()
-    // Observability (issue 14): metrics recorded on the push paths, labelled like the caller.
+    // Metrics recorded on the push paths carry the labels in effect where the client is made.
     const recorders = Recorders.makeRecorders(yield* FiberRef.get(FiberRef.currentMetricLabels))
     const pool = yield* ConnectionPool.make({
-      // Observability: a connection opens outside the span of the command that needed it.
+      // A connection opens outside the span of the command that needed it.
       open: Spans.detached(Effect.provideService(Connection.make(connectionOptions), Transport, transport)),
       size: poolSize,
       retry: options.connectRetry,
@@ -289,17 +268,8 @@ export const make = (
       address: url.address
     })
 
-    /** A command's reply, read by the command itself; a reply it cannot read names the server. */
-    const read = <A, E>(command: Protocol.Command<A, E>, reply: Resp.Reply): Either.Either<A, E | ProtocolError> => {
-      const result = command.reply(reply)
-      return Either.isLeft(result) && result.left instanceof ProtocolError
-        ? Either.left(result.left.at(url.address))
-        : result
-    }
-
     /** The one way a command goes out: over the pool, its reply read by the command itself. */
-    const send = <A, E>(command: Protocol.Command<A, E>): Effect.Effect<A, E | CommandError> =>
-      Effect.flatMap(pool.send(command), (reply) => read(command, reply))
+    const send: Service["send"] = pool.send
 
     const fromEither = <A, E>(either: Either.Either<A, E>): Effect.Effect<A, E> => either
 
@@ -322,7 +292,7 @@ export const make = (
         ? (job) => Effect.flatMap(PushBatcher.pushCommand(job), send)
         : PushBatcher.make({ pool, send, maxBatch: PUSH_BULK_BATCH_SIZE, connections: poolSize, runtime })
 
-    /** Checks, runs the middleware and sends; `traced` makes the producer span (see Spans.send). */
+    /** Checks, runs the middleware and sends; `traced` makes the producer span. */
     const pushNow = (
       input: JobPayload.JobInput,
       traced: boolean
@@ -331,7 +301,7 @@ export const make = (
       if (Either.isLeft(prepared)) return Effect.fail(prepared.left)
       const sending = (job: JobPayload.PushableJob) => {
         let sent = job
-        // Observability: push latency and the pushed counter, as the server's reply arrives.
+        // Push latency and the pushed counter, as the server's reply arrives.
         const startedAt = performance.now()
         return Effect.map(throughMiddleware(job, (final) => {
           sent = final
@@ -342,7 +312,7 @@ export const make = (
           return sent.jid
         })
       }
-      return traced ? Spans.send(prepared.right, sending) : sending(prepared.right)
+      return traced ? Spans.producer(prepared.right, sending) : sending(prepared.right)
     }
 
     // Plain combinators rather than a generator: a push is a handful of steps, and each
@@ -363,8 +333,8 @@ export const make = (
         }
       }
       if (jobs.length === 0) return { pushed: [], rejected: [] }
-      // Observability: a producer span whose trace context every job carries (see Spans.sendMany).
-      return yield* ((yield* Spans.isRecording) ? Spans.sendMany(jobs, sendBulk) : sendBulk(jobs))
+      // A producer span whose trace context every job carries.
+      return yield* ((yield* Spans.isRecording) ? Spans.producerMany(jobs, sendBulk) : sendBulk(jobs))
     })
 
     const sendBulk = Effect.fnUntraced(function*(jobs: ReadonlyArray<JobPayload.PushableJob>) {
@@ -400,8 +370,7 @@ export const make = (
     const fetch = Effect.fnUntraced(function*(queues: ReadonlyArray<string>) {
       const command = yield* fromEither(Protocol.fetch(queues))
       // FETCH holds its connection up to 2 s: borrowed alone, so nothing queues behind it.
-      const reply = yield* pool.useExclusive((connection) => connection.send(command))
-      return yield* read(command, reply)
+      return yield* pool.useExclusive((connection) => connection.send(command))
     }, Spans.withSpan("Faktory.fetch"))
 
     const queueCommand = (action: Protocol.QueueAction) =>

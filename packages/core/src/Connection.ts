@@ -2,8 +2,9 @@
  * One connection to a Faktory server, as a scoped resource: open the socket, read `HI`,
  * answer `HELLO`, then carry commands. Commands may be pipelined: the server answers each
  * connection strictly in order, so every command appends a reply slot to a FIFO and the
- * reader completes the oldest slot with each reply. On release the connection says `END`
- * and closes.
+ * reader completes the oldest slot with each reply, read by the command's own reader. This is
+ * where callbacks stop: what `send` returns is the command's typed value or error. On release
+ * the connection says `END` and closes.
  *
  * @since 0.1.0
  */
@@ -11,14 +12,16 @@ import type * as Socket from "@effect/platform/Socket"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as MutableList from "effect/MutableList"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import { AuthenticationError, ConnectionError, ProtocolError } from "./Errors.js"
 import type { FaktoryUrl } from "./FaktoryUrl.js"
-import * as Handshake from "./Handshake.js"
-import * as Protocol from "./Protocol.js"
+import { describeReply } from "./internal/wire/describeReply.js"
+import * as Handshake from "./internal/wire/handshake.js"
+import type * as Protocol from "./Protocol.js"
 import * as Resp from "./Resp.js"
 import { Transport, type TlsOptions } from "./Transport.js"
 
@@ -33,7 +36,7 @@ export interface ConnectionOptions {
   /** TLS settings; TLS is used when the URL's scheme is `tcp+tls`. */
   readonly tls?: TlsOptions | undefined
   /** Registers the connection as a worker (it must then BEAT). Producers leave this out. */
-  readonly worker?: Handshake.WorkerIdentity | undefined
+  readonly worker?: Protocol.WorkerIdentity | undefined
   /** TCP/TLS connect deadline. Default 5 seconds. */
   readonly connectTimeout?: Duration.DurationInput | undefined
   /** Deadline for HI, HELLO and OK. Default 5 seconds (the server allows 2). */
@@ -45,6 +48,15 @@ export interface ConnectionOptions {
   readonly replyTimeout?: Duration.DurationInput | undefined
   readonly decoder?: Resp.DecoderOptions | undefined
 }
+
+/**
+ * What sending on a connection can fail with, besides what the command's reply stands for:
+ * the connection broke or timed out, or the server sent bytes that are no reply.
+ *
+ * @since 0.4.0
+ * @category models
+ */
+export type SendError = ConnectionError | ProtocolError
 
 /**
  * An open, authenticated connection.
@@ -68,33 +80,32 @@ export interface Connection {
   /** `host:port` of the server. */
   readonly address: string
   /**
-   * Sends a command and waits for its reply. Error replies (`-ERR …`) are replies, not
-   * failures: what they mean depends on the command. Safe to call concurrently: replies are
-   * matched in order.
+   * Sends a command and reads its reply as the command says: its value, or the typed error
+   * the reply stands for. Safe to call concurrently: replies are matched in order.
    */
-  readonly send: (command: Protocol.Line) => Effect.Effect<Resp.Reply, ConnectionError | ProtocolError>
+  readonly send: <A, E>(command: Protocol.Command<A, E>) => Effect.Effect<A, E | SendError>
   /**
-   * Sends a command and hands its reply (or the connection's failure) to one of two
-   * callbacks, exactly once. The callback form of `send`, for code that keeps its own
-   * bookkeeping around a command without a fiber per step (the pool's `send`).
+   * Sends two commands in one write and completes with both readings, each as an `Either`
+   * (a refusal of one does not hide the other); it fails only when the connection does.
+   * `onFirst` sees the first's reading the moment its reply arrives, in the socket's callback:
+   * the worker sends a job's ACK or FAIL with its next FETCH, one round trip and one wake-up a
+   * job, and counts the report when its own reply arrives, not up to 2 s later with the
+   * FETCH's (measured: resuming the fiber for each reply cost a second wake-up a job).
    */
-  readonly unsafeSend: (
-    command: Protocol.Line,
-    onReply: (reply: Resp.Reply) => void,
-    onError: (error: ConnectionError | ProtocolError) => void
+  readonly sendPair: <A, E, B, F>(
+    first: Protocol.Command<A, E>,
+    second: Protocol.Command<B, F>,
+    onFirst?: (result: Either.Either<A, E>) => void
+  ) => Effect.Effect<readonly [Either.Either<A, E>, Either.Either<B, F>], SendError>
+  /**
+   * The callback form of `send`, for code below the fibers that keeps its own bookkeeping
+   * around a command (the pool): `onResult` is called once, with the reading of the reply or
+   * the connection's failure.
+   */
+  readonly unsafeSend: <A, E>(
+    command: Protocol.Command<A, E>,
+    onResult: (result: Either.Either<A, E | SendError>) => void
   ) => void
-  /**
-   * Sends two commands in one write and completes with both replies. `onFirst` sees the first
-   * reply the moment it arrives, in the socket's callback: the worker sends a job's ACK or FAIL
-   * with its next FETCH, one round trip and one wake-up a job, yet counts the report when its
-   * own reply arrives, not up to 2 s later with the FETCH's (measured: resuming the fiber for
-   * each reply cost a second wake-up a job).
-   */
-  readonly sendBoth: (
-    first: Protocol.Line,
-    second: Protocol.Line,
-    onFirst: (reply: Resp.Reply) => void
-  ) => Effect.Effect<readonly [Resp.Reply, Resp.Reply], ConnectionError | ProtocolError>
   /** `true` until the connection is closed or broken. */
   readonly isOpen: () => boolean
   /** Commands written whose replies have not arrived. */
@@ -102,7 +113,7 @@ export interface Connection {
   /** Closes the connection now, failing commands still in flight. */
   readonly close: Effect.Effect<void>
   /** Completes with the error that closed the connection. */
-  readonly closed: Effect.Effect<ConnectionError | ProtocolError>
+  readonly closed: Effect.Effect<SendError>
 }
 
 const closedByClient = "the connection was closed by the client"
@@ -111,7 +122,7 @@ interface ReplySlot {
   /** Called with the reply (a no-op once the caller was interrupted). */
   readonly onReply: (reply: Resp.Reply) => void
   /** Called instead when the connection fails first. */
-  readonly onError: (error: ConnectionError | ProtocolError) => void
+  readonly onError: (error: SendError) => void
   readonly verb: string
   readonly sentAt: number
   /** The connection's `stalledMillis` when the command was sent. */
@@ -190,8 +201,8 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
   })
 
   const pending = MutableList.empty<ReplySlot>()
-  let failure: ConnectionError | ProtocolError | undefined = undefined
-  const closedSignal = yield* Deferred.make<ConnectionError | ProtocolError>()
+  let failure: SendError | undefined = undefined
+  const closedSignal = yield* Deferred.make<SendError>()
 
   // One reply timer, armed by a command sent while none runs. It is neither re-armed nor
   // cleared per reply (measured: setting and clearing a timer per command was a tenth of a
@@ -231,7 +242,7 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
     if (timer === undefined) startTimer(replyTimeoutMillis)
   }
 
-  const shutdown = (cause: ConnectionError | ProtocolError) => {
+  const shutdown = (cause: SendError) => {
     if (failure !== undefined) return
     const error = cause._tag === "ProtocolError" ? cause.at(address) : cause
     failure = error
@@ -264,7 +275,7 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
           ? new ConnectionError({ reason: "TooManyConnections", address, detail: reply.message })
           : new ProtocolError({
             reason: "UnexpectedReply",
-            detail: `a reply arrived with no command waiting: ${Handshake.describeReply(reply)}`
+            detail: `a reply arrived with no command waiting: ${describeReply(reply)}`
           })
       )
       return
@@ -302,9 +313,9 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
   // an uninterruptible region (a pool's acquire), whose status forked fibers would inherit,
   // and then the scope could never stop them.
   // The greeting arrives unasked: its slot is the first in the FIFO, before any command.
-  let greeted: Effect.Effect<Resp.Reply, ConnectionError | ProtocolError> | undefined = undefined
-  let onGreeting: ((result: Effect.Effect<Resp.Reply, ConnectionError | ProtocolError>) => void) | undefined = undefined
-  const greet = (result: Effect.Effect<Resp.Reply, ConnectionError | ProtocolError>) => {
+  let greeted: Effect.Effect<Resp.Reply, SendError> | undefined = undefined
+  let onGreeting: ((result: Effect.Effect<Resp.Reply, SendError>) => void) | undefined = undefined
+  const greet = (result: Effect.Effect<Resp.Reply, SendError>) => {
     greeted = result
     onGreeting?.(result)
   }
@@ -315,7 +326,7 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
     onReply: (reply) => greet(Effect.succeed(reply)),
     onError: (error) => greet(Effect.fail(error))
   })
-  const awaitGreeting = Effect.async<Resp.Reply, ConnectionError | ProtocolError>((resume) => {
+  const awaitGreeting = Effect.async<Resp.Reply, SendError>((resume) => {
     if (greeted !== undefined) return resume(greeted)
     onGreeting = resume
   })
@@ -359,44 +370,59 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
     Effect.forkScoped
   )
 
-  // Slots are queued and lines written in one synchronous step, so concurrent senders put
-  // their slots in the FIFO in exactly the order their lines go out.
-  const unsafeSend = (
-    command: Protocol.Line,
-    onReply: (reply: Resp.Reply) => void,
-    onError: (error: ConnectionError | ProtocolError) => void
-  ): void => {
-    if (failure !== undefined) return onError(failure)
+  /**
+   * A command's reply as its reader reads it. A reply the reader cannot take names this
+   * server, since the same command may go to several.
+   */
+  const read = <A, E>(command: Protocol.Command<A, E>, reply: Resp.Reply): Either.Either<A, E> => {
+    const result = command.reply(reply)
+    if (Either.isLeft(result)) {
+      const error: unknown = result.left
+      // Only this package's own ProtocolError is renamed; `at` returns the same type.
+      if (error instanceof ProtocolError) return Either.left(error.at(address) as E)
+    }
+    return result
+  }
+
+  /**
+   * Queues a reply slot and the line in one synchronous step, so concurrent senders put their
+   * slots in the FIFO in exactly the order their lines go out.
+   */
+  const write = (command: Protocol.Command<unknown, unknown>, onReply: (reply: Resp.Reply) => void, onError: (error: SendError) => void) => {
     enqueueSlot({ verb: command.verb, sentAt: Date.now(), stalledAtSend: stalledMillis, onReply, onError })
     enqueueLine(command.line)
   }
 
-  const send = (command: Protocol.Line): Effect.Effect<Resp.Reply, ConnectionError | ProtocolError> =>
-    Effect.async((resume) =>
-      unsafeSend(command, (reply) => resume(Effect.succeed(reply)), (error) => resume(Effect.fail(error)))
-    )
+  const unsafeSend: Connection["unsafeSend"] = (command, onResult) => {
+    if (failure !== undefined) return onResult(Either.left(failure))
+    write(command, (reply) => onResult(read(command, reply)), (error) => onResult(Either.left(error)))
+  }
 
-  const sendBoth = (
-    first: Protocol.Line,
-    second: Protocol.Line,
-    onFirst: (reply: Resp.Reply) => void
-  ): Effect.Effect<readonly [Resp.Reply, Resp.Reply], ConnectionError | ProtocolError> =>
-    Effect.async((resume) => {
-      let firstReply: Resp.Reply | undefined = undefined
+  // An Either is an Effect: the reading is resumed with as it is.
+  const send: Connection["send"] = (command) => Effect.async((resume) => unsafeSend(command, resume))
+
+  const sendPair: Connection["sendPair"] = <A, E, B, F>(
+    first: Protocol.Command<A, E>,
+    second: Protocol.Command<B, F>,
+    onFirst?: (result: Either.Either<A, E>) => void
+  ) =>
+    Effect.async<readonly [Either.Either<A, E>, Either.Either<B, F>], SendError>((resume) => {
+      if (failure !== undefined) return resume(Effect.fail(failure))
+      let firstResult: Either.Either<A, E> | undefined = undefined
       let settled = false
-      const fail = (error: ConnectionError | ProtocolError) => {
+      const fail = (error: SendError) => {
         if (settled) return
         settled = true
         resume(Effect.fail(error))
       }
-      unsafeSend(first, (reply) => {
-        firstReply = reply
-        onFirst(reply)
+      write(first, (reply) => {
+        firstResult = read(first, reply)
+        onFirst?.(firstResult)
       }, fail)
-      unsafeSend(second, (reply) => {
-        if (settled || firstReply === undefined) return
+      write(second, (reply) => {
+        if (settled || firstResult === undefined) return
         settled = true
-        resume(Effect.succeed([firstReply, reply] as const))
+        resume(Effect.succeed([firstResult, read(second, reply)] as const))
       }, fail)
     })
 
@@ -404,7 +430,7 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
   const sayEnd = () => {
     if (failure !== undefined) return
     flush()
-    opened.write(Protocol.end.line)
+    opened.write("END\r\n")
     shutdown(new ConnectionError({ reason: "Closed", address, detail: closedByClient }))
   }
   yield* Effect.addFinalizer(() => Effect.sync(sayEnd))
@@ -420,9 +446,8 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
           : "the server requires a password and none was given"
       })
     }
-    const hello = Protocol.hello(Handshake.hello(hi, password, options.worker))
     helloSent = true
-    const reply = yield* send(hello).pipe(
+    yield* send(Handshake.helloCommand(hi, password, options.worker, address)).pipe(
       Effect.catchTag("ConnectionError", (error) =>
         error.reason === "Closed"
           ? Effect.fail(
@@ -434,21 +459,6 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
           )
           : Effect.fail(error))
     )
-    if (reply._tag === "ErrorReply") {
-      if (reply.message.toLowerCase().includes("password")) {
-        return yield* new AuthenticationError({ address, detail: reply.message })
-      }
-      return yield* new ProtocolError({
-        reason: "UnexpectedReply",
-        detail: `HELLO was refused: ${Handshake.describeReply(reply)}`
-      })
-    }
-    if (reply._tag !== "SimpleString" || reply.value !== "OK") {
-      return yield* new ProtocolError({
-        reason: "UnexpectedReply",
-        detail: `expected OK after HELLO, got ${Handshake.describeReply(reply)}`
-      })
-    }
   })
 
   const handshakeMillis = Duration.toMillis(options.handshakeTimeout ?? "5 seconds")
@@ -481,8 +491,8 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
   return {
     address,
     send,
+    sendPair,
     unsafeSend,
-    sendBoth,
     isOpen: () => failure === undefined,
     inFlight: () => MutableList.length(pending),
     close: Effect.sync(sayEnd),
@@ -492,25 +502,3 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
 
 const toClosed = (error: AuthenticationError, address: string) =>
   new ConnectionError({ reason: "Closed", address, detail: `closed after ${error.detail}` })
-
-/**
- * Sends a command and returns the connection's reply, over a connection that is opened and
- * closed around it. Handy for one-off administrative commands.
- *
- * @example
- * ```ts
- * import { Effect, Either } from "effect"
- * import { Connection, FaktoryUrl, Protocol } from "@effect-faktory/core"
- *
- * const url = Either.getOrThrow(FaktoryUrl.parse("tcp://localhost:7419"))
- * const reply = Connection.sendOnce({ url }, Protocol.info)
- * ```
- *
- * @since 0.1.0
- * @category constructors
- */
-export const sendOnce = (
-  options: ConnectionOptions,
-  command: Protocol.Line
-): Effect.Effect<Resp.Reply, ConnectionError | ProtocolError | AuthenticationError, Transport> =>
-  Effect.scoped(Effect.flatMap(make(options), (connection) => connection.send(command)))

@@ -23,10 +23,8 @@ import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import type { Connection } from "./Connection.js"
 import { type AuthenticationError, ConnectionError, type ProtocolError } from "./Errors.js"
+import { connectionInUse as inUse } from "./internal/observability/metrics.js"
 import type * as Protocol from "./Protocol.js"
-import type * as Resp from "./Resp.js"
-// Observability (issue 14): `inUse(±1)` where a connection is taken or given back.
-import { connectionInUse as inUse } from "./internal/metrics.js"
 
 /**
  * What opening a connection can fail with.
@@ -47,10 +45,10 @@ export interface ConnectionPool {
   ) => Effect.Effect<A, E | OpenError, R>
   /**
    * Sends one command on a shared connection (pipelined with other callers' commands) and
-   * waits for its reply, with no fiber steps around the command when an open connection is at
-   * hand (the common case), which is most of a push's cost.
+   * reads its reply as the command says, with no fiber steps around the command when an open
+   * connection is at hand (the common case), which is most of a push's cost.
    */
-  readonly send: (command: Protocol.Line) => Effect.Effect<Resp.Reply, OpenError>
+  readonly send: <A, E>(command: Protocol.Command<A, E>) => Effect.Effect<A, E | OpenError>
   /** Whether no shared command awaits its reply and no connection is being opened. */
   readonly isIdle: () => boolean
   /** Connections open now. */
@@ -304,17 +302,14 @@ export const make = (options: ConnectionPoolOptions): Effect.Effect<ConnectionPo
     }
 
     /** Sends on a connection already counted as used; the count drops as the reply arrives. */
-    const sendOn = (
+    const sendOn = <A, E>(
       entry: Entry,
-      command: Protocol.Line,
-      onResult: (result: Either.Either<Resp.Reply, OpenError>) => void
+      command: Protocol.Command<A, E>,
+      onResult: (result: Either.Either<A, E | OpenError>) => void
     ) =>
-      entry.connection.unsafeSend(command, (reply) => {
+      entry.connection.unsafeSend(command, (result) => {
         release(entry)
-        onResult(Either.right(reply))
-      }, (error) => {
-        release(entry)
-        onResult(Either.left(error))
+        onResult(result)
       })
 
     /**
@@ -322,10 +317,10 @@ export const make = (options: ConnectionPoolOptions): Effect.Effect<ConnectionPo
      * connection to writing the command, so the use is counted exactly as long as the
      * connection owes the reply; the wait itself stays interruptible.
      */
-    const sendSlowly = (command: Protocol.Line): Effect.Effect<Resp.Reply, OpenError> =>
+    const sendSlowly = <A, E>(command: Protocol.Command<A, E>): Effect.Effect<A, E | OpenError> =>
       Effect.uninterruptibleMask((restore) =>
         Effect.flatMap(acquireShared, (entry) => {
-          const reply = Deferred.unsafeMake<Resp.Reply, OpenError>(FiberId.none)
+          const reply = Deferred.unsafeMake<A, E | OpenError>(FiberId.none)
           sendOn(entry, command, (result) =>
             Deferred.unsafeDone(reply, Either.isRight(result) ? Exit.succeed(result.right) : Exit.fail(result.left)))
           return restore(Deferred.await(reply))
@@ -335,8 +330,8 @@ export const make = (options: ConnectionPoolOptions): Effect.Effect<ConnectionPo
     // Taking the connection and writing happen in one synchronous step: nothing can interrupt
     // between them. An interrupted caller leaves the connection counted as used until the
     // reply it is owed arrives, so no one else queues behind it meanwhile.
-    const send: ConnectionPool["send"] = (command) =>
-      Effect.async((resume) => {
+    const send: ConnectionPool["send"] = <A, E>(command: Protocol.Command<A, E>) =>
+      Effect.async<A, E | OpenError>((resume) => {
         const entry = takeShared()
         if (entry === undefined) return resume(sendSlowly(command))
         // An Either is an Effect: the reply or the failure, as is.

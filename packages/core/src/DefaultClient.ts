@@ -1,6 +1,7 @@
 /**
- * Module-level commands (`push`, `fetch`, `info`, …) that use the `Client` in context when
- * there is one, and otherwise a process-wide default client. So this works with no layer:
+ * Module-level commands for applications (`push`, `pushBulk`, `info`, the queue commands…)
+ * that use the `Client` in context when there is one, and otherwise a process-wide default
+ * client. So this works with no layer:
  *
  * ```ts
  * import { Effect } from "effect"
@@ -35,11 +36,8 @@
  */
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import type * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import { Client, type ClientOptions, make, type PushBulkResult, type Service as ClientService } from "./Client.js"
-import type * as ConnectionPool from "./ConnectionPool.js"
-import type * as Connection from "./Connection.js"
 import {
   type CommandError,
   type EnterpriseRequiredError,
@@ -209,68 +207,6 @@ export const pushBulk = (
   withClient((client) => client.pushBulk(jobs))
 
 /**
- * Reserves the next job from the queues, in priority order; `None` after 2 s without one.
- *
- * @example
- * ```ts
- * import { fetch } from "@effect-faktory/core"
- *
- * fetch(["critical", "default"])
- * ```
- *
- * @since 0.1.0
- * @category commands
- */
-export const fetch = (
-  queues: ReadonlyArray<string>
-): Effect.Effect<Option.Option<JobPayload.Job>, InvalidArgumentError | CommandError | DefaultClientError> =>
-  withClient((client) => client.fetch(queues))
-
-/**
- * @example
- * ```ts
- * import { ack } from "@effect-faktory/core"
- *
- * ack("0123456789abcdef")
- * ```
- *
- * @since 0.1.0
- * @category commands
- */
-export const ack = (jid: string): Effect.Effect<void, CommandError | DefaultClientError> =>
-  withClient((client) => client.ack(jid))
-
-/**
- * @example
- * ```ts
- * import { fail } from "@effect-faktory/core"
- *
- * fail({ jid: "0123456789abcdef", errtype: "Timeout", message: "mail server did not answer" })
- * ```
- *
- * @since 0.1.0
- * @category commands
- */
-export const fail = (failure: Protocol.Failure): Effect.Effect<void, CommandError | DefaultClientError> =>
-  withClient((client) => client.fail(failure))
-
-/**
- * @example
- * ```ts
- * import { beat } from "@effect-faktory/core"
- *
- * beat({ wid: "worker-1", rssKb: 40960 })
- * ```
- *
- * @since 0.1.0
- * @category commands
- */
-export const beat = (
-  payload: Protocol.Beat
-): Effect.Effect<Protocol.WorkerState, CommandError | DefaultClientError> =>
-  withClient((client) => client.beat(payload))
-
-/**
  * @example
  * ```ts
  * import { Effect } from "effect"
@@ -285,21 +221,6 @@ export const beat = (
 export const info: Effect.Effect<ServerInfo.ServerInfo, CommandError | DefaultClientError> = withClient((client) =>
   client.info
 )
-
-/**
- * Deletes every job and queue on the server.
- *
- * @example
- * ```ts
- * import { flush } from "@effect-faktory/core"
- *
- * const reset = flush
- * ```
- *
- * @since 0.1.0
- * @category commands
- */
-export const flush: Effect.Effect<void, CommandError | DefaultClientError> = withClient((client) => client.flush)
 
 /**
  * @example
@@ -418,22 +339,3 @@ export const track = (
   request: Protocol.TrackCommand
 ): Effect.Effect<string, EnterpriseRequiredError | CommandError | DefaultClientError> =>
   withClient((client) => client.track(request))
-
-/**
- * Lends one connection of the provided or default client, for pipelining.
- *
- * @example
- * ```ts
- * import { Effect } from "effect"
- * import { DefaultClient, Protocol } from "@effect-faktory/core"
- *
- * DefaultClient.withConnection((connection) => connection.send(Protocol.info))
- * ```
- *
- * @since 0.1.0
- * @category accessors
- */
-export const withConnection = <A, E, R>(
-  f: (connection: Connection.Connection) => Effect.Effect<A, E, R>
-): Effect.Effect<A, E | ConnectionPool.OpenError | DefaultClientError, R> =>
-  withClient((client) => client.withConnection(f))

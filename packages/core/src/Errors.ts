@@ -136,7 +136,12 @@ export class ProtocolError extends Schema.TaggedError<ProtocolError>()("Protocol
   reason: ProtocolErrorReason,
   detail: Schema.String,
   /** The server's `host:port`, once known (a reply reader alone does not know it). */
-  address: Schema.optional(Schema.String)
+  address: Schema.optional(Schema.String),
+  /**
+   * The jid of a fetched job that does not decode, when it can be read: such a job can still
+   * be FAILed, rather than left to wait out its reservation.
+   */
+  jid: Schema.optional(Schema.String)
 }) {
   override get message(): string {
     return `${this.reason}: ${this.detail}${this.address === undefined ? "" : ` (${this.address})`}`
@@ -144,7 +149,9 @@ export class ProtocolError extends Schema.TaggedError<ProtocolError>()("Protocol
 
   /** The same error, saying which server sent what it could not understand. */
   at(address: string): ProtocolError {
-    return this.address !== undefined ? this : new ProtocolError({ reason: this.reason, detail: this.detail, address })
+    return this.address !== undefined
+      ? this
+      : new ProtocolError({ reason: this.reason, detail: this.detail, address, ...(this.jid === undefined ? {} : { jid: this.jid }) })
   }
 }
 

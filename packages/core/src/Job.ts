@@ -1,7 +1,7 @@
 /**
  * Typed job definitions: define a job once, with a Schema for its arguments, and use the same
- * definition to push it (typed, encoded, validated before sending) and to handle it (the
- * worker decodes the arguments before calling the handler).
+ * definition to push it (typed, encoded, validated before sending) and to register its
+ * handler (a `JobHandler` layer; the worker decodes the arguments before calling it).
  *
  * Arguments are positional on the wire, so jobs stay interoperable with workers and producers
  * in Ruby, Go or Python: a tuple (or array) Schema maps onto `args` itself; any other Schema
@@ -9,26 +9,20 @@
  *
  * @since 0.1.0
  */
-import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import type * as Fiber from "effect/Fiber"
-import type * as FiberId from "effect/FiberId"
-import type * as FiberRefs from "effect/FiberRefs"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as ParseResult from "effect/ParseResult"
-import * as Runtime from "effect/Runtime"
-import type * as RuntimeFlags from "effect/RuntimeFlags"
 import * as Schema from "effect/Schema"
 import * as SchemaAST from "effect/SchemaAST"
-import * as Tracer from "effect/Tracer"
-import type { PushBulkResult } from "./Client.js"
-import * as DefaultClient from "./DefaultClient.js"
+import { Client, type PushBulkResult } from "./Client.js"
 import { type CommandError, JobValidationError } from "./Errors.js"
-import { describeThrown } from "./internal/describeThrown.js"
-import * as DurationInput from "./internal/durationInput.js"
+import { callerOf } from "./internal/shared/callerOf.js"
+import { describeThrown } from "./internal/shared/describeThrown.js"
+import * as DurationInput from "./internal/shared/durationInput.js"
+import * as JobHandler from "./JobHandler.js"
 import * as JobPayload from "./JobPayload.js"
 
 /**
@@ -57,274 +51,6 @@ export interface JobOptions {
 }
 
 /**
- * What a handler knows about the job it runs.
- *
- * @since 0.1.0
- * @category models
- */
-export interface JobContext {
-  readonly jid: string
-  readonly jobtype: string
-  readonly queue: string
-  readonly custom: Readonly<Record<string, unknown>>
-  /** How many times the job has failed before (0 on the first run). */
-  readonly retryCount: number
-  /** The last failure, when this is a retry. */
-  readonly failure: Option.Option<JobPayload.JobFailure>
-  /** The job as the server returned it. */
-  readonly payload: JobPayload.Job
-}
-
-/**
- * The job the current fiber is running, for code deep inside a handler.
- *
- * @example
- * ```ts
- * import { Effect } from "effect"
- * import { Job } from "@effect-faktory/core"
- *
- * const logJid = Effect.flatMap(Job.CurrentJob, (job) => Effect.log(`running ${job.jid}`))
- * ```
- *
- * @since 0.1.0
- * @category tags
- */
-export class CurrentJob extends Context.Tag("@effect-faktory/core/Job/CurrentJob")<CurrentJob, JobContext>() {}
-
-/**
- * Builds the context of a fetched job.
- *
- * @example
- * ```ts
- * import { Job } from "@effect-faktory/core"
- *
- * Job.contextOf({ jid: "0123456789ab", jobtype: "Ping", args: [] }).queue // "default"
- * ```
- *
- * @since 0.1.0
- * @category constructors
- */
-export const contextOf = (payload: JobPayload.Job): JobContext => ({
-  jid: payload.jid,
-  jobtype: payload.jobtype,
-  queue: payload.queue ?? "default",
-  custom: payload.custom ?? {},
-  retryCount: payload.failure === undefined ? 0 : payload.failure.retry_count + 1,
-  failure: Option.fromNullable(payload.failure),
-  payload
-})
-
-const HandlerEntryTypeId: unique symbol = Symbol.for("@effect-faktory/core/Job/HandlerEntry")
-
-const isHandlerEntry = (value: unknown): value is HandlerEntry =>
-  typeof value === "object" && value !== null && HandlerEntryTypeId in value
-
-/**
- * What the worker gives a job's fiber: its own fiber refs and runtime flags (loggers, log
- * level, interruptibility), the job's log annotations, and the job's span as parent of the
- * handler's spans.
- *
- * @since 0.1.0
- * @category models
- */
-export interface JobFiberOptions {
-  readonly fiberRefs: FiberRefs.FiberRefs
-  readonly runtimeFlags: RuntimeFlags.RuntimeFlags
-  readonly updateRefs?: ((refs: FiberRefs.FiberRefs, fiberId: FiberId.Runtime) => FiberRefs.FiberRefs) | undefined
-  readonly span?: Tracer.AnySpan | undefined
-  /** Runs around the handler (the worker's middleware). */
-  readonly around?: (<R>(job: JobContext, handler: Effect.Effect<unknown, unknown, R>) => Effect.Effect<unknown, unknown, R>) | undefined
-}
-
-/**
- * A registered handler, type-erased, as the worker finds it in its context.
- *
- * @since 0.1.0
- * @category models
- */
-export class HandlerEntry {
-  /** Found by brand, not `instanceof`: an application may load two copies of this package. */
-  readonly [HandlerEntryTypeId] = HandlerEntryTypeId
-  constructor(
-    readonly jobtype: string,
-    /**
-     * Starts the job in a fiber of its own: decodes the arguments (failing with
-     * `InvalidArgumentsError`) and runs the handler with its layer's services and
-     * `CurrentJob`. A handler that never suspends has finished when this returns.
-     */
-    readonly start: (
-      args: ReadonlyArray<unknown>,
-      context: JobContext,
-      options: JobFiberOptions
-    ) => Fiber.RuntimeFiber<unknown, unknown>,
-    readonly guardReservation: boolean,
-    /**
-     * Where `handle` or `handleWith` was called (file:line:column), when the runtime gives
-     * stack traces: named when two handlers claim one jobtype.
-     */
-    readonly registeredAt?: string | undefined
-  ) {}
-}
-
-/**
- * The call site of `fn`'s caller, from a stack trace taken without `fn`'s own frame (V8's
- * `Error.captureStackTrace`; elsewhere, or with stack traces off, none).
- */
-const callerOf = (fn: (...args: never) => unknown): string | undefined => {
-  if (typeof Error.captureStackTrace !== "function") return undefined
-  const holder: { stack?: string } = {}
-  Error.captureStackTrace(holder, fn)
-  const frame = holder.stack?.split("\n")[1]?.trim()
-  if (frame === undefined || !frame.startsWith("at ")) return undefined
-  // "at name (file:line:column)" or, for a top-level call, "at file:line:column".
-  const inParentheses = /\((.+)\)$/.exec(frame)
-  return inParentheses === null ? frame.slice(3) : inParentheses[1]
-}
-
-/**
- * A fetched job's arguments do not match its definition's Schema; the handler was not called.
- * The worker FAILs the job with errtype `InvalidArguments`.
- *
- * @example
- * ```ts
- * import { Job } from "@effect-faktory/core"
- *
- * new Job.InvalidArgumentsError({ jobtype: "SendEmail", detail: "[0]: Expected string" }).errtype // "InvalidArguments"
- * ```
- *
- * @since 0.1.0
- * @category errors
- */
-export class InvalidArgumentsError extends Schema.TaggedError<InvalidArgumentsError>()("InvalidArgumentsError", {
-  jobtype: Schema.String,
-  detail: Schema.String
-}) {
-  /** The errtype the worker reports. */
-  readonly errtype = "InvalidArguments"
-  override get message(): string {
-    return `invalid arguments for ${this.jobtype}: ${this.detail}`
-  }
-}
-
-/**
- * A handler returned something other than an Effect (a Promise from an `async` function, say).
- * The worker FAILs the job with errtype `HandlerReturnedNonEffect`.
- *
- * @example
- * ```ts
- * import { Job } from "@effect-faktory/core"
- *
- * new Job.NotAnEffectError({ jobtype: "SendEmail", returned: "a Promise" }).errtype // "HandlerReturnedNonEffect"
- * ```
- *
- * @since 0.2.0
- * @category errors
- */
-export class NotAnEffectError extends Schema.TaggedError<NotAnEffectError>()("NotAnEffectError", {
-  jobtype: Schema.String,
-  returned: Schema.String,
-  by: Schema.optional(Schema.String)
-}) {
-  /** The errtype the worker reports. */
-  readonly errtype = "HandlerReturnedNonEffect"
-  override get message(): string {
-    return `${this.by ?? "the handler"} for ${this.jobtype} returned ${this.returned}, not an Effect` +
-      (this.returned === "a Promise" ? " (wrap it: Effect.tryPromise(() => ...))" : "")
-  }
-}
-
-/**
- * What a handler or middleware returned instead of an Effect, in words.
- *
- * @example
- * ```ts
- * import { Job } from "@effect-faktory/core"
- *
- * Job.describeReturned(Promise.resolve(1)) // "a Promise"
- * ```
- *
- * @since 0.2.0
- * @category errors
- */
-export const describeReturned = (value: unknown): string =>
-  value === null
-    ? "null"
-    : value === undefined
-    ? "undefined"
-    : typeof value === "object" && "then" in value && typeof value.then === "function"
-    ? "a Promise"
-    : `a value of type ${typeof value}`
-
-/**
- * Calls a handler, checking what it returns: plain-JS callers (and unchecked casts) can hand back a
- * Promise, which would otherwise run unsupervised with its rejection unreported.
- */
-const callHandler = <A, E, R>(
-  handler: (args: A, context: JobContext) => Effect.Effect<unknown, E, R>,
-  args: A,
-  job: JobContext
-): Effect.Effect<unknown, E | NotAnEffectError, R> => {
-  const effect = handler(args, job)
-  if (Effect.isEffect(effect)) return effect
-  const returned: unknown = effect
-  if (typeof returned === "object" && returned !== null && "catch" in returned && typeof returned.catch === "function") {
-    // Observed, so that its rejection is not also an unhandled rejection of the process.
-    Reflect.apply(returned.catch, returned, [() => undefined])
-  }
-  return Effect.fail(new NotAnEffectError({ jobtype: job.jobtype, returned: describeReturned(returned) }))
-}
-
-/**
- * The service a handler layer provides. Each registration has its own key, so two handlers
- * for one jobtype both reach the worker, which refuses them.
- *
- * @since 0.1.0
- * @category models
- */
-export interface JobHandler<Name extends string> {
-  readonly _JobHandler: Name
-}
-
-let registrations = 0
-
-/**
- * The handlers in a context, by jobtype. Fails when a jobtype has two.
- *
- * @example
- * ```ts
- * import { Context } from "effect"
- * import { Job } from "@effect-faktory/core"
- *
- * Job.handlersIn(Context.empty()) // Either.right(Map {})
- * ```
- *
- * @since 0.1.0
- * @category handlers
- */
-export const handlersIn = (
-  context: Context.Context<never>
-): Effect.Effect<ReadonlyMap<string, HandlerEntry>, JobValidationError> => {
-  const found = new Map<string, HandlerEntry>()
-  for (const value of context.unsafeMap.values()) {
-    if (!isHandlerEntry(value)) continue
-    const first = found.get(value.jobtype)
-    if (first !== undefined) {
-      const places = first.registeredAt !== undefined && value.registeredAt !== undefined
-        ? ` (handle called at ${first.registeredAt} and at ${value.registeredAt})`
-        : ""
-      return Effect.fail(
-        new JobValidationError({
-          jobtype: value.jobtype,
-          detail: `two handlers are registered for this jobtype${places}: provide one handler layer per jobtype`
-        })
-      )
-    }
-    found.set(value.jobtype, value)
-  }
-  return Effect.succeed(found)
-}
-
-/**
  * A job type with typed arguments.
  *
  * @since 0.1.0
@@ -340,20 +66,23 @@ export interface JobDefinition<Name extends string, A, I> {
   readonly with: (options: JobOptions) => JobDefinition<Name, A, I>
   /** The wire payload for these arguments, encoded and checked. */
   readonly payload: (args: A) => Effect.Effect<JobPayload.PushableJob, JobValidationError>
-  /** Pushes a job with these arguments; returns its jid. */
-  readonly push: (args: A) => Effect.Effect<string, PushError>
+  /** Pushes a job with these arguments through the `Client` in context; returns its jid. */
+  readonly push: (args: A) => Effect.Effect<string, PushError, Client>
   /** Pushes a job to run at `at`. */
-  readonly pushAt: (args: A, at: Date) => Effect.Effect<string, PushError>
+  readonly pushAt: (args: A, at: Date) => Effect.Effect<string, PushError, Client>
   /** Pushes a job to run after `delay`. */
-  readonly pushIn: (args: A, delay: Duration.DurationInput) => Effect.Effect<string, PushError>
+  readonly pushIn: (args: A, delay: Duration.DurationInput) => Effect.Effect<string, PushError, Client>
   /** Pushes many jobs with PUSHB. */
-  readonly pushBulk: (args: ReadonlyArray<A>) => Effect.Effect<PushBulkResult, PushError>
+  readonly pushBulk: (args: ReadonlyArray<A>) => Effect.Effect<PushBulkResult, PushError, Client>
   /** Decodes the arguments of a fetched job. */
   readonly decodeArgs: (args: ReadonlyArray<unknown>) => Effect.Effect<A, ParseResult.ParseError>
-  /** A layer that registers `handler` for this jobtype with the worker. */
+  /**
+   * A layer that registers `handler` for this jobtype with the worker. The handler runs with
+   * `JobHandler.CurrentJob` and a `Client` (the worker's own, unless the layer is given one).
+   */
   readonly handle: <E, R>(
-    handler: (args: A, context: JobContext) => Effect.Effect<unknown, E, R>
-  ) => Layer.Layer<JobHandler<Name>, never, Exclude<R, CurrentJob>>
+    handler: (args: A, context: JobHandler.JobContext) => Effect.Effect<unknown, E, R>
+  ) => Layer.Layer<JobHandler.JobHandler<Name>, never, Exclude<R, JobHandler.CurrentJob | Client>>
   /**
    * `handle`, with the handler built by an Effect as the worker starts. The services taken
    * there must be present then: a missing one fails the start ("Service not found: app/Db"),
@@ -361,8 +90,8 @@ export interface JobDefinition<Name extends string, A, I> {
    * `faktory-worker` loads, which no compiler checks against the worker's layers.
    */
   readonly handleWith: <E, R, E2, R2>(
-    build: Effect.Effect<(args: A, context: JobContext) => Effect.Effect<unknown, E, R>, E2, R2>
-  ) => Layer.Layer<JobHandler<Name>, E2, R2 | Exclude<R, CurrentJob>>
+    build: Effect.Effect<(args: A, context: JobHandler.JobContext) => Effect.Effect<unknown, E, R>, E2, R2>
+  ) => Layer.Layer<JobHandler.JobHandler<Name>, E2, R2 | Exclude<R, JobHandler.CurrentJob | Client>>
 }
 
 /**
@@ -371,7 +100,7 @@ export interface JobDefinition<Name extends string, A, I> {
  * @since 0.1.0
  * @category models
  */
-export type PushError = JobValidationError | CommandError | DefaultClient.DefaultClientError
+export type PushError = JobValidationError | CommandError
 
 const isPositional = (schema: Schema.Schema.Any): boolean => SchemaAST.isTupleType(SchemaAST.encodedAST(schema.ast))
 
@@ -545,55 +274,22 @@ const makeDefinition = <Name extends string, A, I>(
       return prepared
     })
 
-  const pushPayload = (job: JobPayload.PushableJob) => DefaultClient.withClient((client) => client.push(job))
+  const pushPayload = (job: JobPayload.PushableJob) => Effect.flatMap(Client, (client) => client.push(job))
 
   const handleAt = <E, R>(
-    handler: (args: A, context: JobContext) => Effect.Effect<unknown, E, R>,
+    handler: (args: A, context: JobHandler.JobContext) => Effect.Effect<unknown, E, R>,
     registeredAt: string | undefined
-  ): Layer.Layer<JobHandler<Name>, never, Exclude<R, CurrentJob>> =>
-    Layer.effectContext(
-      Effect.map(Effect.context<Exclude<R, CurrentJob>>(), (services) => {
-        const run = (rawArgs: ReadonlyArray<unknown>, job: JobContext): Effect.Effect<unknown, unknown, R> => {
-          // Synchronous decoding first: it is cheaper. When it fails, the effectful decoding
-          // decides, as a Schema with asynchronous parts cannot decode synchronously.
-          const quick = decodeArgsSync(rawArgs)
-          if (Either.isRight(quick)) return callHandler(handler, quick.right, job)
-          return decodeArgs(rawArgs).pipe(
-            Effect.mapError((error) => new InvalidArgumentsError({ jobtype, detail: JobPayload.formatIssues(error) })),
-            Effect.flatMap((args) => callHandler(handler, args, job))
-          )
-        }
-        const entry = new HandlerEntry(
-          jobtype,
-          (rawArgs, job, options) => {
-            // One runtime per job, built rather than provided: the fiber starts with its
-            // services in place (providing them costs more than the rest of a small job).
-            // R is always within Exclude<R, CurrentJob> | CurrentJob; TypeScript cannot show
-            // it for a generic R, hence the one assertion.
-            const withJob = Context.add(services, CurrentJob, job) as Context.Context<R>
-            const context = options.span === undefined ? withJob : Context.add(withJob, Tracer.ParentSpan, options.span)
-            const runtime = Runtime.make({ context, fiberRefs: options.fiberRefs, runtimeFlags: options.runtimeFlags })
-            // Everything the user wrote runs inside the fiber: a handler or middleware that
-            // throws instead of returning an Effect is a defect of this job, reported like any
-            // other, never an exception in the worker's own code.
-            const handled = Effect.suspend(() => run(rawArgs, job))
-            return Runtime.runFork(runtime, options.around === undefined ? handled : options.around(job, handled), {
-              updateRefs: options.updateRefs
-            })
-          },
-          options.guardReservation ?? true,
-          registeredAt
-        )
-        const tag = Context.GenericTag<JobHandler<Name>, HandlerEntry>(
-          `@effect-faktory/core/JobHandler/${jobtype}/${++registrations}`
-        )
-        return Context.make(tag, entry)
-      })
-    )
+  ) =>
+    JobHandler.layer({
+      jobtype,
+      decodeSync: decodeArgsSync,
+      decode: decodeArgs,
+      handler,
+      guardReservation: options.guardReservation ?? true,
+      registeredAt
+    })
 
-  const handle = <E, R>(
-    handler: (args: A, context: JobContext) => Effect.Effect<unknown, E, R>
-  ): Layer.Layer<JobHandler<Name>, never, Exclude<R, CurrentJob>> => handleAt(handler, callerOf(handle))
+  const handle: JobDefinition<Name, A, I>["handle"] = (handler) => handleAt(handler, callerOf(handle))
   const handleWith: JobDefinition<Name, A, I>["handleWith"] = (build) => {
     const registeredAt = callerOf(handleWith)
     return Layer.unwrapEffect(Effect.map(build, (handler) => handleAt(handler, registeredAt)))
@@ -627,7 +323,7 @@ const makeDefinition = <Name extends string, A, I>(
       Array.isArray(many)
         ? Effect.flatMap(
           Effect.forEach(many, (args) => payload(args)),
-          (jobs) => DefaultClient.withClient((client) => client.pushBulk(jobs))
+          (jobs) => Effect.flatMap(Client, (client) => client.pushBulk(jobs))
         )
         : Effect.fail(new JobValidationError({ jobtype, detail: "pushBulk takes an array of arguments" })),
     decodeArgs: (args) => decodeArgs(args),

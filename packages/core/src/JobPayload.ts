@@ -13,8 +13,8 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as SchemaAST from "effect/SchemaAST"
 import { JobValidationError, ProtocolError } from "./Errors.js"
-import { brief, MAX_WHOLE } from "./internal/brief.js"
-import { describeThrown } from "./internal/describeThrown.js"
+import { brief, MAX_WHOLE } from "./internal/shared/brief.js"
+import { describeThrown } from "./internal/shared/describeThrown.js"
 
 const utf8 = new TextEncoder()
 

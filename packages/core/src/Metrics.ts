@@ -12,7 +12,7 @@
  */
 import * as Metric from "effect/Metric"
 import type * as MetricKeyType from "effect/MetricKeyType"
-import { keys } from "./internal/metrics.js"
+import { keys } from "./internal/observability/metrics.js"
 
 /**
  * `faktory_jobs_pushed`: jobs the server accepted, by `jobtype` and `queue`.

@@ -12,32 +12,22 @@ import * as Either from "effect/Either"
 import type * as Option from "effect/Option"
 import type { EnterpriseRequiredError, ProtocolError, ServerError } from "./Errors.js"
 import { InvalidArgumentError } from "./Errors.js"
-import type { Hello } from "./Handshake.js"
 import { DEFAULT_RETRY, type Job, type PushableJob } from "./JobPayload.js"
 import * as Replies from "./Replies.js"
 import type * as Resp from "./Resp.js"
 import type * as ServerInfo from "./ServerInfo.js"
 
 /**
- * A line to write: its verb (for errors and spans) and the whole line. What a connection
- * sends; a `Command` is one that also knows its reply.
- *
- * @since 0.2.0
- * @category models
- */
-export interface Line {
-  readonly verb: string
-  readonly line: string
-}
-
-/**
- * A command that knows its reply: `reply` reads the server's answer into an `A`, or fails
- * with the typed error `E` that the answer stands for.
+ * A command that knows its reply: its verb (for errors and spans), the whole line to write,
+ * and `reply`, which reads the server's answer into an `A`, or fails with the typed error `E`
+ * that the answer stands for.
  *
  * @since 0.1.0
  * @category models
  */
-export interface Command<A = Resp.Reply, E = never> extends Line {
+export interface Command<A = Resp.Reply, E = never> {
+  readonly verb: string
+  readonly line: string
   readonly reply: (reply: Resp.Reply) => Either.Either<A, E>
 }
 
@@ -52,10 +42,8 @@ export type ReplyError = ServerError | ProtocolError
 const text = (verb: string, argument: string | undefined): string =>
   argument === undefined ? `${verb}\r\n` : `${verb} ${argument}\r\n`
 
-const line = (verb: string, argument?: string): Line => ({ verb, line: text(verb, argument) })
-
-// One object, not a Line spread into a new one: every PUSH and ACK is one of these (measured
-// with 50 concurrent pushers: 10.3 KB allocated a push with the spread, 9.6 KB without).
+// One object built at once, not spread from another: every PUSH and ACK is one of these
+// (measured with 50 concurrent pushers: 10.3 KB allocated a push with a spread, 9.6 KB without).
 const command = <A, E>(
   verb: string,
   argument: string | undefined,
@@ -63,14 +51,13 @@ const command = <A, E>(
 ): Command<A, E> => ({ verb, line: text(verb, argument), reply })
 
 /**
- * A command from a line and its reader: for a command this module does not know, or a line
- * built ahead of time (the worker's FETCH with queues in a drawn order).
+ * A command from its verb, argument and reader: for a command this module does not know.
  *
  * @example
  * ```ts
  * import { Protocol, Replies } from "@effect-faktory/core"
  *
- * const fetchAB = Protocol.make("FETCH", "a b", Replies.fetched)
+ * const flush = Protocol.make("FLUSH", undefined, Replies.ok("FLUSH"))
  * ```
  *
  * @since 0.2.0
@@ -92,18 +79,18 @@ const pushBulkRefusals = Replies.json("PUSHB", Replies.RejectedJobs)
 const latencies = Replies.json("QUEUE", Replies.Latencies)
 
 /**
- * @since 0.1.0
- * @category commands
- */
-export const hello = (payload: Hello): Line => line("HELLO", JSON.stringify(payload))
-
-/**
- * `END`: the server closes the connection without replying.
+ * Who a worker connection is, as its HELLO says. Producers leave it out; a connection with a
+ * `wid` must BEAT.
  *
  * @since 0.1.0
- * @category commands
+ * @category models
  */
-export const end: Line = line("END")
+export interface WorkerIdentity {
+  readonly wid: string
+  readonly hostname: string
+  readonly pid: number
+  readonly labels: ReadonlyArray<string>
+}
 
 /**
  * @since 0.1.0
@@ -314,14 +301,6 @@ export const fail = (failure: Failure): Command<void, ReplyError> =>
   )
 
 /**
- * A worker's lifecycle state, as BEAT reports it and the server answers it.
- *
- * @since 0.1.0
- * @category models
- */
-export type WorkerState = "running" | "quiet" | "terminate"
-
-/**
  * What a heartbeat carries.
  *
  * @since 0.1.0
@@ -330,7 +309,7 @@ export type WorkerState = "running" | "quiet" | "terminate"
 export interface Beat {
   readonly wid: string
   /** The state the worker has moved to on its own; the server only moves state forward. */
-  readonly currentState?: WorkerState | undefined
+  readonly currentState?: Replies.BeatState | undefined
   /** Resident memory in kilobytes, shown on the Web UI's Busy page. */
   readonly rssKb?: number | undefined
 }
@@ -347,7 +326,7 @@ export interface Beat {
  * @since 0.1.0
  * @category commands
  */
-export const beat = (payload: Beat): Command<WorkerState, ReplyError> =>
+export const beat = (payload: Beat): Command<Replies.BeatState, ReplyError> =>
   command(
     "BEAT",
     JSON.stringify({

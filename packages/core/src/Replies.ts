@@ -13,11 +13,10 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { EnterpriseRequiredError, ProtocolError, ServerError } from "./Errors.js"
-import * as Handshake from "./Handshake.js"
 import * as JobPayload from "./JobPayload.js"
-import type * as Protocol from "./Protocol.js"
 import type * as Resp from "./Resp.js"
 import * as ServerInfo from "./ServerInfo.js"
+import { describeReply } from "./internal/wire/describeReply.js"
 
 /** The open-source server's answer to Enterprise commands. */
 const enterpriseMarker = "only available in Faktory Enterprise"
@@ -55,7 +54,7 @@ export const errorFrom = (verb: string, reply: Resp.ErrorReply): ServerError | E
  * @category errors
  */
 export const unexpected = (verb: string, reply: Resp.Reply): ProtocolError =>
-  new ProtocolError({ reason: "UnexpectedReply", detail: `unexpected reply to ${verb}: ${Handshake.describeReply(reply)}` })
+  new ProtocolError({ reason: "UnexpectedReply", detail: `unexpected reply to ${verb}: ${describeReply(reply)}` })
 
 /** An error reply to a command of the open-source server. */
 const serverError = (verb: string, reply: Resp.ErrorReply): ServerError =>
@@ -108,7 +107,8 @@ export const json = <A, I>(verb: string, schema: Schema.Schema<A, I>) => {
 
 /**
  * A FETCH reply: a job, or none when the queues stayed empty for the 2 s the server waits.
- * A job that does not decode fails with `ProtocolError` `MalformedPayload`.
+ * A job that does not decode fails with `ProtocolError` `MalformedPayload`, carrying its jid
+ * when one can be read, so that the job can still be FAILed.
  *
  * @example
  * ```ts
@@ -126,8 +126,12 @@ export const fetched = (
   switch (reply._tag) {
     case "NullBulk":
       return Either.right(Option.none())
-    case "BulkString":
-      return Either.map(JobPayload.decode(reply.value), Option.some)
+    case "BulkString": {
+      const decoded = JobPayload.decode(reply.value)
+      if (Either.isRight(decoded)) return Either.right(Option.some(decoded.right))
+      const jid = jidOf(reply.value)
+      return jid === undefined ? Either.left(decoded.left) : Either.left(new ProtocolError({ reason: decoded.left.reason, detail: decoded.left.detail, jid }))
+    }
     case "ErrorReply":
       return Either.left(serverError("FETCH", reply))
     case "SimpleString":
@@ -135,34 +139,29 @@ export const fetched = (
   }
 }
 
-/**
- * The jid of a FETCH reply whose job does not decode, when it has one: such a job can still
- * be FAILed, rather than left to wait out its reservation.
- *
- * @example
- * ```ts
- * import { Replies, Resp } from "@effect-faktory/core"
- *
- * Replies.jidOf(Resp.bulkString('{"jid":"abc","args":"oops"}')) // Option.some("abc")
- * ```
- *
- * @since 0.2.0
- * @category readers
- */
-export const jidOf = (reply: Resp.Reply): Option.Option<string> => {
-  if (reply._tag !== "BulkString") return Option.none()
+/** The jid of a job's JSON that does not decode as a job, when it has one. */
+const jidOf = (json: string): string | undefined => {
   try {
-    const parsed: unknown = JSON.parse(reply.value)
-    if (typeof parsed !== "object" || parsed === null || !("jid" in parsed)) return Option.none()
-    return typeof parsed.jid === "string" && parsed.jid !== "" ? Option.some(parsed.jid) : Option.none()
+    const parsed: unknown = JSON.parse(json)
+    if (typeof parsed !== "object" || parsed === null || !("jid" in parsed)) return undefined
+    return typeof parsed.jid === "string" && parsed.jid !== "" ? parsed.jid : undefined
   } catch {
-    return Option.none()
+    return undefined
   }
 }
 
-const BeatState = Schema.Struct({ state: Schema.Literal("quiet", "terminate") })
-const beatState = json("BEAT", BeatState)
-const running = Either.right<Protocol.WorkerState>("running")
+/**
+ * A worker's lifecycle state as BEAT carries it: the state a worker reports (`current_state`),
+ * and the state the server asks it to move to in its reply.
+ *
+ * @since 0.4.0
+ * @category models
+ */
+export type BeatState = "running" | "quiet" | "terminate"
+
+const BeatReply = Schema.Struct({ state: Schema.Literal("quiet", "terminate") })
+const beatState = json("BEAT", BeatReply)
+const running = Either.right<BeatState>("running")
 
 /**
  * A BEAT reply: `running` for `+OK`, else the state the server asks for.
@@ -177,7 +176,7 @@ const running = Either.right<Protocol.WorkerState>("running")
  * @since 0.2.0
  * @category readers
  */
-export const beat = (reply: Resp.Reply): Either.Either<Protocol.WorkerState, ServerError | ProtocolError> => {
+export const beat = (reply: Resp.Reply): Either.Either<BeatState, ServerError | ProtocolError> => {
   if (reply._tag === "SimpleString" && reply.value === "OK") return running
   return Either.map(beatState(reply), ({ state }) => state)
 }

@@ -2,10 +2,11 @@
  * The worker: a scoped service that fetches jobs, runs their handlers and reports each
  * outcome (ACK or FAIL), never more than `concurrency` at once.
  *
- * Its parts, each in a module of its own: this module holds the service and its lifecycle;
- * `internal/worker/processor` the `concurrency` fibers that FETCH, run and report;
- * `internal/worker/jobRunner` the job fibers (a `FiberSet`) and the reservation watchdog;
- * `internal/worker/failure` what a FAIL says about a Cause.
+ A job goes one way: a processor (one of `concurrency` fibers, each on a connection of its
+ * own) FETCHes it, the `JobRunner` runs it in a fiber of its own and says what to report, and
+ * the processor sends that report with its next FETCH. This module holds the service and its
+ * lifecycle (quiet, terminate); the worker's state has one owner, which the processors read.
+ *
  *
  * Lifecycle, as Faktory defines it:
  * - start: a first BEAT registers the worker. A wrong or missing password fails the start
@@ -19,33 +20,31 @@
  *
  * @since 0.1.0
  */
-import type * as Cause from "effect/Cause"
+import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
+import * as ConfigErrorModule from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Exit from "effect/Exit"
 import * as FiberRef from "effect/FiberRef"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Scope from "effect/Scope"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import * as SubscriptionRef from "effect/SubscriptionRef"
 import * as Client from "./Client.js"
 import * as ConnectionPool from "./ConnectionPool.js"
 import { type CommandError, InvalidArgumentError, type InvalidUrlError, type JobValidationError } from "./Errors.js"
-import * as DurationInput from "./internal/durationInput.js"
-import * as Recorders from "./internal/metrics.js"
-import * as Failure from "./internal/worker/failure.js"
-import * as JobRunner from "./internal/worker/jobRunner.js"
+import * as Recorders from "./internal/observability/metrics.js"
+import * as DurationInput from "./internal/shared/durationInput.js"
+import * as Lifecycle from "./internal/worker/lifecycle.js"
 import * as Processor from "./internal/worker/processor.js"
-import * as Job from "./Job.js"
+import * as JobHandler from "./JobHandler.js"
+import * as JobRunner from "./JobRunner.js"
 import * as Protocol from "./Protocol.js"
-import * as Replies from "./Replies.js"
-import * as Spans from "./Spans.js"
+import type * as Replies from "./Replies.js"
 import type { Transport } from "./Transport.js"
 
 /**
@@ -57,17 +56,6 @@ import type { Transport } from "./Transport.js"
  * @category models
  */
 export type Queues = ReadonlyArray<string> | Readonly<Record<string, number>>
-
-/**
- * Runs around every job: call `next` to run the handler (and inner middleware).
- *
- * @since 0.1.0
- * @category models
- */
-export type Middleware = <R>(
-  job: Job.JobContext,
-  next: Effect.Effect<unknown, unknown, R>
-) => Effect.Effect<unknown, unknown, R>
 
 /**
  * @since 0.1.0
@@ -89,14 +77,17 @@ export interface WorkerOptions {
   readonly pid?: number | undefined
   /** Resident memory in KB, reported with every heartbeat. */
   readonly rssKb?: (() => number) | undefined
-  /** Worker middleware, outermost first. */
-  readonly middleware?: ReadonlyArray<Middleware> | undefined
+  /** Worker middleware around every job, outermost first. */
+  readonly middleware?: ReadonlyArray<JobRunner.Middleware> | undefined
   /**
    * How long a guarded job may run, given its reservation in seconds. Default: 90% of it,
    * and at least 5 s short of it (the server never expires a reservation early).
    */
   readonly reservationLimit?: ((reserveForSeconds: number) => Duration.DurationInput) | undefined
-  /** How to reach the server (URL, password, TLS…). */
+  /**
+   * How to reach the server (URL, password, TLS…). The worker's client is also the `Client`
+   * its handlers get, unless their layer was given one.
+   */
   readonly client?: Client.ClientOptions | undefined
 }
 
@@ -120,8 +111,7 @@ export const MAX_CONCURRENCY = 1000
 export type WorkerState = "running" | "quiet" | "terminating" | "stopped"
 
 /**
- * What a running worker offers: the service of the `Worker` tag. (Named `Worker` before 0.2.0,
- * when the tag was a `GenericTag`; the name now belongs to the tag's class.)
+ * What a running worker offers: the service of the `Worker` tag.
  *
  * @since 0.2.0
  * @category models
@@ -162,49 +152,6 @@ export interface Service {
  */
 export class Worker extends Context.Tag("@effect-faktory/core/Worker")<Worker, Service>() {}
 
-
-/**
- * A fetched job's jobtype has no handler in this worker. errtype `UnknownJobType`.
- *
- * @example
- * ```ts
- * import { Worker } from "@effect-faktory/core"
- *
- * new Worker.UnknownJobTypeError({ jobtype: "Mystery" }).message // "no handler for jobtype Mystery"
- * ```
- *
- * @since 0.1.0
- * @category errors
- */
-export const UnknownJobTypeError = JobRunner.UnknownJobTypeError
-
-/**
- * @since 0.1.0
- * @category errors
- */
-export type UnknownJobTypeError = JobRunner.UnknownJobTypeError
-
-/**
- * A handler was still running when its reservation was about to run out. errtype
- * `ReservationExpired`.
- *
- * @example
- * ```ts
- * import { Worker } from "@effect-faktory/core"
- *
- * new Worker.ReservationExpiredError({ seconds: 60 }).errtype // "ReservationExpired"
- * ```
- *
- * @since 0.1.0
- * @category errors
- */
-export const ReservationExpiredError = JobRunner.ReservationExpiredError
-
-/**
- * @since 0.1.0
- * @category errors
- */
-export type ReservationExpiredError = JobRunner.ReservationExpiredError
 
 /**
  * Why a worker could not start: bad options, or a server that refuses it (a wrong password,
@@ -272,77 +219,23 @@ export const queueOrder = (queues: Queues, random: () => number = Math.random): 
   return order
 }
 
-/**
- * How a failed job is reported: errtype, message and backtrace from its Cause. A typed
- * failure reports its `errtype` (when it has one), tag or name; a defect its error's name
- * (`Defect` for a thrown string, `null` or `undefined`); an interruption `Shutdown`.
- *
- * @example
- * ```ts
- * import { Cause } from "effect"
- * import { Worker } from "@effect-faktory/core"
- *
- * Worker.describeFailure(Cause.die(new TypeError("x is undefined"))).errtype // "TypeError"
- * ```
- *
- * @since 0.1.0
- * @category outcomes
- */
-export const describeFailure: (
-  cause: Cause.Cause<unknown>
-) => { readonly errtype: string; readonly message: string; readonly backtrace: ReadonlyArray<string> } = Failure.describe
-
-/**
- * The default reservation guard: 90% of the reservation, and at least 5 s short of it.
- *
- * @example
- * ```ts
- * import { Duration } from "effect"
- * import { Worker } from "@effect-faktory/core"
- *
- * Duration.toSeconds(Worker.defaultReservationLimit(1800)) // 1620
- * ```
- *
- * @since 0.1.0
- * @category outcomes
- */
-export const defaultReservationLimit: (reserveForSeconds: number) => Duration.Duration = JobRunner.defaultReservationLimit
-
 /** Between attempts to reach the server at start: 100 ms doubling to 10 s, jittered. */
 const startBackoff = (attempt: number) =>
   Duration.millis(Math.min(10_000, 100 * 2 ** Math.min(attempt, 10)) * (0.5 + Math.random()))
 
-const publicState = (phase: Processor.Phase): WorkerState =>
+const publicState = (phase: Lifecycle.Phase): WorkerState =>
   phase === "draining" || phase === "pastDeadline" ? "terminating" : phase
 
-/**
- * Builds and starts a worker; it stops (terminate) when the scope closes.
- *
- * Handlers are found in the context: provide the layers that `Job.define(…).handle(…)`
- * returns. The start fails when the server refuses the worker (a wrong or missing password:
- * `AuthenticationError`); a server that cannot be reached yet is retried with backoff, with
- * one warning.
- *
- * @example
- * ```ts
- * import { Effect, Schema } from "effect"
- * import { Job, Worker } from "@effect-faktory/core"
- *
- * const Ping = Job.define("Ping", { args: Schema.Tuple(Schema.String) })
- * const program = Effect.gen(function* () {
- *   const worker = yield* Worker.make({ queues: ["default"], concurrency: 5 })
- *   yield* worker.awaitStopped
- * }).pipe(Effect.scoped, Effect.provide(Ping.handle(([who]) => Effect.log(`pong ${who}`))))
- * ```
- *
- * @since 0.1.0
- * @category constructors
- */
-export const make = (
-  options: WorkerOptions = {}
-): Effect.Effect<Service, StartError, Scope.Scope | Transport> =>
+interface CheckedOptions {
+  readonly queues: Queues
+  readonly concurrency: number
+  readonly shutdownTimeout: Duration.Duration
+  readonly heartbeatInterval: Duration.Duration
+}
+
+/** The options `make` refuses, each with a message that says what to write instead. */
+const checkOptions = (options: WorkerOptions): Effect.Effect<CheckedOptions, InvalidArgumentError> =>
   Effect.gen(function*() {
-    const handlers = yield* Job.handlersIn(yield* Effect.context<never>())
     const queues = options.queues ?? ["default"]
     const concurrency = options.concurrency ?? 20
     if (!Number.isSafeInteger(concurrency) || concurrency < 1 || concurrency > MAX_CONCURRENCY) {
@@ -377,8 +270,7 @@ export const make = (
       // Tried at start on two reservations: a limit that is no duration was found only at the
       // first guarded job, after its handler had run, which then FAILed for the worker's mistake.
       for (const seconds of [60, 1800]) {
-        const limit = JobRunner.reservationLimitMillis(options.reservationLimit, seconds)
-        if (limit === undefined) {
+        if (JobRunner.reservationLimitMillis(options.reservationLimit, seconds) === undefined) {
           return yield* new InvalidArgumentError({
             command: "Worker",
             detail: `reservationLimit(${seconds}) is not a finite duration above 0 (${DurationInput.howToWrite})`
@@ -394,79 +286,86 @@ export const make = (
           "(the server reaps a worker silent for 60 s; shorter than a second only loads it)"
       })
     }
+    return { queues, concurrency, shutdownTimeout, heartbeatInterval }
+  })
+
+/**
+ * Builds and starts a worker; it stops (terminate) when the scope closes.
+ *
+ * Handlers are found in the context: provide the layers that `Job.define(…).handle(…)`
+ * returns. The start fails when the server refuses the worker (a wrong or missing password:
+ * `AuthenticationError`); a server that cannot be reached yet is retried with backoff, with
+ * one warning.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Job, Worker } from "@effect-faktory/core"
+ *
+ * const Ping = Job.define("Ping", { args: Schema.Tuple(Schema.String) })
+ * const program = Effect.gen(function* () {
+ *   const worker = yield* Worker.make({ queues: ["default"], concurrency: 5 })
+ *   yield* worker.awaitStopped
+ * }).pipe(Effect.scoped, Effect.provide(Ping.handle(([who]) => Effect.log(`pong ${who}`))))
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  options: WorkerOptions = {}
+): Effect.Effect<Service, StartError, Scope.Scope | Transport> =>
+  Effect.gen(function*() {
+    const handlers = yield* JobHandler.collect(yield* Effect.context<never>())
+    const { concurrency, heartbeatInterval, queues, shutdownTimeout } = yield* checkOptions(options)
     const wid = options.wid ?? randomWid()
-    // Queue names are checked once; each FETCH line is then only a join.
+    // Queue names are checked here, once; weighted queues draw an order for each FETCH.
     const strictFetch = yield* Protocol.fetch(queueOrder(queues))
     const fetchCommand = (): Processor.FetchCommand =>
-      Array.isArray(queues) ? strictFetch : Protocol.make("FETCH", queueOrder(queues).join(" "), Replies.fetched)
+      Array.isArray(queues) ? strictFetch : Either.getOrElse(Protocol.fetch(queueOrder(queues)), () => strictFetch)
     const client = yield* Client.make({
       ...options.client,
-      // One connection per processor, one for heartbeats, one spare for reports.
+      // One connection per processor, one for heartbeats, one spare for reports and the
+      // handlers' pushes.
       poolSize: concurrency + 2,
       worker: { wid, hostname: options.hostname ?? "unknown", pid: options.pid ?? 0, labels: options.labels ?? [] }
     })
     const address = client.url.address
-
-    const phase = yield* SubscriptionRef.make<Processor.Phase>("running")
-    // The phase's value as of its last change, read by processors twice a job without a fiber
-    // step. Written only inside `changePhase`, in the same synchronous step as the ref.
-    let phaseNow: Processor.Phase = "running"
-    const changePhase = <A>(f: (current: Processor.Phase) => readonly [A, Processor.Phase]) =>
-      SubscriptionRef.modify(phase, (current) => {
-        const [result, next] = f(current)
-        phaseNow = next
-        return [result, next]
-      })
-    const gate = yield* Effect.makeLatch(true)
-    const stopping = yield* Deferred.make<void>()
-    const stopped = yield* Deferred.make<void>()
-    /** Completed by terminateNow: terminate's waits end at once (after HURRIED_WAIT). */
-    const hurried = yield* Deferred.make<void>()
-    // The jobs' set lives in a scope of its own, closed without waiting: a job abandoned at
-    // shutdown (see terminate) would otherwise hold the worker's scope open for ever.
-    const jobsScope = yield* Scope.make()
-    yield* Effect.addFinalizer(() => Effect.forkDaemon(Scope.close(jobsScope, Exit.void)))
-    const jobs = yield* FiberSet.make<unknown, unknown>().pipe(Scope.extend(jobsScope))
+    const lifecycle = yield* Lifecycle.make(address)
+    const { gate, hurried, outage, stopped, stopping } = lifecycle
     const processors = yield* FiberSet.make<void>()
-    const lifecycle = yield* FiberSet.make<void>()
-    const counts = { acked: 0, failed: 0, interrupted: 0, unreported: 0 }
-    const outage = Processor.makeOutage(address)
+    const lifecycleFibers = yield* FiberSet.make<void>()
     const startedAt = performance.now()
     // The metrics carry the labels in effect where the worker is made (Effect.tagMetrics).
     const recorders = Recorders.makeRecorders(yield* FiberRef.get(FiberRef.currentMetricLabels))
-    // Derived from the set itself: outside a fiber (the sync getter), a run of its size.
-    const runningJobs = () => Effect.runSync(FiberSet.size(jobs))
-
-    const runner = JobRunner.make({
+    const runner = yield* JobRunner.make({
       handlers,
-      jobs,
-      middleware: options.middleware ?? [],
-      reservationLimit: options.reservationLimit,
-      // Each job gets a consumer span when a tracer records them (see Spans).
-      tracing: yield* Spans.isRecording,
-      clock: yield* Effect.clock
+      middleware: options.middleware,
+      client,
+      guardReservations: true,
+      reservationLimit: options.reservationLimit
     })
 
-    const beat = (state: Processor.Phase) =>
+    const beat = (phase: Lifecycle.Phase) =>
       client.beat({
         wid,
-        currentState: state === "quiet" ? "quiet" : state === "running" ? undefined : "terminate",
+        currentState: phase === "quiet" ? "quiet" : phase === "running" ? undefined : "terminate",
         rssKb: options.rssKb?.()
       })
 
     const beatOnce = Effect.gen(function*() {
-      const reply = yield* Effect.flatMap(SubscriptionRef.get(phase), (state) =>
-        beat(state).pipe(
-          Effect.catchIf(
-            (error) => error._tag === "ServerError" && error.detail.startsWith("unknown worker"),
-            () =>
-              // The server dropped us (a stall, a restart): a fresh connection says HELLO again.
-              Effect.logWarning("the server no longer knows this worker; registering again").pipe(
-                Effect.zipRight(client.withConnection((connection) => connection.close)),
-                Effect.zipRight(beat(state))
-              )
-          )
-        ))
+      const phase = lifecycle.phase()
+      const reply = yield* beat(phase).pipe(
+        Effect.catchIf(
+          (error) => error._tag === "ServerError" && error.detail.toLowerCase().startsWith("unknown worker"),
+          () =>
+            // The server dropped us (a stall, a restart): a fresh connection says HELLO again.
+            Effect.logWarning("the server no longer knows this worker; registering again").pipe(
+              Effect.zipRight(client.withConnection((connection) => connection.close)),
+              Effect.zipRight(beat(phase))
+            )
+        )
+      )
       yield* obey(reply)
     }).pipe(
       // During an outage the processors' one WARN has said it; each failed beat is DEBUG then.
@@ -479,11 +378,11 @@ export const make = (
     )
 
     /** What a BEAT reply asks for. */
-    const obey = (reply: Protocol.WorkerState) =>
-      reply === "quiet" ? quiet : reply === "terminate" ? Effect.asVoid(FiberSet.run(lifecycle, terminate)) : Effect.void
+    const obey = (reply: Replies.BeatState) =>
+      reply === "quiet" ? quiet : reply === "terminate" ? Effect.asVoid(FiberSet.run(lifecycleFibers, terminate)) : Effect.void
 
     const quiet = Effect.flatMap(
-      changePhase((current) => current === "running" ? [true, "quiet"] : [false, current]),
+      lifecycle.transition((current) => current === "running" ? [true, "quiet"] : [false, current]),
       (changed) => changed ? Effect.zipRight(gate.close, Effect.logInfo("quiet: no longer fetching")) : Effect.void
     )
 
@@ -509,7 +408,7 @@ export const make = (
      * (the pool says END as the scope closes).
      */
     const terminate: Effect.Effect<void> = Effect.uninterruptible(Effect.gen(function*() {
-      const first = yield* changePhase((current) =>
+      const first = yield* lifecycle.transition((current) =>
         current === "running" || current === "quiet" ? [true, "draining"] : [false, current])
       if (!first) return yield* Deferred.await(stopped)
       yield* Deferred.succeed(stopping, undefined)
@@ -517,13 +416,13 @@ export const make = (
       // finish it, and a FETCH in flight may still bring one, which runs like the others.
       yield* gate.open
       yield* Effect.logInfo(
-        `terminating: waiting up to ${Duration.format(shutdownTimeout)} for ${runningJobs()} running jobs` +
+        `terminating: waiting up to ${Duration.format(shutdownTimeout)} for ${runner.running()} running jobs` +
           " and the FETCHes in flight (the server answers those within 2 s)"
       )
       const drained = yield* untilProcessorsEnd(shutdownTimeout)
       if (Option.isNone(drained)) {
-        yield* changePhase(() => [undefined, "pastDeadline"])
-        const left = runningJobs()
+        yield* lifecycle.transition(() => [undefined, "pastDeadline"])
+        const left = runner.running()
         if (left > 0) yield* Effect.logWarning(`interrupting ${left} jobs still running; they are FAILed as Shutdown`)
         yield* runner.interruptAll
         // Their processors report them. A job that ignores its interruption (uninterruptible)
@@ -546,7 +445,8 @@ export const make = (
       }
       // Processors still retrying a report (the server is away) give up here; each says so.
       yield* FiberSet.clear(processors)
-      yield* changePhase(() => [undefined, "stopped"])
+      yield* lifecycle.transition(() => [undefined, "stopped"])
+      const counts = lifecycle.counts()
       const summary = `stopped: ${counts.acked} acked, ${counts.failed} failed (${counts.interrupted} interrupted by shutdown)` +
         `${counts.unreported === 0 ? "" : `, ${counts.unreported} not reported (the server was away)`}; ` +
         `up ${Duration.format(Duration.millis(Math.round(performance.now() - startedAt)))}`
@@ -575,29 +475,11 @@ export const make = (
     })
 
     yield* Effect.addFinalizer(() => terminate)
-    yield* runner.watchdog.pipe(Effect.interruptible, Effect.forkScoped)
     yield* Effect.forever(Effect.zipRight(Effect.sleep(heartbeatInterval), beatOnce)).pipe(
       Effect.interruptible,
       Effect.forkScoped
     )
-    const processor = Processor.make({
-      client,
-      runner,
-      gate,
-      phase: () => phaseNow,
-      stopping,
-      fetchCommand,
-      recordUnreported: () => {
-        counts.unreported++
-      },
-      recordReport: (acked, errtype) => {
-        if (acked) counts.acked++
-        else counts.failed++
-        if (errtype === "Shutdown") counts.interrupted++
-      },
-      outage,
-      recorders
-    })
+    const processor = Processor.make({ client, runner, lifecycle, fetchCommand, recorders })
     for (let i = 0; i < concurrency; i++) yield* FiberSet.run(processors, processor)
     const jobtypes = [...handlers.keys()].sort()
     yield* Effect.logInfo(
@@ -612,19 +494,22 @@ export const make = (
 
     return Worker.of({
       wid,
-      state: Effect.map(SubscriptionRef.get(phase), publicState),
-      stateChanges: Stream.changes(Stream.map(phase.changes, publicState)),
-      running: runningJobs,
-      processed: () => ({ acked: counts.acked, failed: counts.failed }),
+      state: Effect.sync(() => publicState(lifecycle.phase())),
+      stateChanges: Stream.changes(Stream.map(lifecycle.phases, publicState)),
+      running: runner.running,
+      processed: () => {
+        const { acked, failed } = lifecycle.counts()
+        return { acked, failed }
+      },
       quiet,
-      terminate: Effect.zipRight(FiberSet.run(lifecycle, terminate), Deferred.await(stopped)),
+      terminate: Effect.zipRight(FiberSet.run(lifecycleFibers, terminate), Deferred.await(stopped)),
       terminateNow: Effect.gen(function*() {
         if (yield* Deferred.succeed(hurried, undefined)) {
           yield* Effect.logWarning(
-            `terminating now: ${runningJobs()} running jobs are interrupted and FAILed as Shutdown, so that the server retries them`
+            `terminating now: ${runner.running()} running jobs are interrupted and FAILed as Shutdown, so that the server retries them`
           )
         }
-        yield* FiberSet.run(lifecycle, terminate)
+        yield* FiberSet.run(lifecycleFibers, terminate)
         yield* Deferred.await(stopped)
       }),
       awaitStopped: Deferred.await(stopped)
@@ -656,3 +541,72 @@ export const layer = (
   options: WorkerOptions = {}
 ): Layer.Layer<Worker, StartError, Transport> =>
   Layer.scoped(Worker, make(options))
+
+/**
+ * A worker layer whose options come from `Config`, as `Client.layerConfig` does for the client:
+ * the environment (or any `ConfigProvider`) configures the worker, and what it says is checked
+ * as `make` checks options, with the same messages. `queuesConfig` reads queues (with weights)
+ * from one variable.
+ *
+ * @example
+ * ```ts
+ * import { Config } from "effect"
+ * import { Worker } from "@effect-faktory/core"
+ *
+ * const WorkerLive = Worker.layerConfig({
+ *   queues: Worker.queuesConfig("WORKER_QUEUES"), // "critical:3,default:1", or "critical,default"
+ *   concurrency: Config.integer("WORKER_CONCURRENCY").pipe(Config.withDefault(20)),
+ *   labels: Config.array(Config.string(), "WORKER_LABELS").pipe(Config.withDefault([])),
+ *   shutdownTimeout: Config.duration("WORKER_SHUTDOWN_TIMEOUT").pipe(Config.withDefault("25 seconds"))
+ * })
+ * ```
+ *
+ * @since 0.4.0
+ * @category layers
+ */
+export const layerConfig = (
+  config: Config.Config.Wrap<WorkerOptions>
+): Layer.Layer<Worker, StartError, Transport> => Layer.scoped(Worker, Effect.flatMap(Config.unwrap(config), make))
+
+/**
+ * Queues from one configuration value: names separated by commas, each with an optional weight
+ * after a colon (`critical:3,mail:1`). Without weights the order is strict priority; once any
+ * queue has a weight, one without weighs 1. Names and weights are checked when the worker
+ * starts, with `make`'s messages.
+ *
+ * @example
+ * ```ts
+ * import { ConfigProvider, Effect } from "effect"
+ * import { Worker } from "@effect-faktory/core"
+ *
+ * const queues = Effect.withConfigProvider(
+ *   Worker.queuesConfig("QUEUES"),
+ *   ConfigProvider.fromMap(new Map([["QUEUES", "critical:3,default"]]))
+ * ) // { critical: 3, default: 1 }
+ * ```
+ *
+ * @since 0.4.0
+ * @category config
+ */
+export const queuesConfig = (name: string): Config.Config<Queues> =>
+  Config.mapOrFail(Config.string(name), (text): Either.Either<Queues, ConfigError.ConfigError> => {
+    const parts = text.split(",").map((part) => part.trim()).filter((part) => part !== "")
+    if (parts.length === 0) return Either.left(ConfigErrorModule.InvalidData([], `expected queue names, got ${JSON.stringify(text)}`))
+    const entries: Array<readonly [string, number | undefined]> = []
+    for (const part of parts) {
+      const colon = part.lastIndexOf(":")
+      if (colon === -1) {
+        entries.push([part, undefined])
+        continue
+      }
+      const weight = Number(part.slice(colon + 1))
+      if (part.slice(colon + 1).trim() === "" || !Number.isFinite(weight)) {
+        return Either.left(
+          ConfigErrorModule.InvalidData([], `queue ${JSON.stringify(part)}: the weight after ":" must be a number`)
+        )
+      }
+      entries.push([part.slice(0, colon), weight])
+    }
+    if (entries.every(([, weight]) => weight === undefined)) return Either.right(entries.map(([queue]) => queue))
+    return Either.right(Object.fromEntries(entries.map(([queue, weight]) => [queue, weight ?? 1])))
+  })

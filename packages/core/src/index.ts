@@ -1,6 +1,7 @@
 /**
- * Effect-native Faktory: protocol, connections, the client and job payloads. Platform-free;
- * pair it with `@effect-faktory/node` for sockets.
+ * Effect-native Faktory: the wire protocol, connections, the client, typed jobs, their
+ * handlers and runner, and the worker. Platform-free; pair it with `@effect-faktory/node` for
+ * sockets.
  *
  * @since 0.1.0
  */
@@ -16,11 +17,13 @@ export * as DefaultClient from "./DefaultClient.js"
 /** @since 0.1.0 */
 export * as FaktoryUrl from "./FaktoryUrl.js"
 /** @since 0.1.0 */
-export * as Handshake from "./Handshake.js"
-/** @since 0.1.0 */
 export * as Job from "./Job.js"
+/** @since 0.4.0 */
+export * as JobHandler from "./JobHandler.js"
 /** @since 0.1.0 */
 export * as JobPayload from "./JobPayload.js"
+/** @since 0.4.0 */
+export * as JobRunner from "./JobRunner.js"
 /** @since 0.3.0 */
 export * as Metrics from "./Metrics.js"
 /** @since 0.1.0 */
@@ -31,10 +34,6 @@ export * as Replies from "./Replies.js"
 export * as Resp from "./Resp.js"
 /** @since 0.1.0 */
 export * as ServerInfo from "./ServerInfo.js"
-/** @since 0.1.0 */
-export * as Sha256 from "./Sha256.js"
-/** @since 0.1.0 */
-export * as Spans from "./Spans.js"
 /** @since 0.3.0 */
 export * as TraceContext from "./TraceContext.js"
 /** @since 0.1.0 */
@@ -45,38 +44,15 @@ export * as Worker from "./Worker.js"
 /** @since 0.1.0 */
 export * from "./Errors.js"
 
-// The module-level commands of DefaultClient, each documented there.
+// The commands applications call, each documented in DefaultClient; they use the `Client` in
+// context, else the default client. A worker's own commands (FETCH, ACK, FAIL, BEAT) and FLUSH
+// are on `Client.Service`.
 export {
   /**
    * @since 0.1.0
    * @category commands
    */
-  ack,
-  /**
-   * @since 0.1.0
-   * @category commands
-   */
   batch,
-  /**
-   * @since 0.1.0
-   * @category commands
-   */
-  beat,
-  /**
-   * @since 0.1.0
-   * @category commands
-   */
-  fail,
-  /**
-   * @since 0.1.0
-   * @category commands
-   */
-  fetch,
-  /**
-   * @since 0.1.0
-   * @category commands
-   */
-  flush,
   /**
    * @since 0.1.0
    * @category commands

@@ -1,5 +1,5 @@
 import { describe, expect, it, layer } from "@effect/vitest"
-import { Client, Job, JobPayload, Protocol, Worker } from "@effect-faktory/core"
+import { Client, Job, JobPayload, JobRunner, Protocol, Worker } from "@effect-faktory/core"
 import { NodeTransport } from "@effect-faktory/node"
 import { FaktoryServer } from "@effect-faktory/testing"
 import { Cause, Effect, Either, HashMap, Layer, Logger, LogLevel, Option, Schedule, Schema } from "effect"
@@ -62,9 +62,9 @@ describe("JobPayload.formatIssues quotes values briefly", () => {
   })
 })
 
-describe("Worker.describeFailure bounds what it reports", () => {
+describe("JobRunner.describeFailure bounds what it reports", () => {
   it("cuts the message at the server's bound, saying how much was cut; the errtype at the server's bound", () => {
-    const described = Worker.describeFailure(Cause.fail({ _tag: "T".repeat(300), message: "m".repeat(200_000) }))
+    const described = JobRunner.describeFailure(Cause.fail({ _tag: "T".repeat(300), message: "m".repeat(200_000) }))
     expect(utf8Length(described.message)).toBeLessThanOrEqual(Protocol.MAX_MESSAGE_BYTES)
     expect(described.message).toMatch(/^m+… \(199040 more characters\)$/)
     expect(described.errtype).toBe("T".repeat(Protocol.MAX_ERRTYPE_BYTES))
@@ -73,7 +73,7 @@ describe("Worker.describeFailure bounds what it reports", () => {
   })
 
   it("leaves a message within the bound as it is", () => {
-    expect(Worker.describeFailure(Cause.fail({ _tag: "E", message: "é".repeat(500) })).message).toBe("é".repeat(500))
+    expect(JobRunner.describeFailure(Cause.fail({ _tag: "E", message: "é".repeat(500) })).message).toBe("é".repeat(500))
   })
 })
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Job, Worker } from "@effect-faktory/core"
+import { Job, type JobHandler, Worker } from "@effect-faktory/core"
 import { NodeTransport, NodeWorker } from "@effect-faktory/node"
 import { Cause, Context, Effect, Layer, Schema } from "effect"
 
@@ -34,7 +34,7 @@ export const typeChecks = () => {
 describe("handler requirements", () => {
   it.effect("a handler built with handleWith takes its services as the worker starts: a missing one fails the start", () =>
     Effect.gen(function*() {
-      const exit = yield* Effect.exit(Layer.build(Built as Layer.Layer<Job.JobHandler<"Save">>).pipe(Effect.scoped))
+      const exit = yield* Effect.exit(Layer.build(Built as Layer.Layer<JobHandler.JobHandler<"Save">>).pipe(Effect.scoped))
       expect(exit._tag).toBe("Failure")
       expect(exit._tag === "Failure" ? Cause.pretty(exit.cause) : "").toContain("Service not found: app/Db")
       const fine = yield* Effect.exit(Layer.build(Built.pipe(Layer.provide(DbLive))).pipe(Effect.scoped))

@@ -1,22 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Handshake, Resp, Sha256 } from "@effect-faktory/core"
+import { Resp } from "@effect-faktory/core"
 import { Either, FastCheck as fc } from "effect"
 import { createHash } from "node:crypto"
-
-describe("Sha256", () => {
-  it("matches the FIPS 180-4 examples", () => {
-    const hex = (text: string) => Sha256.toHex(Sha256.digest(new TextEncoder().encode(text)))
-    expect(hex("")).toBe("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-    expect(hex("abc")).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-    expect(hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")).toBe(
-      "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
-    )
-  })
-
-  it.prop("agrees with node:crypto on any input", [fc.uint8Array({ maxLength: 300 })], ([input]) => {
-    expect(Sha256.toHex(Sha256.digest(input))).toBe(createHash("sha256").update(input).digest("hex"))
-  })
-})
+import * as Handshake from "../dist/internal/wire/handshake.js"
 
 describe("Handshake", () => {
   it("hashes passwords like the server (its own test vector)", () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it, layer } from "@effect/vitest"
-import { Client, Job, Worker } from "@effect-faktory/core"
+import { Client, Job, JobRunner, Worker } from "@effect-faktory/core"
 import { NodeTransport } from "@effect-faktory/node"
-import { FaktoryServer } from "@effect-faktory/testing"
+import { FakeFaktory, FaktoryServer } from "@effect-faktory/testing"
 import { Cause, type Duration, Effect, FastCheck as fc, FiberId, Layer, Option, Schema } from "effect"
 
 const SendEmail = Job.define("SendEmail", {
@@ -12,7 +12,8 @@ const SendEmail = Job.define("SendEmail", {
 })
 const Report = Job.define("Report", { args: Schema.Struct({ month: Schema.Int, when: Schema.Date }) })
 
-describe("Job.define (no server)", () => {
+// Pushes that reach the client are recorded by the fake: these must be refused before it.
+layer(FakeFaktory.layer(Layer.empty))("Job.define (no server)", (it) => {
   it.effect("positional args map onto args; the definition's options fill the payload", () =>
     Effect.gen(function*() {
       const job = yield* SendEmail.payload(["a@example.com", 3])
@@ -48,6 +49,7 @@ describe("Job.define (no server)", () => {
       expect((yield* Effect.flip(Loose.payload([throwing])))._tag).toBe("JobValidationError")
       const bulk = yield* Effect.flip(SendEmail.pushBulk(null as unknown as ReadonlyArray<readonly [string, number]>))
       expect(bulk._tag).toBe("JobValidationError")
+      expect(yield* FakeFaktory.pushed()).toEqual([])
     }))
 
   it.effect("with() is immutable and deep-merges custom", () =>
@@ -128,31 +130,31 @@ describe("Worker.queueOrder", () => {
   })
 })
 
-describe("Worker.describeFailure", () => {
+describe("JobRunner.describeFailure", () => {
   class Declined extends Schema.TaggedError<Declined>()("Declined", { reason: Schema.String }) {
     override get message() {
       return `declined: ${this.reason}`
     }
   }
   it("reports a typed failure by its tag and message", () => {
-    expect(Worker.describeFailure(Cause.fail(new Declined({ reason: "card" })))).toMatchObject({
+    expect(JobRunner.describeFailure(Cause.fail(new Declined({ reason: "card" })))).toMatchObject({
       errtype: "Declined",
       message: "declined: card"
     })
   })
   it("prefers an explicit errtype", () => {
-    expect(Worker.describeFailure(Cause.fail(new Worker.UnknownJobTypeError({ jobtype: "X" }))).errtype).toBe("UnknownJobType")
+    expect(JobRunner.describeFailure(Cause.fail(new JobRunner.UnknownJobTypeError({ jobtype: "X" }))).errtype).toBe("UnknownJobType")
   })
   it("reports a defect by its error's name, with a backtrace", () => {
-    const described = Worker.describeFailure(Cause.die(new RangeError("too far")))
+    const described = JobRunner.describeFailure(Cause.die(new RangeError("too far")))
     expect(described).toMatchObject({ errtype: "RangeError", message: "too far" })
     expect(described.backtrace.length).toBeGreaterThan(0)
     expect(described.backtrace.length).toBeLessThanOrEqual(50)
   })
   it("reports plain values and interruption", () => {
-    expect(Worker.describeFailure(Cause.fail("nope"))).toMatchObject({ errtype: "Error", message: "nope" })
-    expect(Worker.describeFailure(Cause.fail({ code: 7 }))).toMatchObject({ message: "{\"code\":7}" })
-    expect(Worker.describeFailure(Cause.interrupt(FiberId.none)).errtype).toBe("Shutdown")
+    expect(JobRunner.describeFailure(Cause.fail("nope"))).toMatchObject({ errtype: "Error", message: "nope" })
+    expect(JobRunner.describeFailure(Cause.fail({ code: 7 }))).toMatchObject({ message: "{\"code\":7}" })
+    expect(JobRunner.describeFailure(Cause.interrupt(FiberId.none)).errtype).toBe("Shutdown")
   })
 })
 

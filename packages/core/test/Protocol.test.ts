@@ -2,13 +2,12 @@ import { describe, expect, it } from "@effect/vitest"
 import { Protocol } from "@effect-faktory/core"
 import { Either, FastCheck as fc } from "effect"
 
-const line = <E>(command: Either.Either<Protocol.Line, E>) => Either.getOrThrow(Either.map(command, (c) => c.line))
+const line = <A, F, E>(command: Either.Either<Protocol.Command<A, F>, E>) => Either.getOrThrow(Either.map(command, (c) => c.line))
 const utf8Length = (text: string) => new TextEncoder().encode(text).byteLength
 
 describe("Protocol", () => {
   it("frames commands as one CRLF-terminated line", () => {
     expect(Protocol.info.line).toBe("INFO\r\n")
-    expect(Protocol.end.line).toBe("END\r\n")
     expect(Protocol.ack("abcdefgh").line).toBe("ACK {\"jid\":\"abcdefgh\"}\r\n")
     expect(line(Protocol.fetch(["critical", "default"]))).toBe("FETCH critical default\r\n")
   })

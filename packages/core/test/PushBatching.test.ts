@@ -3,7 +3,7 @@ import { Client, Connection, ConnectionPool, FaktoryUrl, type JobPayload, type P
 import { NodeTransport } from "@effect-faktory/node"
 import { FaktoryServer } from "@effect-faktory/testing"
 import { Cause, Effect, Either, Exit, Fiber, Option } from "effect"
-import * as PushBatcher from "../src/internal/pushBatcher.js"
+import * as PushBatcher from "../dist/internal/client/pushBatcher.js"
 
 const commandCount = (client: Client.Service) => Effect.map(client.info, (info) => info.server.command_count)
 
@@ -13,8 +13,7 @@ const makeClient = (options: Client.ClientOptions) =>
 
 /** Drains a queue in order, returning each job's first argument. */
 /** What the client passes the batcher: a command over the pool, its reply read by the command. */
-const sendOver = (pool: ConnectionPool.ConnectionPool) => <A, E>(command: Protocol.Command<A, E>) =>
-  Effect.flatMap(pool.send(command), command.reply)
+const sendOver = (pool: ConnectionPool.ConnectionPool) => <A, E>(command: Protocol.Command<A, E>) => pool.send(command)
 
 const drain = (client: Client.Service, queue: string) =>
   Effect.gen(function*() {

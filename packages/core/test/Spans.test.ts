@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Spans } from "@effect-faktory/core"
 import { Effect, Option } from "effect"
+import * as Spans from "../dist/internal/observability/spans.js"
 import { recordingTracer } from "./RecordingTracer.js"
 
 describe("Spans", () => {

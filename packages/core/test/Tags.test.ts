@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Client, Job, Transport, Worker } from "@effect-faktory/core"
+import { Client, JobHandler, Transport, Worker } from "@effect-faktory/core"
 import { FakeFaktory, FaktoryServer } from "@effect-faktory/testing"
 import { Context } from "effect"
 
@@ -20,7 +20,7 @@ describe("tags", () => {
       [Client.Client, "@effect-faktory/core/Client"],
       [Worker.Worker, "@effect-faktory/core/Worker"],
       [Transport.Transport, "@effect-faktory/core/Transport"],
-      [Job.CurrentJob, "@effect-faktory/core/Job/CurrentJob"],
+      [JobHandler.CurrentJob, "@effect-faktory/core/JobHandler/CurrentJob"],
       [FaktoryServer.FaktoryServer, "@effect-faktory/testing/FaktoryServer"],
       [FakeFaktory.FakeFaktory, "@effect-faktory/testing/FakeFaktory"]
     ]

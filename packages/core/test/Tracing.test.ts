@@ -1,5 +1,5 @@
 import { describe, expect, it, layer } from "@effect/vitest"
-import { Client, Job, TraceContext, Worker } from "@effect-faktory/core"
+import { Client, Job, type JobHandler, TraceContext, Worker } from "@effect-faktory/core"
 import { NodeTransport } from "@effect-faktory/node"
 import { FaktoryServer } from "@effect-faktory/testing"
 import { Effect, Layer, Option, Schedule, Schema, type Tracer } from "effect"
@@ -48,7 +48,7 @@ interface Ran {
 }
 
 /** A worker under a recording tracer; each job's handler notes its own span and custom. */
-const tracedWorker = (queue: string, jobtype: string, also: (job: Job.JobContext) => Effect.Effect<void> = () => Effect.void) =>
+const tracedWorker = (queue: string, jobtype: string, also: (job: JobHandler.JobContext) => Effect.Effect<void> = () => Effect.void) =>
   Effect.gen(function*() {
     const server = yield* FaktoryServer.FaktoryServer
     const { made, tracer } = yield* recordingTracer

@@ -1,5 +1,5 @@
 import { expect, layer } from "@effect/vitest"
-import { Client, Job, Worker } from "@effect-faktory/core"
+import { Client, Job, JobHandler, type JobRunner, Worker } from "@effect-faktory/core"
 import { NodeTransport } from "@effect-faktory/node"
 import { FaktoryServer } from "@effect-faktory/testing"
 import { Deferred, Effect, HashMap, Layer, Logger, Option, ParseResult, Schedule, Schema } from "effect"
@@ -9,7 +9,7 @@ import { recordingTracer } from "./RecordingTracer.js"
 const Env = FaktoryServer.clientLayer().pipe(Layer.provideMerge(FaktoryServer.layer()))
 
 /** Starts a worker on the test server, with fast heartbeats, for the life of the scope. */
-const startWorker = (options: Worker.WorkerOptions, handlers: Layer.Layer<never> | Layer.Layer<Job.JobHandler<string>>) =>
+const startWorker = (options: Worker.WorkerOptions, handlers: Layer.Layer<never> | Layer.Layer<JobHandler.JobHandler<string>>) =>
   Effect.gen(function*() {
     const server = yield* FaktoryServer.FaktoryServer
     return yield* Worker.make({
@@ -185,7 +185,7 @@ layer(Env, { excludeTestServices: true, timeout: "90 seconds" })("Worker against
     Effect.gen(function*() {
       const Wrapped = Job.define("Wrapped", { args: Schema.Tuple(), queue: "w-middleware" })
       const trace: Array<string> = []
-      const mark = (name: string): Worker.Middleware => (job, next) =>
+      const mark = (name: string): JobRunner.Middleware => (job, next) =>
         Effect.sync(() => trace.push(`${name}>${job.jobtype}`)).pipe(
           Effect.zipRight(next),
           Effect.tap(() => Effect.sync(() => trace.push(`<${name}`)))
@@ -285,11 +285,11 @@ layer(Env, { excludeTestServices: true, timeout: "90 seconds" })("Worker against
   it.scoped("gives handlers the job's context", () =>
     Effect.gen(function*() {
       const Contextual = Job.define("Contextual", { args: Schema.Tuple(), queue: "w-context" })
-      const seen: Array<Job.JobContext> = []
+      const seen: Array<JobHandler.JobContext> = []
       yield* startWorker(
         { queues: ["w-context"] },
         Contextual.handle((_, context) =>
-          Effect.flatMap(Job.CurrentJob, (current) => Effect.sync(() => seen.push(current === context ? context : current)))
+          Effect.flatMap(JobHandler.CurrentJob, (current) => Effect.sync(() => seen.push(current === context ? context : current)))
         )
       )
       const jid = yield* Contextual.with({ custom: { tenant: { id: 7 } } }).with({ custom: { tenant: { region: "eu" } } }).push([])

@@ -1,5 +1,5 @@
 import { expect, layer } from "@effect/vitest"
-import { Client, Job, Worker } from "@effect-faktory/core"
+import { Client, Job, type JobHandler, Worker } from "@effect-faktory/core"
 import { NodeTransport } from "@effect-faktory/node"
 import { FaktoryServer } from "@effect-faktory/testing"
 import { Cause, Effect, Exit, Layer, Logger, Option, Schedule, Schema } from "effect"
@@ -9,7 +9,7 @@ import { Cause, Effect, Exit, Layer, Logger, Option, Schedule, Schema } from "ef
 
 const Env = FaktoryServer.clientLayer().pipe(Layer.provideMerge(FaktoryServer.layer({ webUi: false })))
 
-const startWorker = (options: Worker.WorkerOptions, handlers: Layer.Layer<never> | Layer.Layer<Job.JobHandler<string>>) =>
+const startWorker = (options: Worker.WorkerOptions, handlers: Layer.Layer<never> | Layer.Layer<JobHandler.JobHandler<string>>) =>
   Effect.gen(function*() {
     const server = yield* FaktoryServer.FaktoryServer
     return yield* Worker.make({
@@ -78,7 +78,7 @@ layer(Env, { excludeTestServices: true, timeout: "120 seconds" })("a worker supe
             Effect.retry(Schedule.spaced("20 millis").pipe(Schedule.upTo("10 seconds")))
           )
         ),
-        ...cases.map(([name, handler]): Layer.Layer<Job.JobHandler<string>> => define(name).handle(handler))
+        ...cases.map(([name, handler]): Layer.Layer<JobHandler.JobHandler<string>> => define(name).handle(handler))
       )
       const running = yield* startWorker({
         queues: [queue],

@@ -21,6 +21,7 @@
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Worker } from "@effect-faktory/core"
 import * as Cause from "effect/Cause"
+import * as Config from "effect/Config"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -74,6 +75,30 @@ export const rssKb = (): number => Math.round(process.memoryUsage.rss() / 1024)
 export const layer = (options: Worker.WorkerOptions = {}) =>
   Worker.layer({ hostname: Os.hostname(), pid: process.pid, rssKb, ...options }).pipe(
     Layer.provide(NodeTransport.layer)
+  )
+
+/**
+ * `layer` with its options from `Config` (see `Worker.layerConfig`): this host's identity and
+ * memory figures, over Node sockets.
+ *
+ * @example
+ * ```ts
+ * import { Config } from "effect"
+ * import { Worker } from "@effect-faktory/core"
+ * import { NodeWorker } from "@effect-faktory/node"
+ *
+ * const WorkerLive = NodeWorker.layerConfig({
+ *   queues: Worker.queuesConfig("WORKER_QUEUES"),
+ *   concurrency: Config.integer("WORKER_CONCURRENCY").pipe(Config.withDefault(20))
+ * })
+ * ```
+ *
+ * @since 0.4.0
+ * @category layers
+ */
+export const layerConfig = (config: Config.Config.Wrap<Worker.WorkerOptions>) =>
+  Layer.unwrapEffect(
+    Effect.map(Config.unwrap(config), (options) => layer(options))
   )
 
 /**

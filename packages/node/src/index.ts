@@ -29,13 +29,8 @@ export * as NodeWorker from "./NodeWorker.js"
  * @since 0.1.0
  */
 export {
-  ack,
   batch,
-  beat,
   DefaultClient,
-  fail,
-  fetch,
-  flush,
   info,
   mutate,
   pauseQueues,

@@ -10,9 +10,10 @@
  *
  * Both take the application's handler layers (`Job.define(…).handle(…)`), which are built with
  * the fake `Client` in their context, so jobs a handler pushes are recorded (or run) too.
- * Jobs run as the worker runs them: arguments decoded by the job's definition, the worker
- * middleware around the handler, failures described with `Worker.describeFailure`, so a
- * failure reports the errtype the real worker would send.
+ * Jobs run through the worker's own `JobRunner`: arguments decoded by the job's definition,
+ * the worker middleware around the handler, each job in a fiber of its own, and its failure
+ * described as the worker would report it, so a test sees the errtype and message that
+ * production sends.
  *
  * @since 0.2.0
  */
@@ -23,22 +24,19 @@ import {
   EnterpriseRequiredError,
   FaktoryUrl,
   InvalidArgumentError,
-  Job,
+  type Job,
+  JobHandler,
   JobPayload,
+  JobRunner,
   JobValidationError,
-  ServerError,
-  Worker
+  ServerError
 } from "@effect-faktory/core"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
-import type * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
-import * as FiberRefs from "effect/FiberRefs"
-import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
@@ -65,7 +63,7 @@ export interface FakeFaktoryOptions {
   /** Client middleware around every push, outermost first (as `ClientOptions.middleware`). */
   readonly clientMiddleware?: ReadonlyArray<Client.PushMiddleware> | undefined
   /** Worker middleware around every job run, outermost first (as `WorkerOptions.middleware`). */
-  readonly workerMiddleware?: ReadonlyArray<Worker.Middleware> | undefined
+  readonly workerMiddleware?: ReadonlyArray<JobRunner.Middleware> | undefined
 }
 
 /**
@@ -212,59 +210,31 @@ const inlineDepth = FiberRef.unsafeMake(0)
 const makeFake = (mode: "fake" | "inline", options: FakeFaktoryOptions) =>
   Effect.gen(function*() {
     const url = yield* Effect.orDie(FaktoryUrl.parse(`tcp://${FAKE_ADDRESS}`))
-    let handlers: ReadonlyMap<string, Job.HandlerEntry> = new Map()
+    let runner: JobRunner.JobRunner | undefined = undefined
     let waiting: Array<JobPayload.Job> = []
     let history: Array<JobPayload.Job> = []
     const paused = new Set<string>()
 
     const clientMiddleware = options.clientMiddleware ?? []
-    const workerMiddleware = options.workerMiddleware ?? []
 
-    // The worker's way of nesting middleware: each entered inside the job's fiber.
-    const around: Job.JobFiberOptions["around"] = workerMiddleware.length === 0
-      ? undefined
-      : (job, handler) => workerMiddleware.reduceRight((next, wrap) => Effect.suspend(() => wrap(job, next)), handler)
-
-    /** Annotates the job fiber's logs with jid and jobtype, as the worker does. */
-    const annotate = (job: JobPayload.Job) => (refs: FiberRefs.FiberRefs, fiberId: FiberId.Runtime) => {
-      const inherited = FiberRefs.getOrDefault(refs, FiberRef.currentLogAnnotations)
-      const annotations = HashMap.set(HashMap.set(inherited, "jid", job.jid), "jobtype", job.jobtype)
-      return FiberRefs.updateManyAs(refs, {
-        forkAs: fiberId,
-        entries: [[FiberRef.currentLogAnnotations, [[fiberId, annotations]]]]
-      })
-    }
-
-    /** Runs one job through its handler, from the caller's fiber refs (loggers, clock, log level). */
+    /**
+     * Runs one job as the worker does, from the caller's fiber refs (loggers, clock, log
+     * level). The job stops when whoever runs it is interrupted (a test timing out, say).
+     */
     const run = (job: JobPayload.Job): Effect.Effect<void, JobFailedError> =>
       Effect.gen(function*() {
-        const entry = handlers.get(job.jobtype)
-        const exit: Exit.Exit<unknown, unknown> = entry === undefined
-          ? Exit.fail(new Worker.UnknownJobTypeError({ jobtype: job.jobtype }))
-          : yield* Effect.uninterruptibleMask((restore) =>
-            Effect.gen(function*() {
-              const fiberRefs = yield* Effect.getFiberRefs
-              const runtime = yield* Effect.runtime<never>()
-              const fiber = entry.start(job.args, Job.contextOf(job), {
-                fiberRefs,
-                runtimeFlags: runtime.runtimeFlags,
-                updateRefs: annotate(job),
-                around
-              })
-              // The job stops when whoever runs it is interrupted (a test timing out, say).
-              return yield* restore(Fiber.await(fiber)).pipe(Effect.onInterrupt(() => Fiber.interrupt(fiber)))
-            })
-          )
-        if (Exit.isSuccess(exit)) return
-        if (Cause.isInterruptedOnly(exit.cause)) return yield* Effect.interrupt
-        const report = Worker.describeFailure(exit.cause)
+        if (runner === undefined) return yield* Effect.dieMessage("FakeFaktory ran a job before its handlers were built")
+        const outcome = yield* runner.run(job, yield* JobRunner.currentRuntime)
+        if (Exit.isSuccess(outcome.exit)) return
+        if (Cause.isInterruptedOnly(outcome.exit.cause)) return yield* Effect.interrupt
+        const failure = outcome.report.failure ?? JobRunner.describeFailure(outcome.exit.cause)
         return yield* new JobFailedError({
           jid: job.jid,
           jobtype: job.jobtype,
           queue: job.queue ?? "default",
-          errtype: report.errtype,
-          detail: report.message,
-          backtrace: report.backtrace,
+          errtype: failure.errtype,
+          detail: failure.message,
+          backtrace: failure.backtrace,
           job
         })
       })
@@ -472,8 +442,8 @@ const makeFake = (mode: "fake" | "inline", options: FakeFaktoryOptions) =>
     return {
       service,
       client,
-      setHandlers: (found: ReadonlyMap<string, Job.HandlerEntry>) => {
-        handlers = found
+      setRunner: (built: JobRunner.JobRunner) => {
+        runner = built
       }
     }
   })
@@ -488,7 +458,13 @@ const make = <ROut, E, RIn>(
     const context = Context.make(FakeFaktory, fake.service).pipe(Context.add(Client.Client, fake.client))
     // The handlers are built with the fake client in their context: jobs they push are recorded too.
     const built = yield* Layer.buildWithScope(handlers, yield* Effect.scope).pipe(Effect.provide(context))
-    fake.setHandlers(yield* Job.handlersIn(built))
+    fake.setRunner(
+      yield* JobRunner.make({
+        handlers: yield* JobHandler.collect(built),
+        middleware: options.workerMiddleware,
+        client: fake.client
+      })
+    )
     return context
   }))
 
@@ -573,12 +549,12 @@ export const layerInline = <ROut, E, RIn>(
  */
 export const jobs = <Name extends string, A, I>(
   definition: Job.JobDefinition<Name, A, I>
-): Effect.Effect<ReadonlyArray<A>, Job.InvalidArgumentsError, FakeFaktory> =>
+): Effect.Effect<ReadonlyArray<A>, JobRunner.InvalidArgumentsError, FakeFaktory> =>
   Effect.flatMap(FakeFaktory, (fake) =>
     Effect.forEach(fake.payloads({ jobtype: definition.jobtype }), (job) =>
       Effect.mapError(
         definition.decodeArgs(job.args),
-        (error) => new Job.InvalidArgumentsError({ jobtype: job.jobtype, detail: JobPayload.formatIssues(error) })
+        (error) => new JobRunner.InvalidArgumentsError({ jobtype: job.jobtype, detail: JobPayload.formatIssues(error) })
       )))
 
 /**

@@ -4,7 +4,7 @@
  * written in TypeScript (every service a handler needs is provided) is checked here, as the
  * process starts, and said in one line.
  */
-import { Job } from "@effect-faktory/core"
+import { JobHandler } from "@effect-faktory/core"
 import * as Cause from "effect/Cause"
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -46,7 +46,7 @@ export const build = (
       Effect.sandbox,
       Effect.mapError(explain)
     )
-    const handlers = yield* Effect.mapError(Job.handlersIn(context), (error) => error.message)
+    const handlers = yield* Effect.mapError(JobHandler.collect(context), (error) => error.message)
     if (handlers.size === 0) {
       return yield* Effect.fail(
         "the loaded modules register no handler: export the layers that Job.define(…).handle(…) returns"

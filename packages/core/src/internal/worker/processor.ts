@@ -1,7 +1,7 @@
 /**
  * A processor: one of the worker's `concurrency` fibers. Each holds a connection of its own and
- * loops: FETCH, run the job, report its outcome (ACK or FAIL) in the same write as the next
- * FETCH, so a job costs one round trip.
+ * loops: FETCH, run the job (through the runner), report its outcome (ACK or FAIL) in the same
+ * write as the next FETCH, so a job costs one round trip.
  *
  * From the moment a FETCH is sent until the job it brought is reported, the processor is
  * uninterruptible: the server cannot take a reservation back, so a processor stopped there
@@ -21,82 +21,29 @@ import * as FiberRef from "effect/FiberRef"
 import * as FiberRefs from "effect/FiberRefs"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
-import * as RuntimeFlags from "effect/RuntimeFlags"
 import * as Schedule from "effect/Schedule"
 import type * as Client from "../../Client.js"
 import type * as Connection from "../../Connection.js"
-import type { CommandError, ProtocolError, ServerError } from "../../Errors.js"
+import type { ProtocolError, ServerError } from "../../Errors.js"
 import type * as JobPayload from "../../JobPayload.js"
+import * as JobRunner from "../../JobRunner.js"
 import * as Protocol from "../../Protocol.js"
-import * as Replies from "../../Replies.js"
-import type * as Resp from "../../Resp.js"
-import type * as Metrics from "../metrics.js"
-import { secondsSince } from "../metrics.js"
-import * as Failure from "./failure.js"
-import type * as JobRunner from "./jobRunner.js"
-
-/**
- * The worker's life in finer steps than its public state: `draining` is terminate waiting for
- * running jobs, `pastDeadline` after its shutdown timeout, when jobs still arriving are FAILed
- * as `Shutdown` without running.
- */
-export type Phase = "running" | "quiet" | "draining" | "pastDeadline" | "stopped"
+import type * as Metrics from "../observability/metrics.js"
+import { secondsSince } from "../observability/metrics.js"
+import { quoted } from "../runner/failure.js"
+import type { Lifecycle } from "./lifecycle.js"
 
 /** A FETCH, its queues in this fetch's order. */
 export type FetchCommand = Protocol.Command<Option.Option<JobPayload.Job>, Protocol.ReplyError>
 
-/** The worker's side of the processors: its state as they need to see it, and its counters. */
-export interface ProcessorContext {
+/** What a processor works with: the worker's state and the commands it needs. */
+export interface ProcessorOptions {
   readonly client: Client.Service
   readonly runner: JobRunner.JobRunner
-  /** Open while the worker fetches; closed while it is quiet. */
-  readonly gate: Effect.Latch
-  /** Where the worker is in its life; processors read it before and after each job. */
-  readonly phase: () => Phase
-  /** Completes when terminate begins; ends backoff waits early. */
-  readonly stopping: Deferred.Deferred<void>
+  readonly lifecycle: Lifecycle
+  /** The next FETCH (weighted queues draw their order per fetch). */
   readonly fetchCommand: () => FetchCommand
-  /**
-   * Counts an outcome the server accepted (its errtype when FAILed): the one place the
-   * worker's counters change.
-   */
-  readonly recordReport: (acked: boolean, errtype: string | undefined) => void
-  /** Counts a report given up on (the server stayed away past terminate's bounded wait). */
-  readonly recordUnreported: () => void
-  readonly outage: Outage
   readonly recorders: Metrics.Recorders
-}
-
-/**
- * One WARN when the server becomes unreachable and one INFO when it is back, for all
- * processors together (before: one warning per processor per outage, 20 at the default
- * concurrency).
- */
-export interface Outage {
-  readonly failed: (error: CommandError) => Effect.Effect<void>
-  readonly recovered: Effect.Effect<void>
-  /** Whether the server is away now (other parts keep quiet about it meanwhile). */
-  readonly isDown: () => boolean
-}
-
-export const makeOutage = (address: string): Outage => {
-  let down = false
-  return {
-    failed: (error) =>
-      Effect.suspend(() => {
-        if (down) return Effect.void
-        down = true
-        return Effect.logWarning(
-          `cannot fetch from ${address}: ${error.message}; every processor retries with backoff (0.1 s doubling to 10 s)`
-        )
-      }),
-    recovered: Effect.suspend(() => {
-      if (!down) return Effect.void
-      down = false
-      return Effect.logInfo(`fetching from ${address} again`)
-    }),
-    isDown: () => down
-  }
 }
 
 /** Retries for ACK/FAIL while the server is away: 200 ms doubling, at most 5 s apart. */
@@ -109,46 +56,6 @@ const reportRetry = Schedule.exponential("200 millis").pipe(
 const fetchBackoff = (failures: number) =>
   Duration.millis(Math.min(10_000, 100 * 2 ** Math.min(failures, 10)) * (0.5 + Math.random()))
 
-interface Report {
-  readonly command: Protocol.Command<void, Protocol.ReplyError>
-  readonly acked: boolean
-  readonly failure: Failure.FailureReport | undefined
-}
-
-const reportOf = (job: JobPayload.Job, exit: Exit.Exit<unknown, unknown>): Report => {
-  if (Exit.isSuccess(exit)) return { command: Protocol.ack(job.jid), acked: true, failure: undefined }
-  const failure = Failure.describe(exit.cause)
-  return { command: Protocol.fail({ jid: job.jid, ...failure }), acked: false, failure }
-}
-
-/**
- * Every FAIL gets a WARN line, with fields a JSON logger keeps; at DEBUG, its cause as the
- * server gets it (the backtrace, a line a part). Nothing in them is longer than the report's
- * bound: a job can fail with a message of megabytes, and fails again on every retry.
- */
-const logFailure = (job: JobPayload.Job, failure: Failure.FailureReport) =>
-  Effect.logWarning(`job failed: ${failure.errtype}: ${failure.message}`).pipe(
-    Effect.zipRight(failure.backtrace.length > 0 ? Effect.logDebug(...failure.backtrace) : Effect.void),
-    Effect.annotateLogs({ ...jobAnnotations(job), errtype: failure.errtype })
-  )
-
-/** A job's start and end at DEBUG, for workers that log at that level. */
-const logStart = (job: JobPayload.Job) =>
-  Effect.logDebug("job started").pipe(Effect.annotateLogs(jobAnnotations(job)))
-
-const logEnd = (job: JobPayload.Job, exit: Exit.Exit<unknown, unknown>, report: Report, seconds: number) =>
-  Effect.logDebug(
-    `job ${
-      report.failure === undefined
-        ? "succeeded"
-        : Exit.isInterrupted(exit)
-        ? `interrupted (${report.failure.errtype})`
-        : `failed (${report.failure.errtype})`
-    } in ${(seconds * 1000).toFixed(1)} ms`
-  ).pipe(Effect.annotateLogs(jobAnnotations(job)))
-
-const { quoted } = Failure
-
 const jobAnnotations = (job: JobPayload.Job) => ({
   jid: quoted(job.jid),
   jobtype: quoted(job.jobtype),
@@ -156,42 +63,75 @@ const jobAnnotations = (job: JobPayload.Job) => ({
   retry_count: job.failure === undefined ? 0 : job.failure.retry_count + 1
 })
 
-export const make = (context: ProcessorContext): Effect.Effect<void> => {
-  const { client, runner, gate, outage, recorders } = context
+/**
+ * Every FAIL gets a WARN line, with fields a JSON logger keeps; at DEBUG, its cause as the
+ * server gets it (the backtrace, a line a part). Nothing in them is longer than the report's
+ * bound: a job can fail with a message of megabytes, and fails again on every retry.
+ */
+const logFailure = (job: JobPayload.Job, failure: JobRunner.FailureReport) =>
+  Effect.logWarning(`job failed: ${failure.errtype}: ${failure.message}`).pipe(
+    Effect.zipRight(failure.backtrace.length > 0 ? Effect.logDebug(...failure.backtrace) : Effect.void),
+    Effect.annotateLogs({ ...jobAnnotations(job), errtype: failure.errtype })
+  )
+
+/** A job's start and end at DEBUG, for workers that log at that level. */
+const logStart = (job: JobPayload.Job) => Effect.logDebug("job started").pipe(Effect.annotateLogs(jobAnnotations(job)))
+
+const logEnd = (job: JobPayload.Job, outcome: JobRunner.Outcome, seconds: number) => {
+  const failure = outcome.report.failure
+  return Effect.logDebug(
+    `job ${
+      failure === undefined
+        ? "succeeded"
+        : Exit.isInterrupted(outcome.exit)
+        ? `interrupted (${failure.errtype})`
+        : `failed (${failure.errtype})`
+    } in ${(seconds * 1000).toFixed(1)} ms`
+  ).pipe(Effect.annotateLogs(jobAnnotations(job)))
+}
+
+const verbOf = (report: JobRunner.Report) => (report.failure === undefined ? "ACK" : "FAIL")
+
+/** The same command, its refusal a value: only the connection's failure fails it. */
+const settled = <A, E>(command: Protocol.Command<A, E>): Protocol.Command<Either.Either<A, E>> => ({
+  verb: command.verb,
+  line: command.line,
+  reply: (reply) => Either.right(command.reply(reply))
+})
+
+export const make = (options: ProcessorOptions): Effect.Effect<void> => {
+  const { client, fetchCommand, lifecycle, recorders, runner } = options
+  const { gate, outage } = lifecycle
 
   /** An outcome the server accepted: the worker's counters and the metrics. */
-  const counted = (job: JobPayload.Job, report: Report) => {
+  const counted = (job: JobPayload.Job, report: JobRunner.Report) => {
     const errtype = report.failure?.errtype
-    context.recordReport(report.acked, errtype)
+    lifecycle.recordReport(errtype === undefined, errtype)
     const recorder = recorders.forJob(job.jobtype, job.queue ?? "default")
     if (errtype === undefined) recorder.acked()
     else recorder.failed(errtype)
   }
 
-  /** Counts a report the server accepted; runs in the socket's callback as its reply arrives. */
-  const countIfAccepted = (job: JobPayload.Job, report: Report, reply: Resp.Reply): void => {
-    if (Either.isRight(report.command.reply(reply))) counted(job, report)
-  }
-
-  /** What to say of a report the server refused ("Job not found": the reservation had expired). */
-  const refusal = (job: JobPayload.Job, report: Report, reply: Resp.Reply): Effect.Effect<void> | undefined => {
-    const verdict = report.command.reply(reply)
-    if (Either.isRight(verdict)) return undefined
-    return Effect.logWarning(`${report.acked ? "ACK" : "FAIL"} of ${quoted(job.jid)} was refused: ${verdict.left.message}`)
-  }
+  /** A report the server refused ("Job not found": the reservation had expired), said. */
+  const refused = (job: JobPayload.Job, report: JobRunner.Report, error: Protocol.ReplyError) =>
+    Effect.logWarning(`${verbOf(report)} of ${quoted(job.jid)} was refused: ${error.message}`)
 
   /** A report sent through the pool, retried while the server is away, when the processor's connection broke. */
-  const reportViaPool = (job: JobPayload.Job, report: Report, restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>) =>
+  const reportViaPool = (
+    job: JobPayload.Job,
+    report: JobRunner.Report,
+    restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  ) =>
     Effect.flatMap(
-      (report.acked ? client.ack(job.jid) : client.fail({ jid: job.jid, ...(report.failure ?? Failure.describe(Cause.empty)) })).pipe(
+      client.send(report.command).pipe(
         Effect.retry({ schedule: reportRetry, while: (error) => error._tag === "ConnectionError" }),
         // Retrying is where a processor may be interrupted: terminate gives up on a server that
         // stays away past its bounded wait, and the report is lost; that is said, never silent.
         restore,
         Effect.onInterrupt(() =>
-          Effect.sync(context.recordUnreported).pipe(
+          Effect.sync(lifecycle.recordUnreported).pipe(
             Effect.zipRight(Effect.logWarning(
-              `gave up reporting ${report.acked ? "ACK" : "FAIL"} of ${quoted(job.jid)} at shutdown: the server is away; ` +
+              `gave up reporting ${verbOf(report)} of ${quoted(job.jid)} at shutdown: the server is away; ` +
                 "it will run the job again once its reservation expires"
             )),
             Effect.annotateLogs({ jid: quoted(job.jid), jobtype: quoted(job.jobtype) })
@@ -205,41 +145,38 @@ export const make = (context: ProcessorContext): Effect.Effect<void> => {
           return Effect.void
         }
         return Effect.logWarning(
-          `could not report ${report.acked ? "ACK" : "FAIL"} of ${quoted(job.jid)}: ${result.left.message}; ` +
+          `could not report ${verbOf(report)} of ${quoted(job.jid)}: ${result.left.message}; ` +
             "the server will run the job again once its reservation expires"
         )
       }
     )
 
   /**
-   * A FETCH reply: a job, or none. A job that does not decode is FAILed at once when it has a
-   * jid (it could never run here), rather than left to wait out its reservation.
+   * A FETCH's reading: a job, or none. A job that does not decode is FAILed at once when it
+   * has a jid (it could never run here), rather than left to wait out its reservation; other
+   * refusals fail the processor's round, which backs off and tries again.
    */
-  const readFetch = (
+  const fetched = (
     connection: Connection.Connection,
-    fetch: FetchCommand,
-    reply: Resp.Reply
-  ): Effect.Effect<Option.Option<JobPayload.Job>, ServerError | ProtocolError | CommandError> => {
-    const read = fetch.reply(reply)
-    if (Either.isRight(read)) return Effect.succeed(read.right)
-    const error = read.left
+    result: Either.Either<Option.Option<JobPayload.Job>, ServerError | ProtocolError | Connection.SendError>
+  ): Effect.Effect<Option.Option<JobPayload.Job>, ServerError | ProtocolError | Connection.SendError> => {
+    if (Either.isRight(result)) return Effect.succeed(result.right)
+    const error = result.left
     if (error._tag !== "ProtocolError" || error.reason !== "MalformedPayload") return Effect.fail(error)
-    const jid = Replies.jidOf(reply)
-    const logged = Effect.logError(`${quoted(error.message)}${Option.isSome(jid) ? "; FAILed as MalformedJob" : ""}`)
-    if (Option.isNone(jid)) return Effect.as(logged, Option.none())
-    const fail = Protocol.fail({ jid: jid.value, errtype: "MalformedJob", message: quoted(error.message), backtrace: [] })
+    const jid = error.jid
+    const logged = Effect.logError(`${quoted(error.message)}${jid !== undefined ? "; FAILed as MalformedJob" : ""}`)
+    if (jid === undefined) return Effect.as(logged, Option.none())
+    const fail = Protocol.fail({ jid, errtype: "MalformedJob", message: quoted(error.message), backtrace: [] })
     return logged.pipe(
-      Effect.zipRight(connection.send(fail)),
-      Effect.tap((failReply) =>
-        Either.isRight(fail.reply(failReply))
-          ? Effect.sync(() => {
-            context.recordReport(false, "MalformedJob")
-            // Its jobtype and queue could not be read.
-            recorders.forJob("unknown", "unknown").failed("MalformedJob")
-          })
-          : Effect.void
-      ),
-      Effect.as(Option.none())
+      Effect.zipRight(connection.send(settled(fail))),
+      Effect.map((told) => {
+        if (Either.isRight(told)) {
+          lifecycle.recordReport(false, "MalformedJob")
+          // Its jobtype and queue could not be read.
+          recorders.forJob("unknown", "unknown").failed("MalformedJob")
+        }
+        return Option.none()
+      })
     )
   }
 
@@ -253,32 +190,21 @@ export const make = (context: ProcessorContext): Effect.Effect<void> => {
     progressed: () => void
   ) =>
     Effect.gen(function*() {
-      // Jobs start from the processor's runtime (its loggers and log level), interruptible
-      // whatever region the processor is in.
-      // The worker reports a failed job itself (WARN, its cause at DEBUG): the runtime's own
-      // "Fiber terminated with an unhandled error" line for the job's fiber would repeat it.
-      const { fiberRefs, runtimeFlags } = yield* Effect.locally(
-        Effect.runtime<never>(),
-        FiberRef.unhandledErrorLogLevel,
-        Option.none()
-      )
-      const jobRuntime = { fiberRefs, runtimeFlags: RuntimeFlags.enable(runtimeFlags, RuntimeFlags.Interruption) }
+      const jobRuntime = yield* JobRunner.currentRuntime
       // Read once: a job's start and end lines cost nothing while DEBUG is off.
       const debug = LogLevel.lessThanEqual(
-        FiberRefs.getOrDefault(fiberRefs, FiberRef.currentMinimumLogLevel),
+        FiberRefs.getOrDefault(jobRuntime.fiberRefs, FiberRef.currentMinimumLogLevel),
         LogLevel.Debug
       )
       let next: Option.Option<JobPayload.Job> = Option.none()
       while (true) {
         if (Option.isNone(next)) {
           yield* restore(gate.await)
-          const phase = context.phase()
+          const phase = lifecycle.phase()
           if (phase !== "running" && phase !== "quiet") return
-          const fetch = context.fetchCommand()
           const fetchedAt = performance.now()
-          const reply = yield* connection.send(fetch)
+          next = yield* fetched(connection, yield* Effect.either(connection.send(fetchCommand())))
           recorders.fetchLatency(secondsSince(fetchedAt))
-          next = yield* readFetch(connection, fetch, reply)
           // Back only once a FETCH is answered as it should be: a server shutting down answers
           // with errors (ERR redis: client is closed), which are the outage, not its end.
           progressed()
@@ -289,49 +215,54 @@ export const make = (context: ProcessorContext): Effect.Effect<void> => {
         next = Option.none()
         const recorder = recorders.forJob(job.jobtype, job.queue ?? "default")
         recorder.fetched()
-        // Fetched after the shutdown timeout (its FETCH was in flight): too late to run.
-        let exit: Exit.Exit<unknown, unknown>
+        let outcome: JobRunner.Outcome
         let seconds = 0
-        if (context.phase() === "pastDeadline") {
-          exit = Exit.interrupt(FiberId.none)
+        if (lifecycle.phase() === "pastDeadline") {
+          // Fetched after the shutdown timeout (its FETCH was in flight): too late to run.
+          const exit = Exit.interrupt(FiberId.none)
+          outcome = { exit, report: JobRunner.report(job.jid, exit) }
         } else {
           if (debug) yield* logStart(job)
           recorders.running(1)
           const startedAt = performance.now()
-          exit = yield* runner.run(job, jobRuntime)
+          outcome = yield* runner.run(job, jobRuntime)
           seconds = secondsSince(startedAt)
           recorders.running(-1)
           recorder.ran(seconds)
         }
-        const report = reportOf(job, exit)
-        if (debug) yield* logEnd(job, exit, report, seconds)
+        const report = outcome.report
+        if (debug) yield* logEnd(job, outcome, seconds)
         if (report.failure !== undefined) yield* logFailure(job, report.failure)
-        const fetch = context.phase() === "running" ? context.fetchCommand() : undefined
-        const sentAt = performance.now()
-        const count = (reply: Resp.Reply) => countIfAccepted(job, report, reply)
-        const sent = yield* Effect.either(
-          fetch !== undefined
-            ? connection.sendBoth(report.command, fetch, count)
-            : Effect.map(
-              connection.send(report.command),
-              (reply): readonly [Resp.Reply, Resp.Reply | undefined] => {
-                count(reply)
-                return [reply, undefined]
-              }
-            )
-        )
-        if (Either.isLeft(sent)) {
-          // The connection broke: report through the pool (retried), then take a fresh one.
-          yield* reportViaPool(job, report, restore)
-          return yield* sent.left
+        // The report's reading, set the moment its reply arrives (in the socket's callback),
+        // and counted then; absent while it is owed.
+        const delivery: { told?: Either.Either<void, Protocol.ReplyError> } = {}
+        const onReport = (result: Either.Either<void, Protocol.ReplyError>) => {
+          delivery.told = result
+          if (Either.isRight(result)) counted(job, report)
         }
-        const [reportReply, fetchReply] = sent.right
-        const refused = refusal(job, report, reportReply)
-        if (refused !== undefined) yield* refused
-        if (fetch !== undefined && fetchReply !== undefined) {
+        const fetch = lifecycle.phase() === "running" ? fetchCommand() : undefined
+        const sentAt = performance.now()
+        const sent = yield* Effect.either(
+          fetch === undefined
+            ? Effect.map(connection.send(settled(report.command)), (result) => {
+              onReport(result)
+              return undefined
+            })
+            : connection.sendPair(report.command, fetch, onReport)
+        )
+        const told = delivery.told
+        if (told === undefined) {
+          // The connection broke before the report's reply: report through the pool (retried),
+          // then take a fresh connection.
+          yield* reportViaPool(job, report, restore)
+          return yield* (Either.isLeft(sent) ? Effect.fail(sent.left) : Effect.void)
+        }
+        if (Either.isLeft(told)) yield* refused(job, report, told.left)
+        if (Either.isLeft(sent)) return yield* Effect.fail(sent.left)
+        if (sent.right !== undefined) {
           // Sent with the report, in the same write: its latency includes the report's.
           recorders.fetchLatency(secondsSince(sentAt))
-          next = yield* readFetch(connection, fetch, fetchReply)
+          next = yield* fetched(connection, sent.right[1])
         }
       }
     })
@@ -340,7 +271,7 @@ export const make = (context: ProcessorContext): Effect.Effect<void> => {
     Effect.gen(function*() {
       let failures = 0
       while (true) {
-        const phase = context.phase()
+        const phase = lifecycle.phase()
         if (phase !== "running" && phase !== "quiet") return
         const exit = yield* Effect.exit(client.withConnection((connection) => work(connection, restore, () => (failures = 0))))
         if (Exit.isSuccess(exit)) return
@@ -352,7 +283,7 @@ export const make = (context: ProcessorContext): Effect.Effect<void> => {
           yield* Effect.logError("a processor failed; it carries on", exit.cause)
         }
         failures++
-        yield* restore(Effect.raceFirst(Effect.sleep(fetchBackoff(failures)), Deferred.await(context.stopping)))
+        yield* restore(Effect.raceFirst(Effect.sleep(fetchBackoff(failures)), Deferred.await(lifecycle.stopping)))
       }
     })
   )

@@ -15,12 +15,12 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Runtime from "effect/Runtime"
-import type { ConnectionPool } from "../ConnectionPool.js"
-import { type CommandError, JobValidationError } from "../Errors.js"
-import type { PushableJob } from "../JobPayload.js"
-import * as Protocol from "../Protocol.js"
-import * as Replies from "../Replies.js"
-import { describeThrown } from "./describeThrown.js"
+import type { ConnectionPool } from "../../ConnectionPool.js"
+import { type CommandError, JobValidationError } from "../../Errors.js"
+import type { PushableJob } from "../../JobPayload.js"
+import * as Protocol from "../../Protocol.js"
+import * as Replies from "../../Replies.js"
+import { describeThrown } from "../shared/describeThrown.js"
 
 /**
  * A checked job's PUSH command. Writing the JSON reads the job again: a getter that passed the

@@ -4,62 +4,27 @@
  * Effect's built-in tracer, which every program has unless it installs another (an
  * OpenTelemetry layer, say), records nothing; yet making a span draws random trace and span
  * ids, which costs as much as the rest of a small command. Under it, no span is made.
- *
- * @since 0.1.0
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Tracer from "effect/Tracer"
-import type * as JobPayload from "./JobPayload.js"
-import * as TraceContext from "./TraceContext.js"
+import type * as JobPayload from "../../JobPayload.js"
+import * as TraceContext from "../../TraceContext.js"
 
 /**
  * The tracer every Effect program has unless it installs another.
- *
- * @example
- * ```ts
- * import { Effect } from "effect"
- * import { Spans } from "@effect-faktory/core"
- *
- * const recording = Effect.map(Effect.tracer, (tracer) => tracer !== Spans.builtInTracer)
- * ```
- *
- * @since 0.1.0
- * @category tracing
  */
 export const builtInTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
 
 /**
  * Whether the current tracer records spans (it is not the built-in one).
- *
- * @example
- * ```ts
- * import { Effect } from "effect"
- * import { Spans } from "@effect-faktory/core"
- *
- * Effect.runSync(Spans.isRecording) // false
- * ```
- *
- * @since 0.1.0
- * @category tracing
  */
 export const isRecording: Effect.Effect<boolean> = Effect.map(Effect.tracer, (tracer) => tracer !== builtInTracer)
 
 /**
  * `Effect.withSpan` (without a captured stack trace) when the tracer records spans; the
  * effect as it is otherwise.
- *
- * @example
- * ```ts
- * import { Effect } from "effect"
- * import { Spans } from "@effect-faktory/core"
- *
- * const traced = Effect.succeed(1).pipe(Spans.withSpan("Faktory.info"))
- * ```
- *
- * @since 0.1.0
- * @category tracing
  */
 export const withSpan = (name: string, options?: Omit<Tracer.SpanOptions, "captureStackTrace">) =>
 <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
@@ -71,17 +36,6 @@ export const withSpan = (name: string, options?: Omit<Tracer.SpanOptions, "captu
 /**
  * `Effect.annotateCurrentSpan` when the tracer records spans. Under the built-in tracer there
  * is no span to annotate, and looking for one builds an exception (with its stack trace).
- *
- * @example
- * ```ts
- * import { Effect } from "effect"
- * import { Spans } from "@effect-faktory/core"
- *
- * const program = Spans.annotateCurrentSpan({ "faktory.jid": "0123456789ab" }).pipe(Spans.withSpan("Faktory.push"))
- * ```
- *
- * @since 0.1.0
- * @category tracing
  */
 export const annotateCurrentSpan = (attributes: Record<string, unknown>): Effect.Effect<void> =>
   Effect.flatMap(isRecording, (recording) => recording ? Effect.annotateCurrentSpan(attributes) : Effect.void)
@@ -105,21 +59,8 @@ const messagingAttributes = (operation: "send" | "process", queue: string) => ({
  * The producer span of one push: `send <queue>`, PRODUCER, with the job's id and jobtype.
  * `f` gets the job with the span's trace context in its `custom` (unless the caller put a
  * `traceparent` there), so the worker that runs it continues the trace.
- *
- * @example
- * ```ts
- * import { Effect } from "effect"
- * import { Spans } from "@effect-faktory/core"
- *
- * const job = { jid: "0123456789ab", jobtype: "Ping", args: [], queue: "default", created_at: new Date().toISOString() }
- * const sent = Spans.send(job, (job) =>
- *   Effect.succeed(job.custom?.traceparent))
- * ```
- *
- * @since 0.3.0
- * @category tracing
  */
-export const send = <A, E, R>(
+export const producer = <A, E, R>(
   job: JobPayload.PushableJob,
   f: (job: JobPayload.PushableJob) => Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, R> => {
@@ -141,20 +82,8 @@ export const send = <A, E, R>(
 /**
  * The producer span of one bulk push: `send <queue>` when every job goes to one queue, `send`
  * otherwise, with the number of jobs; each job carries the span's trace context.
- *
- * @example
- * ```ts
- * import { Effect } from "effect"
- * import { Spans } from "@effect-faktory/core"
- *
- * const jobs = [{ jid: "0123456789ab", jobtype: "Ping", args: [], created_at: new Date().toISOString() }]
- * const sent = Spans.sendMany(jobs, (jobs) => Effect.succeed(jobs.length))
- * ```
- *
- * @since 0.3.0
- * @category tracing
  */
-export const sendMany = <A, E, R>(
+export const producerMany = <A, E, R>(
   jobs: ReadonlyArray<JobPayload.PushableJob>,
   f: (jobs: ReadonlyArray<JobPayload.PushableJob>) => Effect.Effect<A, E, R>
 ): Effect.Effect<A, E, R> => {
@@ -183,19 +112,8 @@ export const sendMany = <A, E, R>(
  * The options of a job's processing span, `process <queue>` (CONSUMER): a child of the
  * producer's span when the job carries its trace context (`TraceContext.parse`), else the root
  * of a trace of its own, never a child of whatever span the worker was started in.
- *
- * @example
- * ```ts
- * import { Effect } from "effect"
- * import { Spans } from "@effect-faktory/core"
- *
- * const span = Effect.makeSpan("process default", Spans.processOptions({ jid: "0123456789ab", jobtype: "Ping", args: [] }))
- * ```
- *
- * @since 0.3.0
- * @category tracing
  */
-export const processOptions = (job: JobPayload.Job): Tracer.SpanOptions => {
+export const consumerOptions = (job: JobPayload.Job): Tracer.SpanOptions => {
   const queue = job.queue ?? "default"
   const parent = TraceContext.parse(job.custom)
   const attributes = {
@@ -211,28 +129,14 @@ export const processOptions = (job: JobPayload.Job): Tracer.SpanOptions => {
 
 /**
  * The name of a job's processing span.
- *
- * @since 0.3.0
- * @category tracing
  */
-export const processName = (job: JobPayload.Job): string => `process ${job.queue ?? "default"}`
+export const consumerName = (job: JobPayload.Job): string => `process ${job.queue ?? "default"}`
 
 /**
  * Opens a connection outside the caller's trace. The pool opens connections inside whichever
  * command first needs one, which would file the connection's span (and all it does) under
  * that unrelated command (a `Connection.make` under a heartbeat); detached, it is a trace of
  * its own.
- *
- * @example
- * ```ts
- * import { Effect } from "effect"
- * import { Spans } from "@effect-faktory/core"
- *
- * const opened = Spans.detached(Effect.succeed("connection"))
- * ```
- *
- * @since 0.3.0
- * @category tracing
  */
 export const detached = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.mapInputContext(self, (context: Context.Context<R>) => {

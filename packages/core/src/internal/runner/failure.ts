@@ -5,7 +5,7 @@
 import * as Cause from "effect/Cause"
 import * as Option from "effect/Option"
 import * as Protocol from "../../Protocol.js"
-import { guarded } from "../guarded.js"
+import { guarded } from "../shared/guarded.js"
 
 export interface FailureReport {
   readonly errtype: string

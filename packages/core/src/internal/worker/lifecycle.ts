@@ -1,0 +1,117 @@
+/**
+ * The worker's lifecycle and state, held in one place: where it is in its life (the phase), the gate its
+ * processors wait at while it is quiet, the signals of its shutdown, the counts of the reports
+ * the server accepted, and whether the server is away. The processors get this value; they
+ * never call back into the worker.
+ */
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as SubscriptionRef from "effect/SubscriptionRef"
+import type * as Stream from "effect/Stream"
+import type { CommandError } from "../../Errors.js"
+
+/**
+ * The worker's life in finer steps than its public state: `draining` is terminate waiting for
+ * running jobs, `pastDeadline` after its shutdown timeout, when jobs still arriving are FAILed
+ * as `Shutdown` without running.
+ */
+export type Phase = "running" | "quiet" | "draining" | "pastDeadline" | "stopped"
+
+/** Reports the server accepted, and those given up on. */
+export interface Counts {
+  readonly acked: number
+  readonly failed: number
+  /** FAILed as `Shutdown`: interrupted, or not run, at shutdown. */
+  readonly interrupted: number
+  /** Given up on because the server stayed away past shutdown's bounded wait. */
+  readonly unreported: number
+}
+
+/**
+ * One WARN when the server becomes unreachable and one INFO when it is back, for all
+ * processors together (one warning per processor per outage would be 20 at the default
+ * concurrency).
+ */
+export interface Outage {
+  readonly failed: (error: CommandError) => Effect.Effect<void>
+  readonly recovered: Effect.Effect<void>
+  /** Whether the server is away now (other parts keep quiet about it meanwhile). */
+  readonly isDown: () => boolean
+}
+
+export interface Lifecycle {
+  /** The phase now, without a fiber step: processors read it twice a job. */
+  readonly phase: () => Phase
+  /** The phase, then each change of it. */
+  readonly phases: Stream.Stream<Phase>
+  /** Moves to the phase `f` gives for the current one, with `f`'s result. */
+  readonly transition: <A>(f: (current: Phase) => readonly [A, Phase]) => Effect.Effect<A>
+  /** Open while the worker fetches; closed while it is quiet. */
+  readonly gate: Effect.Latch
+  /** Completed when terminate begins: waits and backoffs end early. */
+  readonly stopping: Deferred.Deferred<void>
+  /** Completed when the worker has stopped. */
+  readonly stopped: Deferred.Deferred<void>
+  /** Completed by terminateNow: terminate's waits end at once. */
+  readonly hurried: Deferred.Deferred<void>
+  /** Counts an outcome the server accepted (with its errtype when FAILed). */
+  readonly recordReport: (acked: boolean, errtype: string | undefined) => void
+  /** Counts a report given up on. */
+  readonly recordUnreported: () => void
+  readonly counts: () => Counts
+  readonly outage: Outage
+}
+
+const makeOutage = (address: string): Outage => {
+  let down = false
+  return {
+    failed: (error) =>
+      Effect.suspend(() => {
+        if (down) return Effect.void
+        down = true
+        return Effect.logWarning(
+          `cannot fetch from ${address}: ${error.message}; every processor retries with backoff (0.1 s doubling to 10 s)`
+        )
+      }),
+    recovered: Effect.suspend(() => {
+      if (!down) return Effect.void
+      down = false
+      return Effect.logInfo(`fetching from ${address} again`)
+    }),
+    isDown: () => down
+  }
+}
+
+/** A worker's state as it starts: running, the gate open, nothing counted; `address` names the server in outage lines. */
+export const make = (address: string): Effect.Effect<Lifecycle> =>
+  Effect.gen(function*() {
+    const ref = yield* SubscriptionRef.make<Phase>("running")
+    // The ref's value as of its last change, written only inside `transition`, in the same
+    // synchronous step as the ref.
+    let now: Phase = "running"
+    const counts = { acked: 0, failed: 0, interrupted: 0, unreported: 0 }
+    return {
+      phase: () => now,
+      phases: ref.changes,
+      transition: (f) =>
+        SubscriptionRef.modify(ref, (current) => {
+          const [result, next] = f(current)
+          now = next
+          return [result, next]
+        }),
+      gate: yield* Effect.makeLatch(true),
+      stopping: yield* Deferred.make<void>(),
+      stopped: yield* Deferred.make<void>(),
+      hurried: yield* Deferred.make<void>(),
+      recordReport: (acked, errtype) => {
+        if (acked) counts.acked++
+        else counts.failed++
+        if (errtype === "Shutdown") counts.interrupted++
+      },
+      recordUnreported: () => {
+        counts.unreported++
+      },
+      counts: () => ({ ...counts }),
+      outage: makeOutage(address)
+    } satisfies Lifecycle
+  })
