@@ -125,8 +125,8 @@ export interface PushBulkResult {
 export const PUSH_BULK_BATCH_SIZE = 1000
 
 /**
- * What a client does: the service of the `Client` tag. (Named `Client` before 0.2.0, when the
- * tag was a `GenericTag`; the name now belongs to the tag's class, as in Effect's own packages.)
+ * What a client does: the service of the `Client` tag (the tag is the class, as in Effect's own
+ * packages; this interface names what `yield* Client.Client` gives).
  *
  * @since 0.2.0
  * @category models

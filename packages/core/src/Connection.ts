@@ -215,7 +215,7 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
   // arrived meanwhile sit unread in the socket's buffer, and timers run before the loop polls
   // sockets. So a late firing adds its lateness to `stalledMillis`, which every waiting command
   // subtracts from its age, and never declares a timeout itself: the next check comes after
-  // the loop has read what is buffered (measured before this: 4 of 20 jobs handed to waiting
+  // the loop has read what is buffered (measured without this: 4 of 20 jobs handed to waiting
   // FETCHes were dropped after a 20 s block, then waited out their reservations).
   let timer: ReturnType<typeof setTimeout> | undefined = undefined
   let timerDueAt = 0

@@ -307,7 +307,7 @@ const makeDefinition = <Name extends string, A, I>(
     pushAt: (args, at) => Effect.flatMap(payload(args, { at }), pushPayload),
     pushIn: (args, delay) =>
       Effect.suspend(() => {
-        // Unreadable text was a defect thrown by Duration.decode, and NaN ran the job at once.
+        // Duration.decode throws on unreadable text, and a NaN delay would run the job at once.
         const millis = Option.map(DurationInput.decode(delay), Duration.toMillis)
         if (Option.isNone(millis) || !Number.isFinite(millis.value)) {
           return Effect.fail(

@@ -448,21 +448,9 @@ const markPrepared = (job: PushableJob): PushableJob =>
 
 /**
  * Whether `prepare` made this job (so it is checked and complete). Such a job is passed on as
- * it is; do not change it (a changed copy, as middleware makes, is checked again).
- *
- * @example
- * ```ts
- * import { Either } from "effect"
- * import { JobPayload } from "@effect-faktory/core"
- *
- * JobPayload.isPrepared(Either.getOrThrow(JobPayload.prepare({ jobtype: "A" }))) // true
- * JobPayload.isPrepared({ jobtype: "A" }) // false
- * ```
- *
- * @since 0.2.0
- * @category guards
+ * it is; a changed copy, as middleware makes, is checked again.
  */
-export const isPrepared = (job: unknown): job is PushableJob =>
+const isPrepared = (job: unknown): job is PushableJob =>
   typeof job === "object" && job !== null && Object.getPrototypeOf(job) === preparedPrototype
 
 /**

@@ -267,8 +267,8 @@ const checkOptions = (options: WorkerOptions): Effect.Effect<CheckedOptions, Inv
     const shutdownTimeout = yield* durationOption("shutdownTimeout", options.shutdownTimeout ?? "25 seconds")
     const heartbeatInterval = yield* durationOption("heartbeatInterval", options.heartbeatInterval ?? "15 seconds")
     if (options.reservationLimit !== undefined) {
-      // Tried at start on two reservations: a limit that is no duration was found only at the
-      // first guarded job, after its handler had run, which then FAILed for the worker's mistake.
+      // Tried at start on two reservations: otherwise a limit that is no duration would show only
+      // at the first guarded job, after its handler ran, which would FAIL for the worker's mistake.
       for (const seconds of [60, 1800]) {
         if (JobRunner.reservationLimitMillis(options.reservationLimit, seconds) === undefined) {
           return yield* new InvalidArgumentError({

@@ -258,7 +258,7 @@ const makeFake = (mode: "fake" | "inline", options: FakeFaktoryOptions) =>
             // The job's fiber starts from this fiber's refs: its own pushes see the depth.
             Effect.locally(inlineDepth, depth + 1),
             Effect.mapError((failed) =>
-              // Said once, not wrapped once a level (it was a 47,000-character message).
+              // Said once, not wrapped once a level (100 levels of wrapping make a 47,000-character message).
               failed.detail.includes(INLINE_DEPTH_DETAIL)
                 ? inlineTooDeep()
                 : new ServerError({

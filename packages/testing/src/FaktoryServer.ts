@@ -56,8 +56,7 @@ export interface FaktoryServerOptions {
 }
 
 /**
- * A running server: the service of the `FaktoryServer` tag. (Named `FaktoryServer` before
- * 0.2.0, when the tag was a `GenericTag`; the name now belongs to the tag's class.)
+ * A running server: the service of the `FaktoryServer` tag.
  *
  * @since 0.2.0
  * @category models
