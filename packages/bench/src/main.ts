@@ -3,7 +3,11 @@
  * the npm `faktory-worker` and `faktory_worker_go` (each in its own process, FLUSHing between
  * runs), and writes a Markdown table of medians (min–max) with the ratio effect-faktory ÷ peer.
  *
- *   node packages/bench/dist/main.js [--smoke] [--reps N] [--out DIR] [--no-go] [--only a,b]
+ *   node packages/bench/dist/main.js [--smoke] [--reps N] [--out DIR] [--no-go] [--only a,b] [--baseline DIR]
+ *
+ * `--baseline DIR` also runs effect-faktory as built in another checkout (DIR, with its own
+ * `npm install` and build: a worktree of the commit before a change), taking turns with this
+ * one, and adds a before/after section: a change's effect measured within one run.
  */
 import { Client } from "@effect-faktory/core"
 import { NodeTransport } from "@effect-faktory/node"
@@ -22,9 +26,10 @@ import * as ServerCpu from "./ServerCpu.js"
 const here = Path.dirname(fileURLToPath(import.meta.url))
 const packageRoot = Path.resolve(here, "..")
 
-type Tool = "effect" | "npm" | "go" | "bare"
+type Tool = "effect" | "baseline" | "npm" | "go" | "bare"
 const toolNames: Record<Tool, string> = {
   effect: "effect-faktory",
+  baseline: "effect-faktory, baseline",
   npm: "faktory-worker (npm)",
   go: "faktory_worker_go",
   bare: "Node with no library (runners/bare)"
@@ -44,12 +49,13 @@ interface Row {
 }
 
 const args = process.argv.slice(2)
-const usage = "usage: node packages/bench/dist/main.js [--smoke] [--reps N] [--out DIR] [--no-go] [--only a,b] [--chart RESULTS.json]"
+const usage =
+  "usage: node packages/bench/dist/main.js [--smoke] [--reps N] [--out DIR] [--no-go] [--only a,b] [--baseline DIR] [--chart RESULTS.json]"
 // Anything else (--help, a typo) stops here: a full run takes a quarter of an hour.
 for (let i = 0; i < args.length; i++) {
   const arg = args[i]!
   if (arg === "--smoke" || arg === "--no-go") continue
-  if (["--reps", "--out", "--only", "--chart"].includes(arg) && args[i + 1] !== undefined) {
+  if (["--reps", "--out", "--only", "--chart", "--baseline"].includes(arg) && args[i + 1] !== undefined) {
     i++
     continue
   }
@@ -65,6 +71,14 @@ const smoke = flag("--smoke")
 const reps = Number(valueOf("--reps") ?? (smoke ? 1 : 3))
 const outDir = valueOf("--out") ?? Path.join(packageRoot, "results")
 const only = valueOf("--only")?.split(",")
+const baselineDir = valueOf("--baseline")
+const baselineRunner = baselineDir === undefined
+  ? undefined
+  : Path.resolve(baselineDir, "packages", "bench", "dist", "runners", "effect.js")
+if (baselineRunner !== undefined && !Fs.existsSync(baselineRunner)) {
+  console.error(`--baseline: ${baselineRunner} is missing (npm install and npm run build in that checkout first)`)
+  process.exit(2)
+}
 const scale = (full: number, tiny: number) => (smoke ? tiny : full)
 
 const allRows: ReadonlyArray<Row> = [
@@ -103,7 +117,12 @@ const runTool = (tool: Tool, params: ScenarioParams, goBinary: string | undefine
     const json = JSON.stringify(params)
     const [command, argv] = tool === "go"
       ? [goBinary!, [json]]
-      : [process.execPath, ["--expose-gc", ...nodeFlags, Path.join(here, "runners", `${tool}.js`), json]]
+      : [process.execPath, [
+        "--expose-gc",
+        ...nodeFlags,
+        tool === "baseline" ? baselineRunner! : Path.join(here, "runners", `${tool}.js`),
+        json
+      ]]
     const child = spawn(command, argv, { env: { ...process.env, FAKTORY_URL: params.url }, stdio: ["ignore", "pipe", "pipe"] })
     let stdout = ""
     let stderr = ""
@@ -147,7 +166,9 @@ const main = Effect.gen(function*() {
   const version = (yield* client.info).server.faktory_version
   const results: Results = {}
   for (const row of rows) {
-    const tools = row.tools.filter((tool) => tool !== "go" || go.binary !== undefined)
+    const tools = row.tools
+      .filter((tool) => tool !== "go" || go.binary !== undefined)
+      .flatMap((tool): ReadonlyArray<Tool> => tool === "effect" && baselineRunner !== undefined ? ["effect", "baseline"] : [tool])
     const runs: Partial<Record<Tool, Array<Measured>>> = {}
     // Repetitions take turns between the tools: the machine's speed drifts over minutes, and
     // running one tool's repetitions back to back would fold that drift into the ratios.
@@ -343,6 +364,27 @@ const render = (results: Results, meta: { version: string; goNote: string | unde
       lines.push(
         `| ${name} | ${cell(bare, pick, digits)} | ${ratio(resources.effect, bare, pick)} | ${ratio(resources.go, bare, pick)} |`
       )
+    }
+  }
+  if (allRows.some((row) => results[row.id]?.baseline !== undefined)) {
+    lines.push("", `## Before/after: this checkout ÷ the baseline (${baselineDir ?? "another checkout"}), runs taking turns`, "")
+    header(["row", "measure", "this checkout", toolNames.baseline, "÷ baseline"])
+    const serverCpu = (run: Measured) =>
+      run.serverCpuSeconds === undefined ? undefined : (run.serverCpuSeconds / run.jobsPerSecond / run.seconds) * 10_000
+    for (const row of allRows) {
+      const r = results[row.id]
+      if (r?.baseline === undefined) continue
+      const measures = row.scenario === "latency"
+        ? [["p50 (ms)", (run: Measured) => run.p50Ms, 2], ["p99 (ms)", (run: Measured) => run.p99Ms, 2]] as const
+        : [
+          ["jobs/s", throughput, 0],
+          ["CPU s per 10,000 jobs", cpu, 2],
+          ["server CPU s per 10,000 jobs", serverCpu, 2],
+          ["peak RSS (MB)", rss, 0]
+        ] as const
+      for (const [name, pick, digits] of measures) {
+        lines.push(`| ${row.id} | ${name} | ${cell(r.effect, pick, digits)} | ${cell(r.baseline, pick, digits)} | ${ratio(r.effect, r.baseline, pick)} |`)
+      }
     }
   }
   const soak = results["soak"]
