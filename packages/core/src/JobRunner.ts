@@ -32,6 +32,7 @@ import * as Tracer from "effect/Tracer"
 import * as Client from "./Client.js"
 import * as Spans from "./internal/observability/spans.js"
 import * as Failure from "./internal/runner/failure.js"
+import * as ReservationGuard from "./internal/runner/reservationGuard.js"
 import * as DurationInput from "./internal/shared/durationInput.js"
 import * as JobHandler from "./JobHandler.js"
 import * as JobPayload from "./JobPayload.js"
@@ -385,23 +386,6 @@ export interface JobRunner {
   readonly abandonAll: () => number
 }
 
-interface Deadline {
-  readonly at: number
-  readonly seconds: number
-  /**
-   * How long after its interruption a job that has not stopped is given up on: FAILed while
-   * its reservation still holds, so that the server retries it.
-   */
-  readonly graceMillis: number
-  readonly job: JobPayload.Job
-}
-
-/** A guarded job interrupted by the reservation guard, and when it is given up on if it has not stopped. */
-interface Expired {
-  readonly deadline: Deadline
-  readonly abandonAt: number
-}
-
 /** What a handler called or a middleware returned, if it is an Effect; else the job fails saying so. */
 const checked = <R>(
   returned: Effect.Effect<unknown, unknown, R>,
@@ -445,8 +429,6 @@ const annotate = (job: JobPayload.Job) => (refs: FiberRefs.FiberRefs, fiberId: F
   refs.locals.set(FiberRef.currentLogAnnotations, [[fiberId, annotations], ...below])
   return refs
 }
-
-const jobAnnotations = (job: JobPayload.Job) => ({ jid: Failure.quoted(job.jid), jobtype: Failure.quoted(job.jobtype) })
 
 /**
  * Builds a runner. Its jobs' fibers live in a scope of their own, closed without waiting when
@@ -538,18 +520,27 @@ export const make = (options: JobRunnerOptions): Effect.Effect<JobRunner, never,
       })
 
     /**
-     * Guarded jobs' deadlines. One guard checks them on a short tick, rather than a timer
-     * raced against every job (measured: the race cost a quarter of a no-op job's time).
-     */
-    const deadlines = new Map<Fiber.RuntimeFiber<unknown, unknown>, Deadline>()
-    const expired = new Map<Fiber.RuntimeFiber<unknown, unknown>, Expired>()
-    /**
      * How each running job's wait ends early, with the outcome to report, when the runner
      * gives up on the job (shutdown, or the guard) while its fiber may still run.
      */
     const waiting = new Map<Fiber.RuntimeFiber<unknown, unknown>, (exit: Exit.Exit<unknown, unknown>) => void>()
 
-    const deadlineFor = (handler: JobHandler.JobHandler, job: JobPayload.Job): Deadline | undefined => {
+    const guard = ReservationGuard.make((fiber, deadline) => {
+      const abandon = waiting.get(fiber)
+      if (abandon === undefined) return false
+      abandon(Exit.fail(
+        new ReservationExpiredError({ seconds: deadline.seconds, abandonedAfterSeconds: ReservationGuard.graceSeconds(deadline) })
+      ))
+      return true
+    })
+    if (options.guardReservations === true) {
+      yield* Effect.forever(Effect.zipRight(Effect.sleep("200 millis"), guard.tick)).pipe(
+        Effect.interruptible,
+        Effect.forkScoped
+      )
+    }
+
+    const deadlineFor = (handler: JobHandler.JobHandler, job: JobPayload.Job): ReservationGuard.Deadline | undefined => {
       if (options.guardReservations !== true || !handler.guardReservation) return undefined
       const reserved = job.reserve_for === undefined || job.reserve_for === 0 ? 1800 : job.reserve_for
       const seconds = Math.min(86400, Math.max(60, reserved))
@@ -559,64 +550,6 @@ export const make = (options: JobRunnerOptions): Effect.Effect<JobRunner, never,
       // that the FAIL reaches the server before the reservation runs out (after it, "Job not found").
       const graceMillis = Math.max(0, Math.min(ABANDON_AFTER_MILLIS, (seconds * 1000 - limit) / 2))
       return { at: Date.now() + limit, seconds, graceMillis, job }
-    }
-    /** The grace as messages say it: seconds, to a tenth. */
-    const graceSeconds = (deadline: Deadline) => Math.round(deadline.graceMillis / 100) / 10
-
-    const guardTick = Effect.suspend(() => {
-      const now = Date.now()
-      const overdue: Array<readonly [Fiber.RuntimeFiber<unknown, unknown>, Deadline]> = []
-      for (const [fiber, deadline] of deadlines) {
-        if (deadline.at <= now) overdue.push([fiber, deadline])
-      }
-      for (const [fiber, deadline] of overdue) {
-        deadlines.delete(fiber)
-        expired.set(fiber, { deadline, abandonAt: now + deadline.graceMillis })
-      }
-      // A job that ignores its interruption (an uninterruptible step) would hold whoever waits
-      // for it past its reservation, and the server would hand it to another worker meanwhile:
-      // it is given up on instead, like a job that ignores terminate.
-      const stuck: Array<Expired> = []
-      for (const [fiber, entry] of expired) {
-        const abandon = waiting.get(fiber)
-        if (abandon === undefined) {
-          // Its wait already ended (shutdown gave up on it): nothing to report here.
-          expired.delete(fiber)
-        } else if (entry.abandonAt <= now) {
-          expired.delete(fiber)
-          stuck.push(entry)
-          abandon(Exit.fail(
-            new ReservationExpiredError({ seconds: entry.deadline.seconds, abandonedAfterSeconds: graceSeconds(entry.deadline) })
-          ))
-        }
-      }
-      if (overdue.length === 0 && stuck.length === 0) return Effect.void
-      return Effect.zipRight(
-        Effect.forEach(overdue, ([fiber, { job, seconds }]) =>
-          Effect.zipRight(
-            Fiber.interruptFork(fiber),
-            Effect.annotateLogs(
-              Effect.logWarning(
-                `job ${Failure.quoted(job.jid)} is still running as its ${seconds} s reservation is about to run out: interrupting it`
-              ),
-              jobAnnotations(job)
-            )
-          ), { discard: true }),
-        Effect.forEach(stuck, ({ deadline }) =>
-          Effect.annotateLogs(
-            Effect.logWarning(
-              `job ${Failure.quoted(deadline.job.jid)} did not stop within ${graceSeconds(deadline)} s of its interruption (uninterruptible?): ` +
-                "it is FAILed so that the server retries it, and may still be running in this process"
-            ),
-            jobAnnotations(deadline.job)
-          ), { discard: true })
-      )
-    })
-    if (options.guardReservations === true) {
-      yield* Effect.forever(Effect.zipRight(Effect.sleep("200 millis"), guardTick)).pipe(
-        Effect.interruptible,
-        Effect.forkScoped
-      )
     }
 
     const start = (
@@ -628,8 +561,9 @@ export const make = (options: JobRunnerOptions): Effect.Effect<JobRunner, never,
       const fiber = fork(handler, job, runtime, span)
       const deadline = deadlineFor(handler, job)
       const outcome = (exit: Exit.Exit<unknown, unknown>): Outcome => {
-        const final = expired.delete(fiber) && Exit.isInterrupted(exit)
-          ? Exit.fail(new ReservationExpiredError({ seconds: deadline?.seconds ?? 0 }))
+        const expired = guard.takeExpired(fiber)
+        const final = expired !== undefined && Exit.isInterrupted(exit)
+          ? Exit.fail(new ReservationExpiredError({ seconds: expired.seconds }))
           : exit
         const told = report(job.jid, final)
         if (span !== undefined) {
@@ -643,10 +577,7 @@ export const make = (options: JobRunnerOptions): Effect.Effect<JobRunner, never,
       const done = fiber.unsafePoll()
       if (done !== null) return Effect.succeed(outcome(done))
       FiberSet.unsafeAdd(jobs, fiber)
-      if (deadline !== undefined) {
-        deadlines.set(fiber, deadline)
-        fiber.addObserver(() => deadlines.delete(fiber))
-      }
+      if (deadline !== undefined) guard.watch(fiber, deadline)
       // Awaited, not joined: an interrupted job must not interrupt whoever reports it. The
       // wait also ends when the runner gives up on the job (abandonAll, the guard); one
       // callback resumes it, as Fiber.await would, with no fiber per wait.
