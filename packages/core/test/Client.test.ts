@@ -11,6 +11,12 @@ const queueSize = (queue: string) =>
 
 const sets = Effect.map(Effect.flatMap(Client.Client, (client) => client.info), (info) => info.faktory.sets ?? {})
 
+/** A pushBulk's outcome in a few fields: the error's, or how many jobs were pushed. */
+const summary = (outcome: Either.Either<Client.PushBulkResult, { readonly _tag: string; readonly jid?: string | undefined; readonly jobtype?: string | undefined }>) =>
+  Either.isLeft(outcome)
+    ? { _tag: outcome.left._tag, jid: outcome.left.jid, jobtype: outcome.left.jobtype }
+    : { pushed: outcome.right.pushed.length, rejected: outcome.right.rejected.length }
+
 const fetchOne = (queue: string) =>
   Effect.flatMap(Client.Client, (client) => client.fetch([queue])).pipe(Effect.map(Option.getOrThrow))
 
@@ -202,6 +208,49 @@ layer(Env, { excludeTestServices: true, timeout: "60 seconds" })("Client against
       expect(error.message).toContain("jobs[1]")
       expect(yield* queueSize("bulk-bad")).toBe(0)
     }))
+
+  // The server stores both jobs of a jid given twice, and they share one reservation: one
+  // ACK ends both, so one job is lost.
+  it.effect("pushBulk refuses two jobs with the same jid, naming it, before anything is sent", () =>
+    Effect.gen(function*() {
+      const client = yield* Client.Client
+      const jobs = Array.from({ length: 1500 }, (_, i) => ({ jobtype: "Twice", queue: "bulk-twice", args: [i] }))
+      // Far apart, in different batches of 1,000.
+      const twice = [
+        { ...jobs[0]!, jid: "twice-000001" },
+        ...jobs.slice(1, 1200),
+        { ...jobs[1200]!, jid: "twice-000001" },
+        ...jobs.slice(1201)
+      ]
+      const outcome = yield* Effect.either(client.pushBulk(twice))
+      // Compact: on failure the test shows what happened, not 1,500 jids.
+      expect({ refused: summary(outcome), queued: yield* queueSize("bulk-twice") }).toEqual({
+        refused: { _tag: "JobValidationError", jid: "twice-000001", jobtype: "Twice" },
+        queued: 0
+      })
+      const error = Either.flip(outcome).pipe(Either.getOrThrow)
+      expect(error.message).toContain("twice-000001")
+      expect(error.message).toContain("jobs[1200]")
+      expect(error.message).toContain("jobs[0]")
+
+      // Middleware that gives jobs one jid: refused as well, after it ran.
+      const server = yield* FaktoryServer.FaktoryServer
+      const sameJid = yield* Client.make({
+        ...server.clientOptions,
+        middleware: [(job, next) => next({ ...job, jid: "same-jid-0001" })]
+      }).pipe(Effect.provide(NodeTransport.layer))
+      const viaMiddleware = yield* Effect.either(
+        sameJid.pushBulk([{ jobtype: "Twice", queue: "bulk-twice" }, { jobtype: "Twice", queue: "bulk-twice" }])
+      )
+      expect({ refused: summary(viaMiddleware), queued: yield* queueSize("bulk-twice") }).toEqual({
+        refused: { _tag: "JobValidationError", jid: "same-jid-0001", jobtype: "Twice" },
+        queued: 0
+      })
+      // Distinct jids still go.
+      expect((yield* client.pushBulk(jobs.slice(0, 2))).pushed).toHaveLength(2)
+      expect(yield* queueSize("bulk-twice")).toBe(2)
+      yield* client.removeQueues(["bulk-twice"])
+    }).pipe(Effect.scoped))
 
   it.effect("every at our check accepts, the server accepts: leap days, offsets, nanoseconds", () =>
     Effect.gen(function*() {
