@@ -142,7 +142,7 @@ layer(Env, { excludeTestServices: true, timeout: "60 seconds" })("Client against
       const b = yield* client.push({ jobtype: "Later", queue: "mutate-q", at: later, args: ["keep me"] })
       yield* client.push({ jobtype: "Other", queue: "mutate-q", at: later })
       expect((yield* sets).scheduled).toBe(3)
-      // kill by jid, then by pattern (with a space, sent as ?), leaving the other jobtype.
+      // kill by jid, then by pattern (with a space), leaving the other jobtype.
       yield* client.mutate({ cmd: "kill", target: "scheduled", filter: { jids: [a] } })
       yield* client.mutate({ cmd: "kill", target: "scheduled", filter: { jobtype: "Later", pattern: "*keep me*" } })
       expect(yield* sets).toMatchObject({ scheduled: 1, dead: 2 })
@@ -155,6 +155,52 @@ layer(Env, { excludeTestServices: true, timeout: "60 seconds" })("Client against
       yield* client.push({ jobtype: "Later", queue: "mutate-q", at: later })
       yield* client.mutate({ cmd: "clear", target: "scheduled" })
       expect((yield* sets).scheduled).toBe(0)
+    }))
+
+  // The server splits MUTATE's line on spaces; JSON carries a space inside a string as \u0020,
+  // which the split does not see and the JSON decoder turns back into a space.
+  it.effect("MUTATE finds jobs by a jobtype, a jid or a pattern with a space in it, exactly", () =>
+    Effect.gen(function*() {
+      const client = yield* Client.Client
+      const queue = "mutate-spaced-q"
+      const later = new Date(Date.now() + 3_600_000)
+      /** Every job now in the queue, fetched and ACKed: their jids. */
+      const drained = Effect.gen(function*() {
+        const jids: Array<string> = []
+        for (let n = yield* queueSize(queue); n > 0; n--) {
+          const job = yield* fetchOne(queue)
+          jids.push(job.jid)
+          yield* client.ack(job.jid)
+        }
+        return jids.sort()
+      })
+      /** A mutation's outcome: the jobs it brought back to the queue, or its error. */
+      const requeued = (mutation: Protocol.Mutation) =>
+        Effect.matchEffect(client.mutate(mutation), {
+          onFailure: (error): Effect.Effect<string | Array<string>> => Effect.succeed(error.message),
+          onSuccess: () => drained
+        })
+      // In retries: a job whose jobtype has a space, and one whose jobtype differs only there.
+      const spacedType = yield* client.push({ jobtype: "Send Email", queue, retry: 5 })
+      const lookalikeType = yield* client.push({ jobtype: "Send_Email", queue, retry: 5 })
+      for (let i = 0; i < 2; i++) {
+        const job = yield* fetchOne(queue)
+        yield* client.fail({ jid: job.jid, errtype: "Flaky", message: "try again" })
+      }
+      // Scheduled: a jid with spaces, and jobs whose argument has a space or something else there.
+      const spacedJid = yield* client.push({ jid: "spaced jid 0001", jobtype: "Later", queue, at: later })
+      const spacedArg = yield* client.push({ jobtype: "Later", queue, at: later, args: ["no such user"] })
+      const lookalikeArg = yield* client.push({ jobtype: "Later", queue, at: later, args: ["no_such_user"] })
+      const outcomes = {
+        jobtype: yield* requeued({ cmd: "requeue", target: "retries", filter: { jobtype: "Send Email" } }),
+        jids: yield* requeued({ cmd: "requeue", target: "scheduled", filter: { jids: ["spaced jid 0001"] } }),
+        pattern: yield* requeued({ cmd: "requeue", target: "scheduled", filter: { pattern: "*\"no such user\"*" } })
+      }
+      expect(outcomes).toEqual({ jobtype: [spacedType], jids: [spacedJid], pattern: [spacedArg] })
+      // The lookalikes stayed where they were.
+      yield* client.mutate({ cmd: "requeue", target: "retries", filter: { jids: [lookalikeType] } })
+      yield* client.mutate({ cmd: "requeue", target: "scheduled", filter: { jids: [lookalikeArg] } })
+      expect(yield* drained).toEqual([lookalikeType, lookalikeArg].sort())
     }))
 
   it.effect("pauses, resumes, measures and removes queues", () =>
