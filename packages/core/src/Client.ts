@@ -141,8 +141,8 @@ export interface Service {
   /** Checks, completes and pushes a job; returns its jid. */
   readonly push: (job: JobPayload.JobInput) => Effect.Effect<string, JobValidationError | CommandError>
   /**
-   * Pushes many jobs with PUSHB, 1,000 per command. Every job is checked first; if one is
-   * invalid, nothing is sent. The commands are spread over the pool's connections and sent
+   * Pushes many jobs with PUSHB, 1,000 per command. Every job is checked first, and no two may
+   * share a jid; if one is invalid, nothing is sent. The commands are spread over the pool's connections and sent
    * at once: jobs keep their order within each 1,000, not across them.
    */
   readonly pushBulk: (
@@ -331,6 +331,8 @@ export const make = (
         for (const job of prepared) {
           yield* throughMiddleware(job, (final) => Effect.sync(() => jobs.push(final)))
         }
+        // Checked each already; this refuses a jid that middleware gave two of them.
+        jobs = yield* JobPayload.prepareAll(jobs)
       }
       if (jobs.length === 0) return { pushed: [], rejected: [] }
       // A producer span whose trace context every job carries.

@@ -132,6 +132,15 @@ interface ReplySlot {
 /** A timer this late means the event loop was not running; 0.5 s is far above ordinary jitter. */
 const lateTimerToleranceMillis = 500
 
+/**
+ * Runs `f` after the event loop's next poll phase, in which it reads what sockets hold: Node
+ * runs timers before that phase, `setImmediate` callbacks after it.
+ */
+const afterPoll = (f: () => void): void => {
+  if (typeof setImmediate === "function") setImmediate(f)
+  else setTimeout(f, 0)
+}
+
 const errnoCode = (cause: unknown): string | undefined => {
   if (typeof cause !== "object" || cause === null || !("code" in cause)) return undefined
   return typeof cause.code === "string" ? cause.code : undefined
@@ -217,14 +226,24 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
   // subtracts from its age, and never declares a timeout itself: the next check comes after
   // the loop has read what is buffered (measured without this: 4 of 20 jobs handed to waiting
   // FETCHes were dropped after a 20 s block, then waited out their reservations).
+  //
+  // Nor does a timer that fires on time decide a timeout: a block that ended less than the
+  // tolerance after the deadline makes it fire on time, and the reply may be unread in the
+  // socket's buffer all the same. An overdue head is confirmed from `afterPoll`, once the loop
+  // has read the socket; it times out only if it is still the head and still overdue then
+  // (measured without it: a worker stranded 1 of 60 jobs over three 20 s blocks, the FETCH
+  // reply that carried it dropped unread).
   let timer: ReturnType<typeof setTimeout> | undefined = undefined
   let timerDueAt = 0
+  let confirming = false
   let stalledMillis = 0
   const startTimer = (millis: number) => {
     timerDueAt = Date.now() + millis
     timer = setTimeout(onTimer, millis)
     if (typeof timer === "object" && "unref" in timer) timer.unref()
   }
+  const overdueIn = (slot: ReplySlot, now: number) =>
+    slot.sentAt + replyTimeoutMillis + (stalledMillis - slot.stalledAtSend) - now
   const onTimer = () => {
     timer = undefined
     const now = Date.now()
@@ -232,14 +251,27 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
     if (late > lateTimerToleranceMillis) stalledMillis += late
     const head = MutableList.head(pending)
     if (head === undefined || failure !== undefined) return
-    const overdueIn = head.sentAt + replyTimeoutMillis + (stalledMillis - head.stalledAtSend) - now
-    if (overdueIn > 0 || late > lateTimerToleranceMillis) return startTimer(Math.max(overdueIn, 1))
+    const dueIn = overdueIn(head, now)
+    if (dueIn > 0 || late > lateTimerToleranceMillis) return startTimer(Math.max(dueIn, 1))
+    confirming = true
+    afterPoll(() => confirmTimeout(head, now))
+  }
+  const confirmTimeout = (suspect: ReplySlot, suspectedAt: number) => {
+    confirming = false
+    const now = Date.now()
+    // Callbacks of the poll phase may have blocked the loop in between: a stall too.
+    const late = now - suspectedAt
+    if (late > lateTimerToleranceMillis) stalledMillis += late
+    const head = MutableList.head(pending)
+    if (head === undefined || failure !== undefined) return
+    const dueIn = overdueIn(head, now)
+    if (head !== suspect || dueIn > 0 || late > lateTimerToleranceMillis) return startTimer(Math.max(dueIn, 1))
     shutdown(
       new ConnectionError({ reason: "Timeout", address, detail: `no reply to ${head.verb} within ${replyTimeoutMillis} ms` })
     )
   }
   const armTimer = () => {
-    if (timer === undefined) startTimer(replyTimeoutMillis)
+    if (timer === undefined && !confirming) startTimer(replyTimeoutMillis)
   }
 
   const shutdown = (cause: SendError) => {

@@ -455,7 +455,8 @@ const isPrepared = (job: unknown): job is PushableJob =>
 
 /**
  * Checks and completes many jobs, for PUSHB: all of them or none. A refusal names the index of
- * the first job refused (`jobs[3]: …`).
+ * the first job refused (`jobs[3]: …`). Two jobs with the same jid are refused too: the server
+ * would keep both, under one reservation, and lose one of them.
  *
  * @example
  * ```ts
@@ -475,6 +476,8 @@ export const prepareAll = (
     return Either.left(new JobValidationError({ detail: `jobs must be an array, not ${describeValue(inputs)}` }))
   }
   const prepared: Array<PushableJob> = []
+  // Each jid's index, for a jid given twice.
+  const indexOfJid = new Map<string, number>()
   for (let index = 0; index < inputs.length; index++) {
     let input: JobInput
     try {
@@ -493,7 +496,20 @@ export const prepareAll = (
         })
       )
     }
-    prepared.push(checked.right)
+    const job = checked.right
+    const first = indexOfJid.get(job.jid)
+    if (first !== undefined) {
+      return Either.left(
+        new JobValidationError({
+          jobtype: job.jobtype,
+          jid: job.jid,
+          detail: `jobs[${index}]: its jid is also jobs[${first}]'s; the server would keep both under one ` +
+            "reservation and lose one (give each job its own jid)"
+        })
+      )
+    }
+    indexOfJid.set(job.jid, index)
+    prepared.push(job)
   }
   return Either.right(prepared)
 }

@@ -356,15 +356,16 @@ export interface Mutation {
   readonly filter?: {
     readonly jobtype?: string | undefined
     readonly jids?: ReadonlyArray<string> | undefined
-    /** A Redis glob (not a regex) over the job's JSON, such as `*"queue":"mail"*`. */
+    /** A Redis glob (not a regex) over the job's JSON, such as `*"queue":"mail"*`; a space in it is a space. */
     readonly pattern?: string | undefined
   } | undefined
 }
 
 /**
- * `MUTATE {…}`. The server splits the line on spaces and wants exactly two parts, so the
- * JSON must contain none: spaces in a pattern become `?` (any one character), and a jobtype
- * or jid with a space is refused.
+ * `MUTATE {…}`. The server splits the line on spaces and wants exactly two parts, so every
+ * space in the JSON, which can only be inside a string (a jobtype, a jid, a pattern), is sent
+ * as the escape `\u0020`: the split does not see it, and the server's JSON decoder turns it back
+ * into a space. A pattern with a space matches that space exactly.
  *
  * @example
  * ```ts
@@ -378,15 +379,6 @@ export interface Mutation {
  */
 export const mutate = (mutation: Mutation): Either.Either<Command<void, ReplyError>, InvalidArgumentError> => {
   const filter = mutation.filter
-  const spaced = [filter?.jobtype, ...(filter?.jids ?? [])].find((value) => value?.includes(" "))
-  if (spaced !== undefined) {
-    return Either.left(
-      new InvalidArgumentError({
-        command: "MUTATE",
-        detail: `${JSON.stringify(spaced)} contains a space, which MUTATE cannot carry`
-      })
-    )
-  }
   const wire = {
     cmd: mutation.cmd,
     target: mutation.target,
@@ -396,14 +388,12 @@ export const mutate = (mutation: Mutation): Either.Either<Command<void, ReplyErr
         filter: {
           ...(filter.jobtype === undefined ? {} : { jobtype: filter.jobtype }),
           ...(filter.jids === undefined ? {} : { jids: filter.jids }),
-          ...(filter.pattern === undefined ? {} : { regexp: filter.pattern.replace(/ /g, "?") })
+          ...(filter.pattern === undefined ? {} : { regexp: filter.pattern })
         }
       })
   }
-  const json = JSON.stringify(wire)
-  if (json.includes(" ")) {
-    return Either.left(new InvalidArgumentError({ command: "MUTATE", detail: "the filter contains a space" }))
-  }
+  // JSON.stringify writes no space outside strings, and no escape holds one.
+  const json = JSON.stringify(wire).replace(/ /g, "\\u0020")
   return Either.right(command("MUTATE", json, mutateOk))
 }
 

@@ -11,6 +11,12 @@ const queueSize = (queue: string) =>
 
 const sets = Effect.map(Effect.flatMap(Client.Client, (client) => client.info), (info) => info.faktory.sets ?? {})
 
+/** A pushBulk's outcome in a few fields: the error's, or how many jobs were pushed. */
+const summary = (outcome: Either.Either<Client.PushBulkResult, { readonly _tag: string; readonly jid?: string | undefined; readonly jobtype?: string | undefined }>) =>
+  Either.isLeft(outcome)
+    ? { _tag: outcome.left._tag, jid: outcome.left.jid, jobtype: outcome.left.jobtype }
+    : { pushed: outcome.right.pushed.length, rejected: outcome.right.rejected.length }
+
 const fetchOne = (queue: string) =>
   Effect.flatMap(Client.Client, (client) => client.fetch([queue])).pipe(Effect.map(Option.getOrThrow))
 
@@ -136,7 +142,7 @@ layer(Env, { excludeTestServices: true, timeout: "60 seconds" })("Client against
       const b = yield* client.push({ jobtype: "Later", queue: "mutate-q", at: later, args: ["keep me"] })
       yield* client.push({ jobtype: "Other", queue: "mutate-q", at: later })
       expect((yield* sets).scheduled).toBe(3)
-      // kill by jid, then by pattern (with a space, sent as ?), leaving the other jobtype.
+      // kill by jid, then by pattern (with a space), leaving the other jobtype.
       yield* client.mutate({ cmd: "kill", target: "scheduled", filter: { jids: [a] } })
       yield* client.mutate({ cmd: "kill", target: "scheduled", filter: { jobtype: "Later", pattern: "*keep me*" } })
       expect(yield* sets).toMatchObject({ scheduled: 1, dead: 2 })
@@ -149,6 +155,52 @@ layer(Env, { excludeTestServices: true, timeout: "60 seconds" })("Client against
       yield* client.push({ jobtype: "Later", queue: "mutate-q", at: later })
       yield* client.mutate({ cmd: "clear", target: "scheduled" })
       expect((yield* sets).scheduled).toBe(0)
+    }))
+
+  // The server splits MUTATE's line on spaces; JSON carries a space inside a string as \u0020,
+  // which the split does not see and the JSON decoder turns back into a space.
+  it.effect("MUTATE finds jobs by a jobtype, a jid or a pattern with a space in it, exactly", () =>
+    Effect.gen(function*() {
+      const client = yield* Client.Client
+      const queue = "mutate-spaced-q"
+      const later = new Date(Date.now() + 3_600_000)
+      /** Every job now in the queue, fetched and ACKed: their jids. */
+      const drained = Effect.gen(function*() {
+        const jids: Array<string> = []
+        for (let n = yield* queueSize(queue); n > 0; n--) {
+          const job = yield* fetchOne(queue)
+          jids.push(job.jid)
+          yield* client.ack(job.jid)
+        }
+        return jids.sort()
+      })
+      /** A mutation's outcome: the jobs it brought back to the queue, or its error. */
+      const requeued = (mutation: Protocol.Mutation) =>
+        Effect.matchEffect(client.mutate(mutation), {
+          onFailure: (error): Effect.Effect<string | Array<string>> => Effect.succeed(error.message),
+          onSuccess: () => drained
+        })
+      // In retries: a job whose jobtype has a space, and one whose jobtype differs only there.
+      const spacedType = yield* client.push({ jobtype: "Send Email", queue, retry: 5 })
+      const lookalikeType = yield* client.push({ jobtype: "Send_Email", queue, retry: 5 })
+      for (let i = 0; i < 2; i++) {
+        const job = yield* fetchOne(queue)
+        yield* client.fail({ jid: job.jid, errtype: "Flaky", message: "try again" })
+      }
+      // Scheduled: a jid with spaces, and jobs whose argument has a space or something else there.
+      const spacedJid = yield* client.push({ jid: "spaced jid 0001", jobtype: "Later", queue, at: later })
+      const spacedArg = yield* client.push({ jobtype: "Later", queue, at: later, args: ["no such user"] })
+      const lookalikeArg = yield* client.push({ jobtype: "Later", queue, at: later, args: ["no_such_user"] })
+      const outcomes = {
+        jobtype: yield* requeued({ cmd: "requeue", target: "retries", filter: { jobtype: "Send Email" } }),
+        jids: yield* requeued({ cmd: "requeue", target: "scheduled", filter: { jids: ["spaced jid 0001"] } }),
+        pattern: yield* requeued({ cmd: "requeue", target: "scheduled", filter: { pattern: "*\"no such user\"*" } })
+      }
+      expect(outcomes).toEqual({ jobtype: [spacedType], jids: [spacedJid], pattern: [spacedArg] })
+      // The lookalikes stayed where they were.
+      yield* client.mutate({ cmd: "requeue", target: "retries", filter: { jids: [lookalikeType] } })
+      yield* client.mutate({ cmd: "requeue", target: "scheduled", filter: { jids: [lookalikeArg] } })
+      expect(yield* drained).toEqual([lookalikeType, lookalikeArg].sort())
     }))
 
   it.effect("pauses, resumes, measures and removes queues", () =>
@@ -202,6 +254,49 @@ layer(Env, { excludeTestServices: true, timeout: "60 seconds" })("Client against
       expect(error.message).toContain("jobs[1]")
       expect(yield* queueSize("bulk-bad")).toBe(0)
     }))
+
+  // The server stores both jobs of a jid given twice, and they share one reservation: one
+  // ACK ends both, so one job is lost.
+  it.effect("pushBulk refuses two jobs with the same jid, naming it, before anything is sent", () =>
+    Effect.gen(function*() {
+      const client = yield* Client.Client
+      const jobs = Array.from({ length: 1500 }, (_, i) => ({ jobtype: "Twice", queue: "bulk-twice", args: [i] }))
+      // Far apart, in different batches of 1,000.
+      const twice = [
+        { ...jobs[0]!, jid: "twice-000001" },
+        ...jobs.slice(1, 1200),
+        { ...jobs[1200]!, jid: "twice-000001" },
+        ...jobs.slice(1201)
+      ]
+      const outcome = yield* Effect.either(client.pushBulk(twice))
+      // Compact: on failure the test shows what happened, not 1,500 jids.
+      expect({ refused: summary(outcome), queued: yield* queueSize("bulk-twice") }).toEqual({
+        refused: { _tag: "JobValidationError", jid: "twice-000001", jobtype: "Twice" },
+        queued: 0
+      })
+      const error = Either.flip(outcome).pipe(Either.getOrThrow)
+      expect(error.message).toContain("twice-000001")
+      expect(error.message).toContain("jobs[1200]")
+      expect(error.message).toContain("jobs[0]")
+
+      // Middleware that gives jobs one jid: refused as well, after it ran.
+      const server = yield* FaktoryServer.FaktoryServer
+      const sameJid = yield* Client.make({
+        ...server.clientOptions,
+        middleware: [(job, next) => next({ ...job, jid: "same-jid-0001" })]
+      }).pipe(Effect.provide(NodeTransport.layer))
+      const viaMiddleware = yield* Effect.either(
+        sameJid.pushBulk([{ jobtype: "Twice", queue: "bulk-twice" }, { jobtype: "Twice", queue: "bulk-twice" }])
+      )
+      expect({ refused: summary(viaMiddleware), queued: yield* queueSize("bulk-twice") }).toEqual({
+        refused: { _tag: "JobValidationError", jid: "same-jid-0001", jobtype: "Twice" },
+        queued: 0
+      })
+      // Distinct jids still go.
+      expect((yield* client.pushBulk(jobs.slice(0, 2))).pushed).toHaveLength(2)
+      expect(yield* queueSize("bulk-twice")).toBe(2)
+      yield* client.removeQueues(["bulk-twice"])
+    }).pipe(Effect.scoped))
 
   it.effect("every at our check accepts, the server accepts: leap days, offsets, nanoseconds", () =>
     Effect.gen(function*() {

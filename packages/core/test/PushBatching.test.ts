@@ -175,5 +175,36 @@ layer(FaktoryServer.layer({ webUi: false }), { excludeTestServices: true, timeou
         const client = yield* makeClient({ poolSize: 1 })
         expect([...(yield* drain(client, "batcher-q"))].sort()).toEqual(["first-0001", "last-00001"])
       }))
+
+    it.scoped("two gathered pushes with one jid go in separate commands, each answered as its own PUSH", () =>
+      Effect.gen(function*() {
+        const server = yield* FaktoryServer.FaktoryServer
+        const pool = yield* ConnectionPool.make({
+          open: Connection.make({ url: Either.getOrThrow(FaktoryUrl.parse(server.url)) }).pipe(
+            Effect.provide(NodeTransport.layer)
+          ),
+          size: 2
+        })
+        const push = PushBatcher.make({ pool, send: sendOver(pool), maxBatch: 1000, connections: 2, runtime: yield* Effect.runtime<never>() })
+        const counter = yield* makeClient({ poolSize: 1 })
+        const before = yield* commandCount(counter)
+        // The first goes at once; the other three are gathered while it is in flight. The
+        // server refuses one of the two jobs named "twice-0001": in one PUSHB, its refusal,
+        // keyed by jid, would be read as the other's too, which the server stored.
+        const results = yield* Effect.all(
+          [
+            push(accepted("first-0001")),
+            push(refusedByServer("twice-0001")),
+            push(accepted("other-0001")),
+            push({ ...accepted("twice-0001"), args: ["twice-0001 kept"] })
+          ],
+          { concurrency: "unbounded", mode: "either" }
+        )
+        expect(results.map(Either.isRight)).toEqual([true, false, true, true])
+        // The PUSH, then a PUSHB of the two distinct jids and a PUSH of the repeated one.
+        expect((yield* commandCount(counter)) - before - 1).toBe(3)
+        const client = yield* makeClient({ poolSize: 1 })
+        expect([...(yield* drain(client, "batcher-q"))].sort()).toEqual(["first-0001", "other-0001", "twice-0001 kept"])
+      }))
   }
 )

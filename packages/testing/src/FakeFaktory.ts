@@ -304,10 +304,12 @@ const makeFake = (mode: "fake" | "inline", options: FakeFaktoryOptions) =>
       Effect.gen(function*() {
         const prepared = yield* JobPayload.prepareAll(inputs)
         // As the real client: every job through the middleware first, then all are sent.
-        const jobs: Array<JobPayload.PushableJob> = []
+        const collected: Array<JobPayload.PushableJob> = []
         for (const job of prepared) {
-          yield* throughMiddleware(job, (final) => Effect.sync(() => jobs.push(final)))
+          yield* throughMiddleware(job, (final) => Effect.sync(() => collected.push(final)))
         }
+        // As the real client, a jid that middleware gave two jobs is refused too.
+        const jobs = clientMiddleware.length === 0 ? collected : yield* JobPayload.prepareAll(collected)
         const stored: Array<JobPayload.Job> = []
         for (const job of jobs) stored.push(yield* roundTrip(job))
         const pushed: Array<string> = []

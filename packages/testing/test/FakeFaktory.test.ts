@@ -226,6 +226,20 @@ describe("FakeFaktory.layerInline (inline mode)", () => {
       expect(done).toEqual(["c.png@8"])
     }).pipe(Effect.provide(FakeFaktory.layerInline(handlers)))
   })
+  it.effect("pushBulk refuses two jobs with the same jid, as the real client does: nothing is pushed", () => {
+    const { done, handlers } = makeHandlers()
+    return Effect.gen(function*() {
+      const client = yield* Client.Client
+      const error = yield* Effect.flip(client.pushBulk([
+        { jobtype: "Resize", args: [{ file: "d.png", width: 8 }], jid: "twice-0001" },
+        { jobtype: "Resize", args: [{ file: "e.png", width: 8 }], jid: "twice-0001" }
+      ]))
+      expect(error).toMatchObject({ _tag: "JobValidationError", jid: "twice-0001" })
+      expect(error.message).toContain("jobs[1]")
+      expect(done).toEqual([])
+      expect(yield* FakeFaktory.pushed()).toEqual([])
+    }).pipe(Effect.provide(FakeFaktory.layerInline(handlers)))
+  })
   it.effect("a handler that pushes its own kind every time stops at a depth limit, said once", () => {
     const { handlers } = makeHandlers()
     return Effect.gen(function*() {

@@ -112,7 +112,7 @@ export const make = (options: PushBatcherOptions): (job: PushableJob) => PushRes
   }
 
   const flush = () => {
-    const all = waiting
+    let all = waiting
     waiting = []
     // Empty when every push gathered was interrupted.
     if (all.length === 0) return
@@ -120,6 +120,7 @@ export const make = (options: PushBatcherOptions): (job: PushableJob) => PushRes
       runFork(sendAlone(all[0]!))
       return
     }
+    all = apartRepeatedJids(all, (entry) => runFork(sendAlone(entry)))
     // The server runs each connection's commands one at a time, so the turn's jobs are spread
     // over as many commands as the pool has connections, each still carrying at least
     // `spreadAbove` jobs: fewer, larger commands cost the server less (measured with 50
@@ -165,6 +166,32 @@ export const make = (options: PushBatcherOptions): (job: PushableJob) => PushRes
 const afterIo = (f: () => void): void => {
   if (typeof setImmediate === "function") setImmediate(f)
   else setTimeout(f, 0)
+}
+
+/**
+ * The entries whose jid no earlier entry has; each of the others goes to `apart`. Two jobs with
+ * one jid in a PUSHB would share one reservation on the server, and its reply, keyed by jid,
+ * cannot tell them apart: a later push of a jid goes as a PUSH of its own, as it would have
+ * without batching.
+ */
+const apartRepeatedJids = <T extends { readonly job: PushableJob }>(
+  entries: Array<T>,
+  apart: (entry: T) => void
+): Array<T> => {
+  const jids = new Set<string>()
+  for (const entry of entries) jids.add(entry.job.jid)
+  if (jids.size === entries.length) return entries
+  jids.clear()
+  const distinct: Array<T> = []
+  for (const entry of entries) {
+    if (jids.has(entry.job.jid)) {
+      apart(entry)
+    } else {
+      jids.add(entry.job.jid)
+      distinct.push(entry)
+    }
+  }
+  return distinct
 }
 
 /** Fewest jobs in a command that is split off a turn's batch. */

@@ -187,7 +187,8 @@ export const make = (options: ProcessorOptions): Effect.Effect<void> => {
   const work = (
     connection: Connection.Connection,
     restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>,
-    progressed: () => void
+    progressed: () => void,
+    self: object
   ) =>
     Effect.gen(function*() {
       const jobRuntime = yield* JobRunner.currentRuntime
@@ -208,7 +209,7 @@ export const make = (options: ProcessorOptions): Effect.Effect<void> => {
           // Back only once a FETCH is answered as it should be: a server shutting down answers
           // with errors (ERR redis: client is closed), which are the outage, not its end.
           progressed()
-          yield* outage.recovered
+          yield* outage.recovered(self)
           continue
         }
         const job = next.value
@@ -253,7 +254,9 @@ export const make = (options: ProcessorOptions): Effect.Effect<void> => {
         const told = delivery.told
         if (told === undefined) {
           // The connection broke before the report's reply: report through the pool (retried),
-          // then take a fresh connection.
+          // then take a fresh connection. The outage is said now, not once the report got
+          // through, after the server is back.
+          if (Either.isLeft(sent)) yield* outage.failed(self, sent.left)
           yield* reportViaPool(job, report, restore)
           return yield* (Either.isLeft(sent) ? Effect.fail(sent.left) : Effect.void)
         }
@@ -269,16 +272,20 @@ export const make = (options: ProcessorOptions): Effect.Effect<void> => {
 
   return Effect.uninterruptibleMask((restore) =>
     Effect.gen(function*() {
+      // This processor, to the outage's bookkeeping (the effect runs once per processor).
+      const self = {}
       let failures = 0
       while (true) {
         const phase = lifecycle.phase()
         if (phase !== "running" && phase !== "quiet") return
-        const exit = yield* Effect.exit(client.withConnection((connection) => work(connection, restore, () => (failures = 0))))
+        const exit = yield* Effect.exit(
+          client.withConnection((connection) => work(connection, restore, () => (failures = 0), self))
+        )
         if (Exit.isSuccess(exit)) return
         if (Cause.isInterruptedOnly(exit.cause)) return yield* Effect.interrupt
         const failure = Cause.failureOption(exit.cause)
         if (Option.isSome(failure)) {
-          yield* outage.failed(failure.value)
+          yield* outage.failed(self, failure.value)
         } else {
           yield* Effect.logError("a processor failed; it carries on", exit.cause)
         }
