@@ -2,12 +2,10 @@ import { expect, layer } from "@effect/vitest"
 import { Client, Job, JobPayload, Protocol, push, Replies } from "@effect-faktory/core"
 import { NodeTransport } from "@effect-faktory/node"
 import { FaktoryServer } from "@effect-faktory/testing"
-import { Effect, Either, Layer, Option, Schema } from "effect"
+import { Effect, Either, Option, Schema } from "effect"
+import { env, queueSize } from "./support.js"
 
-const Env = FaktoryServer.clientLayer({ poolSize: 4 }).pipe(Layer.provideMerge(FaktoryServer.layer({ webUi: false })))
-
-const queueSize = (queue: string) =>
-  Effect.map(Effect.flatMap(Client.Client, (client) => client.info), (info) => info.faktory.queues[queue] ?? 0)
+const Env = env({}, { poolSize: 4 })
 
 const sets = Effect.map(Effect.flatMap(Client.Client, (client) => client.info), (info) => info.faktory.sets ?? {})
 

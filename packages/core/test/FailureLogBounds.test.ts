@@ -2,14 +2,13 @@ import { describe, expect, it, layer } from "@effect/vitest"
 import { Client, Job, JobPayload, JobRunner, Protocol, Worker } from "@effect-faktory/core"
 import { NodeTransport } from "@effect-faktory/node"
 import { FaktoryServer } from "@effect-faktory/testing"
-import { Cause, Effect, Either, HashMap, Layer, Logger, LogLevel, Option, Schedule, Schema } from "effect"
+import { Cause, Effect, Either, HashMap, Layer, Logger, LogLevel, Option, Schema } from "effect"
+import { Env, utf8Length, waitFor } from "./support.js"
 
 // How much of a job reaches the worker's log lines and the failures it reports: arguments of
 // megabytes, or with a customer's secrets in them, are quoted briefly; a failure's message is
 // cut at the server's bound, saying so; another producer's jid or jobtype of any length too.
 // It matters because each line repeats on every retry.
-
-const utf8Length = (text: string) => new TextEncoder().encode(text).byteLength
 
 const issuesOf = <A, I>(schema: Schema.Schema<A, I>, value: unknown): string => {
   const result = Schema.decodeUnknownEither(schema)(value)
@@ -98,14 +97,6 @@ const capture = () => {
 /** A record's size as a log line would have it: its message and annotations. */
 const sizeOf = (record: Record) => utf8Length(JSON.stringify([record.message, record.annotations]))
 
-const waitFor = (what: string, condition: () => boolean) =>
-  Effect.suspend(() => (condition() ? Effect.void : Effect.fail(what))).pipe(
-    Effect.retry(Schedule.spaced("20 millis").pipe(Schedule.upTo("20 seconds"))),
-    Effect.orDie
-  )
-
-const Env = FaktoryServer.clientLayer().pipe(Layer.provideMerge(FaktoryServer.layer({ webUi: false })))
-
 layer(Env, { excludeTestServices: true, timeout: "120 seconds" })("the worker's failure lines, against a real server", (it) => {
   const Strict = Job.define("Strict", { args: Schema.Tuple(Schema.String, Schema.Int), queue: "bounds-q" })
   const Huge = Job.define("Huge", { args: Schema.Tuple(Schema.Number), queue: "bounds-q" })
@@ -124,7 +115,7 @@ layer(Env, { excludeTestServices: true, timeout: "120 seconds" })("the worker's 
         Effect.provide(Layer.merge(handlers, logger)),
         Logger.withMinimumLogLevel(LogLevel.Debug)
       )
-      yield* waitFor(`${count} reports`, () => worker.processed().failed + worker.processed().acked === count)
+      yield* waitFor(`${count} reports`, () => worker.processed().failed + worker.processed().acked === count, 20)
       yield* worker.terminate
       return records
     }).pipe(Effect.scoped)

@@ -3,6 +3,7 @@ import { Client, Job, JobRunner, Worker } from "@effect-faktory/core"
 import { NodeTransport } from "@effect-faktory/node"
 import { FakeFaktory, FaktoryServer } from "@effect-faktory/testing"
 import { Cause, type Duration, Effect, FastCheck as fc, FiberId, Layer, Option, Schema } from "effect"
+import { Env } from "./support.js"
 
 const SendEmail = Job.define("SendEmail", {
   args: Schema.Tuple(Schema.String, Schema.Number),
@@ -157,8 +158,6 @@ describe("JobRunner.describeFailure", () => {
     expect(JobRunner.describeFailure(Cause.interrupt(FiberId.none)).errtype).toBe("Shutdown")
   })
 })
-
-const Env = FaktoryServer.clientLayer().pipe(Layer.provideMerge(FaktoryServer.layer({ webUi: false })))
 
 layer(Env, { excludeTestServices: true })("typed jobs against a real server", (it) => {
   it.effect("push, pushIn, pushAt and pushBulk", () =>

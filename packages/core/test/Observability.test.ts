@@ -2,19 +2,14 @@ import { expect, layer } from "@effect/vitest"
 import { Client, Job, Metrics, Worker } from "@effect-faktory/core"
 import { NodeTransport } from "@effect-faktory/node"
 import { FaktoryServer } from "@effect-faktory/testing"
-import { Effect, HashMap, Layer, List, Logger, LogLevel, Metric, MetricState, Schedule, Schema } from "effect"
+import { Effect, HashMap, Layer, List, Logger, LogLevel, Metric, MetricState, Schema } from "effect"
+import { env, MailerError, waitFor } from "./support.js"
 
 // What the worker says about itself: metrics in Effect's registry, its log lines (DEBUG job
 // lines only when DEBUG is on), its startup and shutdown lines.
 
 const password = "obs-s3cret-Pa55"
-const Env = FaktoryServer.clientLayer().pipe(Layer.provideMerge(FaktoryServer.layer({ webUi: false, password })))
-
-const waitFor = (what: string, condition: () => boolean) =>
-  Effect.suspend(() => (condition() ? Effect.void : Effect.fail(what))).pipe(
-    Effect.retry(Schedule.spaced("20 millis").pipe(Schedule.upTo("15 seconds"))),
-    Effect.orDie
-  )
+const Env = env({ password })
 
 interface Line {
   readonly level: string
@@ -32,12 +27,6 @@ const capture = () => {
     })
   })
   return { lines, logger: Logger.replace(Logger.defaultLogger, logger) }
-}
-
-class MailerError extends Schema.TaggedError<MailerError>()("MailerError", { detail: Schema.String }) {
-  override get message() {
-    return `smtp: ${this.detail}`
-  }
 }
 
 const counter = (metric: Metric.Metric.Counter<number>, ...tags: ReadonlyArray<readonly [string, string]>) =>

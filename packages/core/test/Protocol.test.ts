@@ -1,9 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Protocol } from "@effect-faktory/core"
 import { Either, FastCheck as fc } from "effect"
+import { utf8Length } from "./support.js"
 
 const line = <A, F, E>(command: Either.Either<Protocol.Command<A, F>, E>) => Either.getOrThrow(Either.map(command, (c) => c.line))
-const utf8Length = (text: string) => new TextEncoder().encode(text).byteLength
 
 describe("Protocol", () => {
   it("frames commands as one CRLF-terminated line", () => {

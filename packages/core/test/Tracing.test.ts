@@ -2,15 +2,15 @@ import { describe, expect, it, layer } from "@effect/vitest"
 import { Client, Job, type JobHandler, TraceContext, Worker } from "@effect-faktory/core"
 import { NodeTransport } from "@effect-faktory/node"
 import { FaktoryServer } from "@effect-faktory/testing"
-import { Effect, Layer, Option, Schedule, Schema, type Tracer } from "effect"
+import { Effect, Layer, Option, Schema, type Tracer } from "effect"
 import { execFile } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { recordingTracer } from "./RecordingTracer.js"
+import { Env, waitFor } from "./support.js"
 
 // One trace from a push in one process to the job's run in another, with W3C trace context
 // carried in the job's `custom`; jobs without it (or with a broken one) run in a fresh trace.
 
-const Env = FaktoryServer.clientLayer().pipe(Layer.provideMerge(FaktoryServer.layer({ webUi: false })))
 const producer = fileURLToPath(new URL("./fixtures/traced-push.mjs", import.meta.url))
 
 interface ExportedSpan {
@@ -34,12 +34,6 @@ const pushFromAnotherProcess = (jobtype: string, queue: string) =>
         resume(Effect.succeed({ spans: lines as Array<ExportedSpan>, jid: last.jid }))
       })
     }))
-
-const waitFor = (what: string, condition: () => boolean) =>
-  Effect.suspend(() => (condition() ? Effect.void : Effect.fail(what))).pipe(
-    Effect.retry(Schedule.spaced("20 millis").pipe(Schedule.upTo("15 seconds"))),
-    Effect.orDie
-  )
 
 interface Ran {
   readonly jid: string

@@ -1,44 +1,10 @@
 import { expect, layer } from "@effect/vitest"
-import { Client, Job, JobHandler, type JobRunner, Worker } from "@effect-faktory/core"
-import { NodeTransport } from "@effect-faktory/node"
+import { Client, Job, JobHandler, type JobRunner } from "@effect-faktory/core"
 import { FaktoryServer } from "@effect-faktory/testing"
-import { Deferred, Effect, HashMap, Layer, Logger, Option, ParseResult, Schedule, Schema } from "effect"
+import { Deferred, Effect, HashMap, Layer, Logger, Option, ParseResult, Schema } from "effect"
 import * as Http from "node:http"
 import { recordingTracer } from "./RecordingTracer.js"
-
-const Env = FaktoryServer.clientLayer().pipe(Layer.provideMerge(FaktoryServer.layer()))
-
-/** Starts a worker on the test server, with fast heartbeats, for the life of the scope. */
-const startWorker = (options: Worker.WorkerOptions, handlers: Layer.Layer<never> | Layer.Layer<JobHandler.JobHandler<string>>) =>
-  Effect.gen(function*() {
-    const server = yield* FaktoryServer.FaktoryServer
-    return yield* Worker.make({
-      heartbeatInterval: "1 second",
-      shutdownTimeout: "2 seconds",
-      concurrency: 4,
-      ...options,
-      client: server.clientOptions
-    }).pipe(Effect.provide(Layer.merge(handlers, NodeTransport.layer)))
-  })
-
-const waitFor = (what: string, condition: () => boolean, seconds = 15) =>
-  Effect.suspend(() => (condition() ? Effect.void : Effect.fail(what))).pipe(
-    Effect.retry(Schedule.spaced("20 millis").pipe(Schedule.upTo(`${seconds} seconds`))),
-    Effect.orDie
-  )
-
-const queueSize = (queue: string) =>
-  Effect.flatMap(Client.Client, (client) => client.info).pipe(Effect.map((info) => info.faktory.queues[queue] ?? 0))
-
-/** Reads what the server recorded for a job in the retry set, by moving it back to its queue. */
-const failureOf = (jid: string, queue: string) =>
-  Effect.gen(function*() {
-    const client = yield* Client.Client
-    yield* client.mutate({ cmd: "requeue", target: "retries", filter: { jids: [jid] } })
-    const job = Option.getOrThrow(yield* client.fetch([queue]))
-    yield* client.ack(job.jid)
-    return job.failure
-  })
+import { EnvWithWebUi, failureOf, MailerError, queueSize, startWorker, waitFor } from "./support.js"
 
 /** Signals a worker from the Web UI, as a person would with the Busy page's buttons. */
 const signalFromWebUi = (wid: string, signal: "quiet" | "terminate") =>
@@ -62,13 +28,7 @@ const Resize = Job.define("Resize", {
   queue: "w-types"
 })
 
-class MailerError extends Schema.TaggedError<MailerError>()("MailerError", { detail: Schema.String }) {
-  override get message() {
-    return `smtp: ${this.detail}`
-  }
-}
-
-layer(Env, { excludeTestServices: true, timeout: "90 seconds" })("Worker against a real Faktory server", (it) => {
+layer(EnvWithWebUi, { excludeTestServices: true, timeout: "90 seconds" })("Worker against a real Faktory server", (it) => {
   it.scoped("runs jobs of several types with their decoded arguments, including jobs pushed untyped", () =>
     Effect.gen(function*() {
       const greeted: Array<readonly [string, number]> = []

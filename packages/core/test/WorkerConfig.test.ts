@@ -2,7 +2,8 @@ import { describe, expect, it, layer } from "@effect/vitest"
 import { Client, Job, Worker } from "@effect-faktory/core"
 import { NodeTransport } from "@effect-faktory/node"
 import { FaktoryServer } from "@effect-faktory/testing"
-import { Config, ConfigProvider, Effect, Either, Layer, Schedule, Schema } from "effect"
+import { Config, ConfigProvider, Effect, Either, Layer, Schema } from "effect"
+import { EnvWithWebUi, waitFor } from "./support.js"
 
 const fromMap = (entries: Record<string, string>) => ConfigProvider.fromMap(new Map(Object.entries(entries)))
 
@@ -25,11 +26,9 @@ describe("Worker.queuesConfig", () => {
   })
 })
 
-const Env = FaktoryServer.clientLayer().pipe(Layer.provideMerge(FaktoryServer.layer()))
-
 const Tally = Job.define("Tally", { args: Schema.Tuple(Schema.Number), queue: "config-q" })
 
-layer(Env, { excludeTestServices: true })("Worker.layerConfig against a real server", (it) => {
+layer(EnvWithWebUi, { excludeTestServices: true })("Worker.layerConfig against a real server", (it) => {
   it.effect("takes queues, concurrency, labels and the shutdown timeout from the ConfigProvider", () =>
     Effect.gen(function*() {
       const server = yield* FaktoryServer.FaktoryServer
@@ -54,9 +53,7 @@ layer(Env, { excludeTestServices: true })("Worker.layerConfig against a real ser
         const worker = yield* Worker.Worker
         const client = yield* Client.Client
         yield* client.pushBulk([1, 2, 3].map((n) => ({ jobtype: "Tally", args: [n], queue: "config-q" })))
-        yield* Effect.suspend(() => seen.length === 3 ? Effect.void : Effect.fail("waiting")).pipe(
-          Effect.retry(Schedule.spaced("20 millis").pipe(Schedule.upTo("10 seconds")))
-        )
+        yield* waitFor("the three Tally jobs to run", () => seen.length === 3, 10)
         expect(seen.slice().sort()).toEqual([1, 2, 3])
         expect(worker.processed()).toEqual({ acked: 3, failed: 0 })
         // The Web UI's Busy page lists the worker with the labels it registered.

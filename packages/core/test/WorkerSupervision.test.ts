@@ -2,39 +2,11 @@ import { expect, layer } from "@effect/vitest"
 import { Client, Job, type JobHandler, Worker } from "@effect-faktory/core"
 import { NodeTransport } from "@effect-faktory/node"
 import { FaktoryServer } from "@effect-faktory/testing"
-import { Cause, Effect, Exit, Layer, Logger, Option, Schedule, Schema } from "effect"
+import { Cause, Effect, Exit, Layer, Logger, Schedule, Schema } from "effect"
+import { Env, failureOf, startWorker, waitFor } from "./support.js"
 
 // Mistakes a handler or a middleware can make, and a stalled event loop: none may cost a job
 // or a processor.
-
-const Env = FaktoryServer.clientLayer().pipe(Layer.provideMerge(FaktoryServer.layer({ webUi: false })))
-
-const startWorker = (options: Worker.WorkerOptions, handlers: Layer.Layer<never> | Layer.Layer<JobHandler.JobHandler<string>>) =>
-  Effect.gen(function*() {
-    const server = yield* FaktoryServer.FaktoryServer
-    return yield* Worker.make({
-      heartbeatInterval: "1 second",
-      shutdownTimeout: "2 seconds",
-      ...options,
-      client: { ...server.clientOptions, ...options.client }
-    }).pipe(Effect.provide(Layer.merge(handlers, NodeTransport.layer)))
-  })
-
-const waitFor = (what: string, condition: () => boolean, seconds = 15) =>
-  Effect.suspend(() => (condition() ? Effect.void : Effect.fail(what))).pipe(
-    Effect.retry(Schedule.spaced("20 millis").pipe(Schedule.upTo(`${seconds} seconds`))),
-    Effect.orDie
-  )
-
-/** What the server recorded for a FAILed job: moved back from the retry set and fetched. */
-const failureOf = (jid: string, queue: string) =>
-  Effect.gen(function*() {
-    const client = yield* Client.Client
-    yield* client.mutate({ cmd: "requeue", target: "retries", filter: { jids: [jid] } })
-    const job = Option.getOrThrow(yield* client.fetch([queue]))
-    yield* client.ack(job.jid)
-    return job.failure
-  })
 
 /** A handler's type that plain JavaScript (or an unchecked cast) does not hold to. */
 const untyped = (handler: () => unknown): () => Effect.Effect<void> => {

@@ -1,12 +1,9 @@
 import { expect, layer } from "@effect/vitest"
-import { Client } from "@effect-faktory/core"
-import { NodeTransport } from "@effect-faktory/node"
 import { FaktoryServer } from "@effect-faktory/testing"
 import { Effect, Option, Redacted } from "effect"
+import { client } from "./support/server.js"
 
 const password = "s3cret p@ss:word"
-
-const client = (options: Client.ClientOptions) => Client.make(options).pipe(Effect.provide(NodeTransport.layer))
 
 layer(FaktoryServer.layer({ password, webUi: false }), { excludeTestServices: true })("a server with a password", (it) => {
   it.effect("accepts the right password from the URL", () =>

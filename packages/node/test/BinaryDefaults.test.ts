@@ -1,8 +1,6 @@
 import { expect, it } from "@effect/vitest"
 import * as Fs from "node:fs"
-import { fileURLToPath } from "node:url"
-
-const bin = fileURLToPath(new URL("../dist/bin.js", import.meta.url))
+import { bin } from "./support/binary.js"
 
 it("the faktory-worker binary's first line runs on any env, BusyBox's included (no -S, no flags)", () => {
   // `#!/usr/bin/env -S node --flag` fails on Alpine images: BusyBox's env has no -S.

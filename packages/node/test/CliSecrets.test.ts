@@ -1,25 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { spawn } from "node:child_process"
-import { fileURLToPath } from "node:url"
+import { faktoryWorker, fixture, runToEnd } from "./support/binary.js"
 
-const bin = fileURLToPath(new URL("../dist/bin.js", import.meta.url))
-const jobs = fileURLToPath(new URL("./fixtures/jobs.mjs", import.meta.url))
-
-/** Runs `faktory-worker` to its exit (a bad URL ends it at once); resolves with all it printed. */
-const runToExit = (args: ReadonlyArray<string>, env: Record<string, string>) =>
-  Effect.async<string>((resume) => {
-    const base: Record<string, string> = {}
-    for (const [key, value] of Object.entries(process.env)) {
-      if (value !== undefined && !key.startsWith("FAKTORY_")) base[key] = value
-    }
-    const child = spawn(process.execPath, [bin, ...args], { env: { ...base, ...env } })
-    let output = ""
-    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()))
-    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()))
-    child.on("exit", () => resume(Effect.succeed(output)))
-    return Effect.sync(() => child.kill("SIGKILL"))
-  })
+const jobs = fixture("jobs.mjs")
 
 describe("the faktory-worker binary and a URL it cannot use", () => {
   // The password is Zk9pW3QmRtZw; each case is a way a new user got a URL wrong or put it
@@ -51,7 +34,9 @@ describe("the faktory-worker binary and a URL it cannot use", () => {
   for (const [name, args, env, says] of cases) {
     it.live(`never prints the password (${name})`, () =>
       Effect.gen(function*() {
-        const output = yield* runToExit(args, env).pipe(Effect.timeout("20 seconds"))
+        // A bad URL ends it at once: one still running after 20 s is killed, and fails here.
+        const { output, signal } = yield* runToEnd(faktoryWorker(args, env), 20)
+        expect(signal).toBeNull()
         // One line, the reason in words (the binary reports a failed start so).
         expect(output.trim().split("\n")).toHaveLength(1)
         expect(output).toContain(`faktory-worker: `)

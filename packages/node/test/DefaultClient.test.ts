@@ -1,37 +1,24 @@
 import { expect, layer } from "@effect/vitest"
 import { Client } from "@effect-faktory/core"
 import { FaktoryServer } from "@effect-faktory/testing"
-import { Effect, Layer, Option } from "effect"
+import { Effect, Option } from "effect"
 import { build } from "esbuild"
-import { spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { fileURLToPath } from "node:url"
+import { fixture, node, runToEnd } from "./support/binary.js"
+import { env } from "./support/server.js"
 
-const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
 const headline = fixture("push-one.mjs")
 
-/** Runs a script in a fresh Node process; resolves with its output, exit code and run time. */
-const runScript = (env: Record<string, string>, jobtype: string, script = headline) =>
-  Effect.async<{ code: number | null; stdout: string; millis: number }>((resume) => {
-    const started = Date.now()
-    const base: Record<string, string> = {}
-    for (const [key, value] of Object.entries(process.env)) {
-      if (value !== undefined && !key.startsWith("FAKTORY_")) base[key] = value
-    }
-    const child = spawn(process.execPath, [script, jobtype], { env: { ...base, ...env } })
-    let stdout = ""
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
-    // A script that does not exit by itself is killed, and the test sees a signal, not a code.
-    const timer = setTimeout(() => child.kill("SIGKILL"), 15_000)
-    child.on("exit", (code) => {
-      clearTimeout(timer)
-      resume(Effect.succeed({ code, stdout: stdout.trim(), millis: Date.now() - started }))
-    })
-  })
+/**
+ * Runs a script in a fresh Node process; resolves with its output, exit code and run time. A
+ * script that does not exit by itself is killed after 15 s, and the test sees a signal, not a code.
+ */
+const runScript = (variables: Record<string, string>, jobtype: string, script = headline) =>
+  Effect.map(runToEnd(node(script, [jobtype], variables), 15), ({ code, millis, stdout }) => ({ code, stdout: stdout.trim(), millis }))
 
-const Env = FaktoryServer.clientLayer().pipe(Layer.provideMerge(FaktoryServer.layer({ password: "pw", webUi: false })))
+const Env = env({ password: "pw" })
 
 layer(Env, { excludeTestServices: true })("push(job) with no layer", (it) => {
   it.effect("pushes from FAKTORY_URL and the script exits by itself", () =>

@@ -1,12 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Client, type ConnectionError } from "@effect-faktory/core"
+import { type ConnectionError } from "@effect-faktory/core"
 import { NodeTransport } from "@effect-faktory/node"
 import { FaktoryServer } from "@effect-faktory/testing"
 import { Effect, Fiber, Schedule } from "effect"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
-
-const client = (options: Client.ClientOptions) => Client.make(options).pipe(Effect.provide(NodeTransport.layer))
+import { client } from "./support/server.js"
 
 /** A TCP peer that accepts and then does what `onConnection` says: not a Faktory server. */
 const peer = (onConnection: (socket: Net.Socket) => void) =>

@@ -1,21 +1,19 @@
 import { expect, layer } from "@effect/vitest"
 import { Client, Protocol } from "@effect-faktory/core"
 import { FaktoryServer } from "@effect-faktory/testing"
-import { Effect, Layer } from "effect"
-import { fileURLToPath } from "node:url"
-import { faktoryWorker, node, waitForOutput } from "./support/binary.js"
+import { Effect } from "effect"
+import { faktoryWorker, fixture, node, waitForOutput } from "./support/binary.js"
+import { Env } from "./support/server.js"
 
 // What another producer's job can put into the worker's log lines: a jid or jobtype with a
 // line break that would start a forged record, a terminal escape, a C1 control or a Unicode
 // line separator. In every format the worker writes, a record stays one line (or, in pretty,
 // a first line and indented continuations) and no byte from a job reaches the output raw.
 
-const jobs = fileURLToPath(new URL("./fixtures/jobs.mjs", import.meta.url))
-const hostile = fileURLToPath(new URL("./fixtures/hostile.mjs", import.meta.url))
-const runMain = fileURLToPath(new URL("./fixtures/run-main.mjs", import.meta.url))
-const asIfTerminal = fileURLToPath(new URL("./fixtures/as-if-terminal.mjs", import.meta.url))
-
-const Env = FaktoryServer.clientLayer().pipe(Layer.provideMerge(FaktoryServer.layer({ webUi: false })))
+const jobs = fixture("jobs.mjs")
+const hostile = fixture("hostile.mjs")
+const runMain = fixture("run-main.mjs")
+const asIfTerminal = fixture("as-if-terminal.mjs")
 
 const FORGED = "[17:00:00.000] INFO (#1): forged line"
 /** Every control character a job could carry into a line, \n excepted (the records' own separator). */

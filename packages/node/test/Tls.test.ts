@@ -1,11 +1,11 @@
 import { expect, layer } from "@effect/vitest"
-import { Client } from "@effect-faktory/core"
-import { NodeTransport } from "@effect-faktory/node"
+import { type Client } from "@effect-faktory/core"
 import { FaktoryServer } from "@effect-faktory/testing"
 import { Effect, Option, Schedule } from "effect"
+import * as Support from "./support/server.js"
 
-const client = (options: Client.ClientOptions) =>
-  Client.make({ connectRetry: Schedule.recurs(0), ...options }).pipe(Effect.provide(NodeTransport.layer))
+/** A client over Node sockets that does not retry connecting. */
+const client = (options: Client.ClientOptions) => Support.client({ connectRetry: Schedule.recurs(0), ...options })
 
 layer(FaktoryServer.layer({ tls: true, password: "tls-pass", webUi: false }), { excludeTestServices: true })(
   "a TLS-only server",

@@ -1,18 +1,18 @@
 import { expect, layer } from "@effect/vitest"
 import { Client } from "@effect-faktory/core"
 import { FaktoryServer } from "@effect-faktory/testing"
-import { Effect, Layer, Option } from "effect"
-import { fileURLToPath } from "node:url"
-import { faktoryWorker, waitForOutput } from "./support/binary.js"
+import { Effect } from "effect"
+import { faktoryWorker, fixture, waitForOutput } from "./support/binary.js"
+import { env, failureOf } from "./support/server.js"
 
 // The faktory-worker binary when things go wrong around it: a refused password, an exception
 // that escapes every fiber, a promise nobody awaited.
 
-const jobs = fileURLToPath(new URL("./fixtures/jobs.mjs", import.meta.url))
-const mistakes = fileURLToPath(new URL("./fixtures/mistakes.mjs", import.meta.url))
+const jobs = fixture("jobs.mjs")
+const mistakes = fixture("mistakes.mjs")
 const password = "cli-s3cret-Pa55"
 
-const Env = FaktoryServer.clientLayer().pipe(Layer.provideMerge(FaktoryServer.layer({ webUi: false, password })))
+const Env = env({ password })
 
 layer(Env, { excludeTestServices: true, timeout: "120 seconds" })("the faktory-worker binary, when things go wrong", (it) => {
   for (const [name, auth, reason] of [
@@ -66,11 +66,7 @@ layer(Env, { excludeTestServices: true, timeout: "120 seconds" })("the faktory-w
       expect(worker.output()).toContain("thrown from a timer")
       expect(worker.output()).toContain("terminating")
       // The job still running was FAILed as Shutdown, not left to wait out its reservation.
-      yield* client.mutate({ cmd: "requeue", target: "retries", filter: { jids: [sleeper] } })
-      const job = Option.getOrThrow(yield* client.fetch([queue]))
-      expect(job.jid).toBe(sleeper)
-      expect(job.failure).toMatchObject({ errtype: "Shutdown" })
-      yield* client.ack(job.jid)
+      expect(yield* failureOf(sleeper, queue)).toMatchObject({ errtype: "Shutdown" })
     }))
   /** A worker whose log pipes' read ends close, as `| head -1` does once it has its line. */
   const withClosedPipes = (queue: string, close: ReadonlyArray<"stdout" | "stderr">) =>
@@ -83,19 +79,16 @@ layer(Env, { excludeTestServices: true, timeout: "120 seconds" })("the faktory-w
       // A job with no handler: its FAIL is logged at WARN, into the closed pipe.
       const jid = yield* client.push({ jobtype: "NoSuchHandler", queue, args: [], retry: 1 })
       const exit = yield* worker.exit.pipe(Effect.timeout("15 seconds"))
-      return { client, worker, jid, exit }
+      return { worker, jid, exit }
     })
 
   it.scoped("a log pipe whose reader is gone (| head) terminates the worker gracefully, not a spin that ignores SIGTERM", () =>
     Effect.gen(function*() {
       const queue = "cli-epipe"
-      const { client, exit, jid } = yield* withClosedPipes(queue, ["stdout", "stderr"])
+      const { exit, jid } = yield* withClosedPipes(queue, ["stdout", "stderr"])
       expect(exit.code).toBe(1)
       // The job was reported before the worker went: it waits in the retry set.
-      yield* client.mutate({ cmd: "requeue", target: "retries", filter: { jids: [jid] } })
-      const job = Option.getOrThrow(yield* client.fetch([queue]))
-      expect(job.failure?.errtype).toBe("UnknownJobType")
-      yield* client.ack(job.jid)
+      expect((yield* failureOf(jid, queue))?.errtype).toBe("UnknownJobType")
     }))
 
   it.scoped("when only stdout closes, the reason is said on stderr", () =>

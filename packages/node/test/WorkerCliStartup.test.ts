@@ -1,25 +1,16 @@
 import { expect, layer } from "@effect/vitest"
 import { Client } from "@effect-faktory/core"
 import { FaktoryServer } from "@effect-faktory/testing"
-import { Effect, Layer } from "effect"
-import { execFile } from "node:child_process"
-import { fileURLToPath } from "node:url"
+import { Effect } from "effect"
+import { faktoryWorker, fixture, runToEnd } from "./support/binary.js"
+import { Env } from "./support/server.js"
 
 // faktory-worker checks what it loaded before it connects: a handler layer that needs a
 // service no module provides, or no handler at all, fails the start with the reason and a
 // non-zero exit, and no job is fetched.
 
-const bin = fileURLToPath(new URL("../dist/bin.js", import.meta.url))
-const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
-
-const Env = FaktoryServer.clientLayer().pipe(Layer.provideMerge(FaktoryServer.layer({ webUi: false })))
-
-const runToExit = (args: ReadonlyArray<string>) =>
-  Effect.async<{ code: number | null; stderr: string; millis: number }>((resume) => {
-    const started = Date.now()
-    const child = execFile(process.execPath, [bin, ...args], { timeout: 20_000 }, (_error, _stdout, stderr) =>
-      resume(Effect.succeed({ code: child.exitCode, stderr, millis: Date.now() - started })))
-  })
+/** Runs faktory-worker to its exit; one still running after 20 s is killed, and has no exit code. */
+const runToExit = (args: ReadonlyArray<string>) => runToEnd(faktoryWorker(args))
 
 layer(Env, { excludeTestServices: true, timeout: "90 seconds" })("faktory-worker's startup checks", (it) => {
   it.effect("a handler layer that needs a service nobody provides fails the start, naming it, before any fetch", () =>

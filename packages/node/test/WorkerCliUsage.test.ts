@@ -1,55 +1,23 @@
 import { describe, expect, it, layer } from "@effect/vitest"
 import { Client } from "@effect-faktory/core"
 import { FaktoryServer } from "@effect-faktory/testing"
-import { Effect, Layer, Schedule } from "effect"
-import { type ChildProcess, spawn } from "node:child_process"
+import { Effect } from "effect"
 import * as Path from "node:path"
-import { fileURLToPath } from "node:url"
+import { bin, fixture, node, type Running, waitForOutput } from "./support/binary.js"
+import { Env } from "./support/server.js"
 
 // What a person (or a log collector) sees from the faktory-worker binary and from
 // NodeWorker.runMain: the help, usage errors, and the two log formats.
 
-const bin = fileURLToPath(new URL("../dist/bin.js", import.meta.url))
-const jobs = fileURLToPath(new URL("./fixtures/jobs.mjs", import.meta.url))
-const runMain = fileURLToPath(new URL("./fixtures/run-main.mjs", import.meta.url))
+const jobs = fixture("jobs.mjs")
+const runMain = fixture("run-main.mjs")
 
-interface Running {
-  readonly child: ChildProcess
-  readonly stdout: () => string
-  readonly output: () => string
-  readonly exit: Effect.Effect<{ code: number | null; signal: string | null }>
-}
-
-/** Runs a Node script with a clean FAKTORY_* environment; killed if still running at scope close. */
+/**
+ * Runs a Node script with NO_COLOR unset and FORCE_COLOR=1: colour is forced on where it may
+ * be, and only a terminal may turn it on, which pipes are not.
+ */
 const spawnNode = (script: string, args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
-  Effect.acquireRelease(
-    Effect.sync((): Running => {
-      const base: Record<string, string> = {}
-      for (const [key, value] of Object.entries(process.env)) {
-        if (value !== undefined && !key.startsWith("FAKTORY_") && key !== "NO_COLOR") base[key] = value
-      }
-      // Colour is forced on where it may be: only a terminal may turn it on, and pipes are not.
-      const child = spawn(process.execPath, [script, ...args], { env: { ...base, FORCE_COLOR: "1", ...env } })
-      let stdout = ""
-      let output = ""
-      child.stdout?.on("data", (chunk: Buffer) => {
-        stdout += chunk.toString()
-        output += chunk.toString()
-      })
-      child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()))
-      const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
-        child.on("exit", (code, signal) => resolve({ code, signal }))
-      )
-      return { child, stdout: () => stdout, output: () => output, exit: Effect.promise(() => exited) }
-    }),
-    ({ child }) => Effect.sync(() => child.exitCode === null && child.signalCode === null && child.kill("SIGKILL"))
-  )
-
-const waitForOutput = (running: Running, text: string, seconds = 20) =>
-  Effect.suspend(() => (running.output().includes(text) ? Effect.void : Effect.fail(text))).pipe(
-    Effect.retry(Schedule.spaced("25 millis").pipe(Schedule.upTo(`${seconds} seconds`))),
-    Effect.orElse(() => Effect.dieMessage(`no "${text}" in the output:\n${running.output()}`))
-  )
+  node(script, args, { NO_COLOR: undefined, FORCE_COLOR: "1", ...env })
 
 const ESC = "\u001b"
 
@@ -117,8 +85,6 @@ describe("faktory-worker --help and usage errors", () => {
       expect(run.output().trim()).toBe(`faktory-worker: FAKTORY_LOG_FORMAT "xml": expected json or pretty`)
     }))
 })
-
-const Env = FaktoryServer.clientLayer().pipe(Layer.provideMerge(FaktoryServer.layer({ webUi: false })))
 
 /** Every line of standard output, each of which must be a JSON object. */
 const jsonLines = (running: Running): Array<Record<string, unknown>> =>

@@ -1,16 +1,13 @@
 import { expect, layer } from "@effect/vitest"
 import { Client } from "@effect-faktory/core"
 import { FaktoryServer } from "@effect-faktory/testing"
-import { Effect, Layer, Option } from "effect"
-import { fileURLToPath } from "node:url"
-import { faktoryWorker, waitForOutput } from "./support/binary.js"
+import { Effect } from "effect"
+import { faktoryWorker, fixture, waitForOutput } from "./support/binary.js"
+import { Env, failureOf } from "./support/server.js"
 
-const jobs = fileURLToPath(new URL("./fixtures/jobs.mjs", import.meta.url))
-const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
+const jobs = fixture("jobs.mjs")
 
 const withClient = <A, E>(f: (client: Client.Service) => Effect.Effect<A, E>) => Effect.flatMap(Client.Client, f)
-
-const Env = FaktoryServer.clientLayer().pipe(Layer.provideMerge(FaktoryServer.layer({ webUi: false })))
 
 layer(Env, { excludeTestServices: true, timeout: "120 seconds" })("the faktory-worker binary", (it) => {
   it.scoped("runs required handlers; SIGTSTP quiets it; SIGTERM stops it cleanly", () =>
@@ -50,11 +47,7 @@ layer(Env, { excludeTestServices: true, timeout: "120 seconds" })("the faktory-w
       const exit = yield* worker.exit.pipe(Effect.timeout("15 seconds"))
       expect(exit.code).toBe(0)
       expect(Date.now() - signalled).toBeLessThan(10_000)
-      const client = yield* Client.Client
-      yield* client.mutate({ cmd: "requeue", target: "retries", filter: { jids: [jid] } })
-      const job = Option.getOrThrow(yield* client.fetch(["cli-b"]))
-      expect(job.failure).toMatchObject({ errtype: "Shutdown" })
-      yield* client.ack(job.jid)
+      expect(yield* failureOf(jid, "cli-b")).toMatchObject({ errtype: "Shutdown" })
     }))
 
   it.scoped("a second SIGTERM does not cut the shutdown short: the running job is still reported", () =>
@@ -70,11 +63,7 @@ layer(Env, { excludeTestServices: true, timeout: "120 seconds" })("the faktory-w
       const exit = yield* worker.exit.pipe(Effect.timeout("15 seconds"))
       expect(exit).toEqual({ code: 0, signal: null })
       expect(worker.output()).toContain("SIGTERM again")
-      const client = yield* Client.Client
-      yield* client.mutate({ cmd: "requeue", target: "retries", filter: { jids: [jid] } })
-      const job = Option.getOrThrow(yield* client.fetch(["cli-term2"]))
-      expect(job.failure).toMatchObject({ errtype: "Shutdown" })
-      yield* client.ack(job.jid)
+      expect(yield* failureOf(jid, "cli-term2")).toMatchObject({ errtype: "Shutdown" })
     }))
 
   it.scoped("a second SIGINT stops at once, and the running job is FAILed first, not left reserved", () =>
@@ -94,11 +83,7 @@ layer(Env, { excludeTestServices: true, timeout: "120 seconds" })("the faktory-w
       expect(Date.now() - signalled).toBeLessThan(4000)
       expect(worker.output()).toContain("terminating now: 1 running jobs are interrupted and FAILed as Shutdown")
       // Before: the process exited with the job unreported, reserved for 30 minutes.
-      const client = yield* Client.Client
-      yield* client.mutate({ cmd: "requeue", target: "retries", filter: { jids: [jid] } })
-      const job = Option.getOrThrow(yield* client.fetch(["cli-c"]))
-      expect(job.failure).toMatchObject({ errtype: "Shutdown" })
-      yield* client.ack(job.jid)
+      expect(yield* failureOf(jid, "cli-c")).toMatchObject({ errtype: "Shutdown" })
     }))
 
   it.scoped("takes weighted queues and the URL from FAKTORY_URL", () =>

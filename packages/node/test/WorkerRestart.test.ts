@@ -2,13 +2,8 @@ import { expect, it } from "@effect/vitest"
 import { Client, Job, Worker } from "@effect-faktory/core"
 import { NodeTransport } from "@effect-faktory/node"
 import { FaktoryServer } from "@effect-faktory/testing"
-import { Effect, Layer, Schedule, Schema } from "effect"
-
-const waitFor = (what: string, condition: () => boolean, seconds = 30) =>
-  Effect.suspend(() => (condition() ? Effect.void : Effect.fail(what))).pipe(
-    Effect.retry(Schedule.spaced("25 millis").pipe(Schedule.upTo(`${seconds} seconds`))),
-    Effect.orDie
-  )
+import { Effect, Layer, Schema } from "effect"
+import { waitFor } from "./support/wait.js"
 
 const Nap = Job.define("Nap", { args: Schema.Tuple(Schema.String, Schema.Number), queue: "restart-q" })
 
@@ -35,15 +30,15 @@ it.scopedLive("the server restarts mid-run: running jobs are ACKed once it is ba
       ))
     )
     yield* client.push({ jobtype: "Nap", queue: "restart-q", args: ["during", 3000] })
-    yield* waitFor("the long job to start", () => started.includes("during"))
+    yield* waitFor("the long job to start", () => started.includes("during"), 30)
 
     yield* server.stop
     yield* Effect.sleep("1 second")
     yield* server.start
 
-    yield* waitFor("the long job to finish and be ACKed", () => finished.includes("during") && worker.processed().acked === 1)
+    yield* waitFor("the long job to finish and be ACKed", () => finished.includes("during") && worker.processed().acked === 1, 30)
     yield* client.push({ jobtype: "Nap", queue: "restart-q", args: ["after", 0] })
-    yield* waitFor("a job pushed after the restart", () => finished.includes("after") && worker.processed().acked === 2)
+    yield* waitFor("a job pushed after the restart", () => finished.includes("after") && worker.processed().acked === 2, 30)
 
     // The ACK reached the server: nothing is reserved, retried or run twice.
     const info = yield* client.info

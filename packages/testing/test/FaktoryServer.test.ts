@@ -4,6 +4,7 @@ import { Effect, Exit, Scope } from "effect"
 import { execFileSync } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
+import { processesUsing } from "./support.js"
 
 const greets = (port: number) =>
   Effect.async<boolean>((resume) => {
@@ -14,14 +15,6 @@ const greets = (port: number) =>
     })
     socket.once("error", () => resume(Effect.succeed(false)))
   })
-
-const processesUsing = (directory: string): string => {
-  try {
-    return execFileSync("pgrep", ["-af", directory], { encoding: "utf8" }).trim()
-  } catch {
-    return ""
-  }
-}
 
 describe("FaktoryServer", () => {
   it("finds the pinned faktory binary", () => {

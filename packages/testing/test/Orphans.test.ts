@@ -1,8 +1,9 @@
 import { expect, it } from "@effect/vitest"
 import { Effect, Schedule } from "effect"
-import { execFileSync, spawn } from "node:child_process"
+import { spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import { fileURLToPath } from "node:url"
+import { processesUsing } from "./support.js"
 
 const fixture = fileURLToPath(new URL("./fixtures/start-server.mjs", import.meta.url))
 
@@ -12,14 +13,6 @@ const alive = (pid: number): boolean => {
     return true
   } catch {
     return false
-  }
-}
-
-const processesUsing = (directory: string): string => {
-  try {
-    return execFileSync("pgrep", ["-af", directory], { encoding: "utf8" }).trim()
-  } catch {
-    return ""
   }
 }
 

@@ -6,7 +6,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { Client, Job, type JobRunner, Worker } from "@effect-faktory/core"
 import { NodeTransport } from "@effect-faktory/node"
 import { FakeFaktory, FaktoryServer } from "@effect-faktory/testing"
-import { Effect, Either, Layer, Option, Schedule, Schema } from "effect"
+import { Effect, Either, Layer, Option, Schema } from "effect"
+import { Env, waitFor } from "./support.js"
 
 class Declined extends Schema.TaggedError<Declined>()("Declined", { card: Schema.String }) {}
 class Refused extends Schema.TaggedError<Refused>()("Refused", { by: Schema.String }) {
@@ -117,10 +118,10 @@ const throughWorker = Effect.gen(function*() {
     client: server.clientOptions
   }).pipe(Effect.provide(Layer.merge(Handlers, NodeTransport.layer)))
   for (const row of rows) yield* client.push(jobOf(row))
-  yield* Effect.suspend(() => {
+  yield* waitFor(`all ${rows.length} jobs reported`, () => {
     const { acked, failed } = worker.processed()
-    return acked + failed === rows.length ? Effect.void : Effect.fail("waiting")
-  }).pipe(Effect.retry(Schedule.spaced("20 millis").pipe(Schedule.upTo("20 seconds"))), Effect.orDie)
+    return acked + failed === rows.length
+  }, 20)
   yield* worker.terminate
   const endings = new Map<string, Ending>()
   for (const row of rows) {
@@ -138,7 +139,7 @@ const throughWorker = Effect.gen(function*() {
   return endings
 }).pipe(
   Effect.scoped,
-  Effect.provide(FaktoryServer.clientLayer().pipe(Layer.provideMerge(FaktoryServer.layer({ webUi: false }))))
+  Effect.provide(Env)
 )
 
 const throughFake = Effect.gen(function*() {

@@ -1,11 +1,11 @@
 import { expect, layer } from "@effect/vitest"
 import { Client } from "@effect-faktory/core"
-import { FaktoryServer } from "@effect-faktory/testing"
-import { Effect, Layer, Option } from "effect"
+import { Effect, Option } from "effect"
+import { Env } from "./support.js"
 
-// `layer(...)` builds its layer with the TestClock installed, and nobody adjusts it: a server
-// whose readiness wait slept on the ambient clock never came up here.
-const Env = FaktoryServer.clientLayer().pipe(Layer.provideMerge(FaktoryServer.layer({ webUi: false })))
+// `layer(...)` builds its layer (Env: FaktoryServer.layer and a clientLayer) with the TestClock
+// installed, and nobody adjusts it: a server whose readiness wait slept on the ambient clock
+// never came up here.
 
 layer(Env, { timeout: "30 seconds" })("FaktoryServer.layer under @effect/vitest's layer() (TestClock)", (it) => {
   it.effect("starts, and a client reaches it", () =>
