@@ -492,32 +492,33 @@ export const make = (options: JobRunnerOptions): Effect.Effect<JobRunner, never,
      * built rather than provided: the fiber starts with its services in place (providing them
      * costs more than the rest of a small job).
      */
-    const fork = (
-      handler: JobHandler.JobHandler,
-      job: JobPayload.Job,
-      runtime: JobRuntime,
-      span: Tracer.Span | undefined
-    ): Fiber.RuntimeFiber<unknown, unknown> =>
-      handler.use(<A, R>(typed: JobHandler.Typed<A, R>) => {
+    type Fork = (job: JobPayload.Job, runtime: JobRuntime, span: Tracer.Span | undefined) => Fiber.RuntimeFiber<unknown, unknown>
+    const forkerOf = <A, R>(typed: JobHandler.Typed<A, R>): Fork => {
+      // The handler's services with the runner's client, made once: each Context.add copies
+      // the services' map, and a job adds only what is its own.
+      const services = options.client === undefined || Option.isSome(Context.getOption(typed.services, Client.Client))
+        ? typed.services
+        : Context.add(typed.services, Client.Client, options.client)
+      return (job, runtime, span) => {
         const context = JobHandler.contextOf(job)
-        const withJob = Context.add(typed.services, JobHandler.CurrentJob, context)
-        const withClient = options.client === undefined || Option.isSome(Context.getOption(typed.services, Client.Client))
-          ? withJob
-          : Context.add(withJob, Client.Client, options.client)
-        const withSpan = span === undefined ? withClient : Context.add(withClient, Tracer.ParentSpan, span)
+        const withJob = Context.add(services, JobHandler.CurrentJob, context)
         // The services of the handler's layer, plus CurrentJob and Client, which its type
         // left out: all of R, which TypeScript cannot show for a generic R; the one assertion.
-        const services = withSpan as Context.Context<R>
+        const all = (span === undefined ? withJob : Context.add(withJob, Tracer.ParentSpan, span)) as Context.Context<R>
         // Everything the user wrote runs inside the fiber: a handler or middleware that
         // throws instead of returning an Effect is a defect of this job, reported like any
         // other, never an exception in the runner's own code.
         const effect = Effect.suspend(() => handled(typed, job.args, context))
         return Runtime.runFork(
-          Runtime.make({ context: services, fiberRefs: runtime.fiberRefs, runtimeFlags: runtime.runtimeFlags }),
+          Runtime.make({ context: all, fiberRefs: runtime.fiberRefs, runtimeFlags: runtime.runtimeFlags }),
           middleware.length === 0 ? effect : around(context, effect),
           { updateRefs: annotate(job) }
         )
-      })
+      }
+    }
+    /** Each handler with how to start its jobs' fibers, by jobtype. */
+    const forkers = new Map<string, { readonly handler: JobHandler.JobHandler; readonly fork: Fork }>()
+    for (const [jobtype, handler] of handlers) forkers.set(jobtype, { handler, fork: handler.use(forkerOf) })
 
     /**
      * How each running job's wait ends early, with the outcome to report, when the runner
@@ -553,12 +554,12 @@ export const make = (options: JobRunnerOptions): Effect.Effect<JobRunner, never,
     }
 
     const start = (
-      handler: JobHandler.JobHandler,
+      { fork, handler }: { readonly handler: JobHandler.JobHandler; readonly fork: Fork },
       job: JobPayload.Job,
       runtime: JobRuntime,
       span: Tracer.Span | undefined
     ): Effect.Effect<Outcome> => {
-      const fiber = fork(handler, job, runtime, span)
+      const fiber = fork(job, runtime, span)
       const deadline = deadlineFor(handler, job)
       const outcome = (exit: Exit.Exit<unknown, unknown>): Outcome => {
         const expired = guard.takeExpired(fiber)
@@ -597,7 +598,7 @@ export const make = (options: JobRunnerOptions): Effect.Effect<JobRunner, never,
     }
 
     const run = (job: JobPayload.Job, runtime: JobRuntime): Effect.Effect<Outcome> => {
-      const handler = handlers.get(job.jobtype)
+      const handler = forkers.get(job.jobtype)
       if (handler === undefined) {
         const exit = Exit.fail(new UnknownJobTypeError({ jobtype: job.jobtype }))
         return Effect.succeed({ exit, report: report(job.jid, exit) })
