@@ -28,7 +28,7 @@ const CORE_LAYERS = [
   { name: "base", paths: ["Errors.ts", "FaktoryUrl.ts", "internal/shared/"] },
   {
     name: "wire",
-    paths: ["Resp.ts", "JobPayload.ts", "ServerInfo.ts", "Replies.ts", "Protocol.ts", "internal/wire/"]
+    paths: ["Resp.ts", "JobPayload.ts", "ServerInfo.ts", "Enterprise.ts", "Replies.ts", "Protocol.ts", "internal/wire/"]
   },
   { name: "observability", paths: ["Metrics.ts", "TraceContext.ts", "internal/observability/"] },
   { name: "connection", paths: ["Transport.ts", "Connection.ts", "ConnectionPool.ts"] },

@@ -1,6 +1,8 @@
 /**
- * The Faktory client: every command of the open-source server (and the Enterprise ones,
- * which fail with `EnterpriseRequiredError` against it) over a pool of connections.
+ * The Faktory client: every command of the open-source server, and the typed Enterprise
+ * commands (batches, tracking; they fail with `EnterpriseRequiredError` against open-source
+ * Faktory), over a pool of connections. Every push inside `Batch.run` joins the batch: the
+ * push path reads `currentBatch`, whichever client pushes.
  *
  * @since 0.1.0
  */
@@ -18,12 +20,15 @@ import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Connection from "./Connection.js"
 import * as ConnectionPool from "./ConnectionPool.js"
+import type * as Enterprise from "./Enterprise.js"
 import {
+  type BatchNotFoundError,
   type CommandError,
   type EnterpriseRequiredError,
   type InvalidArgumentError,
   type InvalidUrlError,
-  JobValidationError
+  JobValidationError,
+  type NotUniqueError
 } from "./Errors.js"
 import * as FaktoryUrl from "./FaktoryUrl.js"
 import * as PushBatcher from "./internal/client/pushBatcher.js"
@@ -32,8 +37,8 @@ import * as Spans from "./internal/observability/spans.js"
 import { describeThrown } from "./internal/shared/describeThrown.js"
 import * as JobPayload from "./JobPayload.js"
 import * as Protocol from "./Protocol.js"
-import type * as Replies from "./Replies.js"
-import type * as ServerInfo from "./ServerInfo.js"
+import * as Replies from "./Replies.js"
+import * as ServerInfo from "./ServerInfo.js"
 import { type TlsOptions, Transport } from "./Transport.js"
 
 /**
@@ -102,19 +107,63 @@ export interface ClientOptions {
  */
 export type PushMiddleware = (
   job: JobPayload.PushableJob,
-  next: (job: JobPayload.PushableJob) => Effect.Effect<void, JobValidationError | CommandError>
-) => Effect.Effect<void, JobValidationError | CommandError>
+  next: (job: JobPayload.PushableJob) => Effect.Effect<void, PushError>
+) => Effect.Effect<void, PushError>
 
 /**
- * What PUSHB reports: the jids the server took, and those it refused with its reason.
+ * What a push can fail with: a job refused before anything was sent, a unique job whose twin
+ * holds the lock (Faktory Enterprise), or the command's failure.
+ *
+ * @since 0.5.0
+ * @category models
+ */
+export type PushError = JobValidationError | NotUniqueError | CommandError
+
+/**
+ * What PUSHB reports: the jids the server took; the unique jobs it did not enqueue because a
+ * twin holds the lock (Faktory Enterprise's `NOTUNIQUE`: "already queued", not a failure); and
+ * those it refused, with its reason.
  *
  * @since 0.1.0
  * @category models
  */
 export interface PushBulkResult {
   readonly pushed: ReadonlyArray<string>
+  readonly notUnique: ReadonlyArray<string>
   readonly rejected: ReadonlyArray<{ readonly jid: string; readonly reason: string }>
 }
+
+/**
+ * What an Enterprise command can fail with, besides its own errors: the open-source server's
+ * refusal, and the command's failure.
+ *
+ * @since 0.5.0
+ * @category models
+ */
+export type EnterpriseError = EnterpriseRequiredError | CommandError
+
+/**
+ * The batch that pushes made by the current fiber join: every job pushed while it is set
+ * carries its bid in `custom.bid` (replacing one the job had), through `push` and `pushBulk`,
+ * typed or raw, of any client (`Batch.run` and `Batch.reopen` set it; clients of another
+ * make, such as `@effect-faktory/testing`'s fake, read it with `FiberRef.get`). Callback jobs
+ * are no pushes: they travel inside `BATCH NEW`.
+ *
+ * @example
+ * ```ts
+ * import { Effect, FiberRef, Option } from "effect"
+ * import { Client } from "@effect-faktory/core"
+ *
+ * // Inside Batch.run this is the batch's bid; elsewhere none.
+ * const joined = Effect.map(FiberRef.get(Client.currentBatch), Option.getOrUndefined)
+ * ```
+ *
+ * @since 0.5.0
+ * @category batches
+ */
+export const currentBatch: FiberRef.FiberRef<Option.Option<Enterprise.Bid>> = FiberRef.unsafeMake<
+  Option.Option<Enterprise.Bid>
+>(Option.none())
 
 /**
  * Most jobs sent in one PUSHB; larger lists are split.
@@ -138,16 +187,21 @@ export interface Service {
    * below is this with a command from `Protocol` (PUSH also gathers concurrent pushes).
    */
   readonly send: <A, E>(command: Protocol.Command<A, E>) => Effect.Effect<A, E | CommandError>
-  /** Checks, completes and pushes a job; returns its jid. */
-  readonly push: (job: JobPayload.JobInput) => Effect.Effect<string, JobValidationError | CommandError>
+  /**
+   * Checks, completes and pushes a job; returns its jid. Inside `Batch.run` the job joins the
+   * batch. A unique job whose twin holds the lock fails with `NotUniqueError` (Enterprise).
+   */
+  readonly push: (job: JobPayload.JobInput) => Effect.Effect<string, PushError>
   /**
    * Pushes many jobs with PUSHB, 1,000 per command. Every job is checked first, and no two may
    * share a jid; if one is invalid, nothing is sent. The commands are spread over the pool's connections and sent
-   * at once: jobs keep their order within each 1,000, not across them.
+   * at once: jobs keep their order within each 1,000, not across them. Inside `Batch.run` every
+   * job joins the batch. A unique job whose twin holds the lock is listed in `notUnique`
+   * (it fails with `NotUniqueError` only when a middleware does).
    */
   readonly pushBulk: (
     jobs: ReadonlyArray<JobPayload.JobInput>
-  ) => Effect.Effect<PushBulkResult, JobValidationError | CommandError>
+  ) => Effect.Effect<PushBulkResult, PushError>
   /** Reserves the next job from the first non-empty queue, waiting up to 2 s. */
   readonly fetch: (
     queues: ReadonlyArray<string>
@@ -168,14 +222,32 @@ export interface Service {
   readonly queueLatency: (
     names: ReadonlyArray<string>
   ) => Effect.Effect<Readonly<Record<string, number>>, InvalidArgumentError | CommandError>
-  /** Enterprise batches; returns the reply's text. */
-  readonly batch: (
-    request: Protocol.BatchCommand
-  ) => Effect.Effect<string, EnterpriseRequiredError | CommandError>
-  /** Enterprise job tracking; returns the reply's text. */
-  readonly track: (
-    request: Protocol.TrackCommand
-  ) => Effect.Effect<string, EnterpriseRequiredError | CommandError>
+  /** Whether the server is Faktory Enterprise, from its INFO (`ServerInfo.isEnterprise`). */
+  readonly isEnterprise: Effect.Effect<boolean, CommandError>
+  /**
+   * `BATCH NEW`: creates a batch (Enterprise); returns its bid. `Batch.run` is the usual way:
+   * it creates, runs the pushes and commits.
+   */
+  readonly batchNew: (
+    batch: Protocol.NewBatch
+  ) => Effect.Effect<Enterprise.Bid, InvalidArgumentError | BatchNotFoundError | EnterpriseError>
+  /** `BATCH OPEN`: reopens a batch to add jobs, until `batchCommit`. */
+  readonly batchOpen: (
+    bid: string
+  ) => Effect.Effect<Enterprise.Bid, InvalidArgumentError | BatchNotFoundError | EnterpriseError>
+  /** `BATCH COMMIT`: the batch's callbacks may fire once its jobs are done. */
+  readonly batchCommit: (bid: string) => Effect.Effect<void, InvalidArgumentError | BatchNotFoundError | EnterpriseError>
+  /** `BATCH STATUS`: a batch's counts and callback states. */
+  readonly batchStatus: (
+    bid: string
+  ) => Effect.Effect<Enterprise.BatchStatus, InvalidArgumentError | BatchNotFoundError | EnterpriseError>
+  /** `TRACK GET`: a job's tracking state (`unknown` for an untracked job). */
+  readonly trackGet: (jid: string) => Effect.Effect<Enterprise.JobStatus, InvalidArgumentError | EnterpriseError>
+  /**
+   * `TRACK SET`: a job's progress, and the extension of its reservation. Only this; the worker's
+   * reservation guard moves when the job's own handler extends it (`Tracking`).
+   */
+  readonly trackSet: (update: Protocol.TrackUpdate) => Effect.Effect<void, InvalidArgumentError | EnterpriseError>
   /** Lends one pooled connection for the caller alone, for pipelining many commands on it. */
   readonly withConnection: <A, E, R>(
     f: (connection: Connection.Connection) => Effect.Effect<A, E, R>
@@ -277,28 +349,33 @@ export const make = (
     /** Runs a job through the middleware; `terminal` gets what comes out, checked again. */
     const throughMiddleware = (
       job: JobPayload.PushableJob,
-      terminal: (job: JobPayload.PushableJob) => Effect.Effect<void, JobValidationError | CommandError>
-    ): Effect.Effect<void, JobValidationError | CommandError> => {
+      terminal: (job: JobPayload.PushableJob) => Effect.Effect<void, PushError>
+    ): Effect.Effect<void, PushError> => {
       if (middleware.length === 0) return terminal(job)
       const checked = (changed: JobPayload.PushableJob) => Effect.flatMap(JobPayload.prepare(changed), terminal)
-      return middleware.reduceRight<(job: JobPayload.PushableJob) => Effect.Effect<void, JobValidationError | CommandError>>(
+      return middleware.reduceRight<(job: JobPayload.PushableJob) => Effect.Effect<void, PushError>>(
         (next, wrap) => (current) => wrap(current, next),
         checked
       )(job)
     }
 
-    const sendPush: (job: JobPayload.PushableJob) => Effect.Effect<void, CommandError | JobValidationError> =
+    const sendPush: (job: JobPayload.PushableJob) => Effect.Effect<void, PushError> =
       options.batchPushes === false
         ? (job) => Effect.flatMap(PushBatcher.pushCommand(job), send)
         : PushBatcher.make({ pool, send, maxBatch: PUSH_BULK_BATCH_SIZE, connections: poolSize, runtime })
 
-    /** Checks, runs the middleware and sends; `traced` makes the producer span. */
+    /**
+     * Checks, joins the batch in scope, runs the middleware and sends; `traced` makes the
+     * producer span.
+     */
     const pushNow = (
       input: JobPayload.JobInput,
-      traced: boolean
-    ): Effect.Effect<string, JobValidationError | CommandError> => {
-      const prepared = JobPayload.prepare(input)
-      if (Either.isLeft(prepared)) return Effect.fail(prepared.left)
+      traced: boolean,
+      batch: Option.Option<Enterprise.Bid>
+    ): Effect.Effect<string, PushError> => {
+      const checked = JobPayload.prepare(input)
+      if (Either.isLeft(checked)) return Effect.fail(checked.left)
+      const joined = Option.isNone(batch) ? checked.right : JobPayload.inBatch(checked.right, batch.value)
       const sending = (job: JobPayload.PushableJob) => {
         let sent = job
         // Push latency and the pushed counter, as the server's reply arrives.
@@ -312,16 +389,21 @@ export const make = (
           return sent.jid
         })
       }
-      return traced ? Spans.producer(prepared.right, sending) : sending(prepared.right)
+      return traced ? Spans.producer(joined, sending) : sending(joined)
     }
 
     // Plain combinators rather than a generator: a push is a handful of steps, and each
-    // generator step is one more for the fiber (this is the producer's hot path).
-    const push = (input: JobPayload.JobInput): Effect.Effect<string, JobValidationError | CommandError> =>
-      Effect.flatMap(Spans.isRecording, (recording) => pushNow(input, recording))
+    // generator step is one more for the fiber (this is the producer's hot path). The tracer
+    // and the batch in scope are read in one step.
+    const push = (input: JobPayload.JobInput): Effect.Effect<string, PushError> =>
+      Effect.withFiberRuntime((fiber) =>
+        pushNow(input, fiber.currentTracer !== Spans.builtInTracer, fiber.getFiberRef(currentBatch))
+      )
 
     const pushBulk = Effect.fnUntraced(function*(inputs: ReadonlyArray<JobPayload.JobInput>) {
-      const prepared = yield* JobPayload.prepareAll(inputs)
+      const checked = yield* JobPayload.prepareAll(inputs)
+      const batch = yield* FiberRef.get(currentBatch)
+      const prepared = Option.isNone(batch) ? checked : checked.map((job) => JobPayload.inBatch(job, batch.value))
       // Middleware sees each job; what comes out of it is collected and sent in batches.
       // Without middleware the jobs go as they are (a fiber step per job costs a third of
       // what preparing it does).
@@ -334,7 +416,7 @@ export const make = (
         // Checked each already; this refuses a jid that middleware gave two of them.
         jobs = yield* JobPayload.prepareAll(jobs)
       }
-      if (jobs.length === 0) return { pushed: [], rejected: [] }
+      if (jobs.length === 0) return { pushed: [], notUnique: [], rejected: [] }
       // A producer span whose trace context every job carries.
       return yield* ((yield* Spans.isRecording) ? Spans.producerMany(jobs, sendBulk) : sendBulk(jobs))
     })
@@ -358,15 +440,25 @@ export const make = (
         send,
         { concurrency: "unbounded" }
       )
-      const rejected = refusals.flatMap((refused) => Object.entries(refused).map(([jid, reason]) => ({ jid, reason })))
-      const refusedJids = new Set(rejected.map((entry) => entry.jid))
+      // A unique job whose twin holds the lock was not enqueued, and that is no failure: it is
+      // listed apart, so that a producer can tell "already queued" from a refusal.
+      const rejected: Array<{ readonly jid: string; readonly reason: string }> = []
+      const notUnique: Array<string> = []
+      const refusedJids = new Set<string>()
+      for (const refused of refusals) {
+        for (const [jid, reason] of Object.entries(refused)) {
+          refusedJids.add(jid)
+          if (Replies.pushRefusal(reason)._tag === "NotUniqueError") notUnique.push(jid)
+          else rejected.push({ jid, reason })
+        }
+      }
       const pushed: Array<string> = []
       for (const job of jobs) {
         if (refusedJids.has(job.jid)) continue
         pushed.push(job.jid)
         recorders.forJob(job.jobtype, job.queue ?? "default").pushed(1)
       }
-      return { pushed, rejected }
+      return { pushed, notUnique, rejected }
     })
 
     const fetch = Effect.fnUntraced(function*(queues: ReadonlyArray<string>) {
@@ -402,8 +494,20 @@ export const make = (
         names.length === 0
           ? Effect.succeed({})
           : Effect.flatMap(fromEither(Protocol.queueLatency(names)), send).pipe(Spans.withSpan("Faktory.queueLatency")),
-      batch: (request: Protocol.BatchCommand) => send(Protocol.batch(request)).pipe(Spans.withSpan("Faktory.batch")),
-      track: (request: Protocol.TrackCommand) => send(Protocol.track(request)).pipe(Spans.withSpan("Faktory.track")),
+      isEnterprise: send(Protocol.info).pipe(Effect.map(ServerInfo.isEnterprise), Spans.withSpan("Faktory.info")),
+      batchNew: (batch: Protocol.NewBatch) =>
+        Effect.flatMap(Effect.suspend(() => fromEither(Protocol.batchNew(batch))), send).pipe(Spans.withSpan("Faktory.batchNew")),
+      batchOpen: (bid: string) =>
+        Effect.flatMap(Effect.suspend(() => fromEither(Protocol.batchOpen(bid))), send).pipe(Spans.withSpan("Faktory.batchOpen")),
+      batchCommit: (bid: string) =>
+        Effect.flatMap(Effect.suspend(() => fromEither(Protocol.batchCommit(bid))), send).pipe(Spans.withSpan("Faktory.batchCommit")),
+      batchStatus: (bid: string) =>
+        Effect.flatMap(Effect.suspend(() => fromEither(Protocol.batchStatus(bid))), send).pipe(Spans.withSpan("Faktory.batchStatus")),
+      trackGet: (jid: string) =>
+        Effect.flatMap(Effect.suspend(() => fromEither(Protocol.trackGet(jid))), send).pipe(Spans.withSpan("Faktory.trackGet")),
+      trackSet: (update: Protocol.TrackUpdate) =>
+        // The reservation's end is checked against the time the command is made, not the call.
+        Effect.flatMap(Effect.suspend(() => fromEither(Protocol.trackSet(update))), send).pipe(Spans.withSpan("Faktory.trackSet")),
       withConnection: pool.useExclusive
     })
   })

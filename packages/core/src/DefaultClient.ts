@@ -37,15 +37,15 @@
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
-import { Client, type ClientOptions, make, type PushBulkResult, type Service as ClientService } from "./Client.js"
 import {
-  type CommandError,
-  type EnterpriseRequiredError,
-  type InvalidArgumentError,
-  type InvalidUrlError,
-  type JobValidationError,
-  PlatformMissingError
-} from "./Errors.js"
+  Client,
+  type ClientOptions,
+  make,
+  type PushBulkResult,
+  type PushError,
+  type Service as ClientService
+} from "./Client.js"
+import { type CommandError, type InvalidArgumentError, type InvalidUrlError, PlatformMissingError } from "./Errors.js"
 import type * as JobPayload from "./JobPayload.js"
 import type * as Protocol from "./Protocol.js"
 import type * as ServerInfo from "./ServerInfo.js"
@@ -185,7 +185,7 @@ export const withClient = <A, E, R>(
  * @since 0.1.0
  * @category commands
  */
-export const push = (job: JobPayload.JobInput): Effect.Effect<string, JobValidationError | CommandError | DefaultClientError> =>
+export const push = (job: JobPayload.JobInput): Effect.Effect<string, PushError | DefaultClientError> =>
   withClient((client) => client.push(job))
 
 /**
@@ -203,7 +203,7 @@ export const push = (job: JobPayload.JobInput): Effect.Effect<string, JobValidat
  */
 export const pushBulk = (
   jobs: ReadonlyArray<JobPayload.JobInput>
-): Effect.Effect<PushBulkResult, JobValidationError | CommandError | DefaultClientError> =>
+): Effect.Effect<PushBulkResult, PushError | DefaultClientError> =>
   withClient((client) => client.pushBulk(jobs))
 
 /**
@@ -303,39 +303,3 @@ export const queueLatency = (
   names: ReadonlyArray<string>
 ): Effect.Effect<Readonly<Record<string, number>>, InvalidArgumentError | CommandError | DefaultClientError> =>
   withClient((client) => client.queueLatency(names))
-
-/**
- * Enterprise batches.
- *
- * @example
- * ```ts
- * import { batch } from "@effect-faktory/core"
- *
- * batch({ _tag: "Status", bid: "b-1" })
- * ```
- *
- * @since 0.1.0
- * @category commands
- */
-export const batch = (
-  request: Protocol.BatchCommand
-): Effect.Effect<string, EnterpriseRequiredError | CommandError | DefaultClientError> =>
-  withClient((client) => client.batch(request))
-
-/**
- * Enterprise job tracking.
- *
- * @example
- * ```ts
- * import { track } from "@effect-faktory/core"
- *
- * track({ _tag: "Get", jid: "0123456789abcdef" })
- * ```
- *
- * @since 0.1.0
- * @category commands
- */
-export const track = (
-  request: Protocol.TrackCommand
-): Effect.Effect<string, EnterpriseRequiredError | CommandError | DefaultClientError> =>
-  withClient((client) => client.track(request))

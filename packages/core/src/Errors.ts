@@ -183,8 +183,11 @@ export class ServerError extends Schema.TaggedError<ServerError>()("ServerError"
 }
 
 /**
- * The command exists only in Faktory Enterprise (batches, job tracking, unique jobs) and the
- * server is the open-source edition.
+ * The command exists only in Faktory Enterprise (batches, job tracking) and the server is the
+ * open-source edition, which refuses it (`batch subsystem is only available in Faktory
+ * Enterprise`). `feature` names what was asked for; `detail` is the server's text, and what
+ * the refusal means for the caller. (The unique, expiring and tracked options of a job are no
+ * commands: open-source Faktory ignores them silently, with no error to report.)
  *
  * @example
  * ```ts
@@ -206,6 +209,71 @@ export class EnterpriseRequiredError extends Schema.TaggedError<EnterpriseRequir
 ) {
   override get message(): string {
     return `${this.feature} needs Faktory Enterprise: ${this.detail}`
+  }
+}
+
+/**
+ * Faktory Enterprise refused a unique job: another job with the same jobtype, arguments and
+ * queue holds the unique lock (the server's `NOTUNIQUE` code). The job was not enqueued; its
+ * twin is already queued, scheduled, running or waiting for a retry. Not a failure to retry:
+ * a producer that only wants the job done once can treat it as done.
+ *
+ * `push` fails with it; `pushBulk` lists such jobs in `notUnique`, apart from real refusals.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Job } from "@effect-faktory/core"
+ *
+ * const SyncAddress = Job.define("SyncAddress", { args: Schema.Tuple(Schema.Number), unique: { for: "10 minutes" } })
+ *
+ * const enqueue = SyncAddress.push([42]).pipe(
+ *   Effect.catchTag("NotUniqueError", (e) => Effect.log(`already queued: ${e.message}`))
+ * )
+ * ```
+ *
+ * @since 0.5.0
+ * @category errors
+ */
+export class NotUniqueError extends Schema.TaggedError<NotUniqueError>()("NotUniqueError", {
+  jobtype: Schema.optional(Schema.String),
+  jid: Schema.optional(Schema.String),
+  /** What the server said after its code, such as `Job not unique`. */
+  detail: Schema.String
+}) {
+  override get message(): string {
+    const subject = this.jobtype === undefined ? "job" : `job ${this.jobtype}`
+    return `${subject}${this.jid === undefined ? "" : ` (${this.jid})`} is not unique: a job with its jobtype, ` +
+      `arguments and queue holds the unique lock, so it was not enqueued (${this.detail === "" ? "NOTUNIQUE" : this.detail})`
+  }
+}
+
+/**
+ * Faktory Enterprise has no batch with this bid: it never existed, it expired (an uncommitted
+ * batch after 30 minutes), or it was finished and cleaned up. The server's text (`No such
+ * batch …`, lower-case in newer servers) is in `detail`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Batch } from "@effect-faktory/core"
+ *
+ * const status = Batch.status("b-gone").pipe(
+ *   Effect.catchTag("BatchNotFoundError", (e) => Effect.log(e.message))
+ * )
+ * ```
+ *
+ * @since 0.5.0
+ * @category errors
+ */
+export class BatchNotFoundError extends Schema.TaggedError<BatchNotFoundError>()("BatchNotFoundError", {
+  bid: Schema.String,
+  /** The command that found no batch: `BATCH OPEN`, `BATCH COMMIT`, `BATCH STATUS` or `BATCH NEW` (its parent). */
+  command: Schema.String,
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return `${this.command}: no batch ${this.bid} on the server (${this.detail}); an uncommitted batch expires after 30 minutes`
   }
 }
 

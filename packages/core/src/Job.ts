@@ -17,8 +17,8 @@ import * as Option from "effect/Option"
 import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as SchemaAST from "effect/SchemaAST"
-import { Client, type PushBulkResult } from "./Client.js"
-import { type CommandError, JobValidationError } from "./Errors.js"
+import { Client, type PushBulkResult, type PushError as ClientPushError } from "./Client.js"
+import { JobValidationError } from "./Errors.js"
 import { callerOf } from "./internal/shared/callerOf.js"
 import { describeThrown } from "./internal/shared/describeThrown.js"
 import * as DurationInput from "./internal/shared/durationInput.js"
@@ -95,12 +95,13 @@ export interface JobDefinition<Name extends string, A, I> {
 }
 
 /**
- * What pushing a typed job can fail with.
+ * What pushing a typed job can fail with: its arguments refused before anything is sent, a
+ * unique job whose twin holds the lock (Enterprise), or the command's failure.
  *
  * @since 0.1.0
  * @category models
  */
-export type PushError = JobValidationError | CommandError
+export type PushError = ClientPushError
 
 const isPositional = (schema: Schema.Schema.Any): boolean => SchemaAST.isTupleType(SchemaAST.encodedAST(schema.ast))
 

@@ -12,6 +12,8 @@ import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as SchemaAST from "effect/SchemaAST"
+import type * as Enterprise from "./Enterprise.js"
+import { isBid } from "./Enterprise.js"
 import { JobValidationError, ProtocolError } from "./Errors.js"
 import { brief, MAX_WHOLE } from "./internal/shared/brief.js"
 import { describeThrown } from "./internal/shared/describeThrown.js"
@@ -428,11 +430,67 @@ const prepareUnsafe = (input: JobInput, now: Date): Either.Either<PushableJob, J
     }
     candidate.at = input.at.toISOString()
   }
-  if (isPlainValid(candidate)) return Either.right(candidate)
-  return Either.map(
+  if (isPlainValid(candidate)) return enterpriseChecked(candidate, input)
+  return Either.flatMap(
     Either.mapLeft(decodePushable(candidate), (error) => invalid(input, formatIssues(error))),
-    markPrepared
+    (job) => enterpriseChecked(markPrepared(job), input)
   )
+}
+
+/** The job, unless a key Faktory Enterprise reads from `custom` has a value it cannot use. */
+const enterpriseChecked = (job: PushableJob, input: unknown): Either.Either<PushableJob, JobValidationError> => {
+  const problem = job.custom === undefined ? undefined : enterpriseProblem(job.custom)
+  return problem === undefined ? Either.right(job) : Either.left(invalid(input, problem))
+}
+
+const positiveSeconds = (value: unknown) => typeof value === "number" && Number.isFinite(value) && value > 0
+
+/**
+ * What is wrong with the keys of `custom` that Faktory Enterprise reads (`faktory-protocol.md`
+ * §7), or `undefined`. Open-source Faktory ignores them; Enterprise would misread a wrong
+ * value silently (a `unique_for` of `"600"`, a string, is the classic mistake).
+ */
+const enterpriseProblem = (custom: { readonly [key: string]: unknown }): string | undefined => {
+  if (Object.hasOwn(custom, "unique_for") && !positiveSeconds(custom.unique_for)) {
+    return `custom.unique_for must be a number of seconds above 0 (how long the job stays unique), not ${brief(custom.unique_for)}`
+  }
+  if (Object.hasOwn(custom, "unique_until") && custom.unique_until !== "success" && custom.unique_until !== "start") {
+    return `custom.unique_until must be "success" or "start", not ${brief(custom.unique_until)}`
+  }
+  if (Object.hasOwn(custom, "expires_at") && !(typeof custom.expires_at === "string" && isRfc3339(custom.expires_at))) {
+    return `custom.expires_at must be an RFC 3339 time (such as 2026-07-01T10:00:00Z), not ${brief(custom.expires_at)}`
+  }
+  if (Object.hasOwn(custom, "expires_in") && !positiveSeconds(custom.expires_in)) {
+    return `custom.expires_in must be a number of seconds above 0, not ${brief(custom.expires_in)}`
+  }
+  if (Object.hasOwn(custom, "bid") && !isBid(custom.bid)) {
+    return `custom.bid must be a batch id (one word of printable ASCII, such as b-5pBPzTw5W0lyKA), not ${brief(custom.bid)}`
+  }
+  return undefined
+}
+
+/**
+ * The job as a member of a batch: `custom.bid` set to `bid` (replacing one it had), the rest
+ * as it was. A job `prepare` made stays marked as checked: a bid changes nothing a check looks
+ * at. Every push inside `Batch.run` goes through this.
+ *
+ * @example
+ * ```ts
+ * import { Either, Schema } from "effect"
+ * import { Enterprise, JobPayload } from "@effect-faktory/core"
+ *
+ * const job = Either.getOrThrow(JobPayload.prepare({ jobtype: "Resize", args: ["a.jpg"] }))
+ * const bid = Schema.decodeUnknownSync(Enterprise.Bid)("b-5pBPzTw5W0lyKA")
+ * JobPayload.inBatch(job, bid).custom // { bid: "b-5pBPzTw5W0lyKA" }
+ * ```
+ *
+ * @since 0.5.0
+ * @category constructors
+ */
+export const inBatch = (job: PushableJob, bid: Enterprise.Bid): PushableJob => {
+  if (job.custom !== undefined && job.custom.bid === bid) return job
+  const custom = job.custom === undefined ? { bid } : { ...job.custom, bid }
+  return Object.assign(Object.create(isPrepared(job) ? preparedPrototype : Object.prototype), job, { custom })
 }
 
 /**

@@ -10,8 +10,11 @@
  */
 import * as Either from "effect/Either"
 import type * as Option from "effect/Option"
-import type { EnterpriseRequiredError, ProtocolError, ServerError } from "./Errors.js"
+import type * as Enterprise from "./Enterprise.js"
+import { parseBid } from "./Enterprise.js"
+import type { BatchNotFoundError, EnterpriseRequiredError, NotUniqueError, ProtocolError, ServerError } from "./Errors.js"
 import { InvalidArgumentError } from "./Errors.js"
+import { describeThrown } from "./internal/shared/describeThrown.js"
 import { DEFAULT_RETRY, type Job, type PushableJob } from "./JobPayload.js"
 import * as Replies from "./Replies.js"
 import type * as Resp from "./Resp.js"
@@ -70,7 +73,6 @@ export const make: <A, E>(
 ) => Command<A, E> = command
 
 // Readers made once: commands on the hot path share them.
-const pushOk = Replies.ok("PUSH")
 const ackOk = Replies.ok("ACK")
 const failOk = Replies.ok("FAIL")
 const flushOk = Replies.ok("FLUSH")
@@ -107,6 +109,9 @@ export const info: Command<ServerInfo.ServerInfo, ReplyError> = command("INFO", 
 export const flush: Command<void, ReplyError> = command("FLUSH", undefined, flushOk)
 
 /**
+ * `PUSH {job}`. Faktory Enterprise refuses a unique job whose twin holds the lock with
+ * `-NOTUNIQUE`, read as a `NotUniqueError` naming the job.
+ *
  * @example
  * ```ts
  * import { Either } from "effect"
@@ -119,8 +124,8 @@ export const flush: Command<void, ReplyError> = command("FLUSH", undefined, flus
  * @since 0.1.0
  * @category commands
  */
-export const push = (job: PushableJob): Command<void, ReplyError> =>
-  command("PUSH", JSON.stringify(withRetry(job)), pushOk)
+export const push = (job: PushableJob): Command<void, ReplyError | NotUniqueError> =>
+  command("PUSH", JSON.stringify(withRetry(job)), Replies.pushed(job))
 
 /**
  * @since 0.1.0
@@ -438,66 +443,243 @@ export const queueLatency = (
     command("QUEUE", `LATENCY ${checked.join(" ")}`, latencies))
 
 /**
- * Enterprise batch commands. Against open-source Faktory every one of them is refused.
+ * The failures a reply of an Enterprise command can stand for: those of any command, and the
+ * open-source server's refusal (`EnterpriseRequiredError`).
  *
- * @since 0.1.0
+ * @since 0.5.0
  * @category models
  */
-export type BatchCommand =
-  | { readonly _tag: "New"; readonly batch: Readonly<Record<string, unknown>> }
-  | { readonly _tag: "Open"; readonly bid: string }
-  | { readonly _tag: "Commit"; readonly bid: string }
-  | { readonly _tag: "Status"; readonly bid: string }
+export type EnterpriseReplyError = ReplyError | EnterpriseRequiredError
 
 /**
- * @example
- * ```ts
- * import { Protocol } from "@effect-faktory/core"
+ * A batch to create with `BATCH NEW`: its callback jobs (at least one), already checked
+ * (`JobPayload.prepare`), a description for the Web UI, and the batch it is a child of.
  *
- * Protocol.batch({ _tag: "Status", bid: "b-123" }).line // "BATCH STATUS b-123\r\n"
- * ```
- *
- * @since 0.1.0
- * @category commands
+ * @since 0.5.0
+ * @category models
  */
-export const batch = (request: BatchCommand): Command<string, ReplyError | EnterpriseRequiredError> => {
-  switch (request._tag) {
-    case "New":
-      return command("BATCH", `NEW ${JSON.stringify(request.batch)}`, batchText)
-    case "Open":
-      return command("BATCH", `OPEN ${request.bid}`, batchText)
-    case "Commit":
-      return command("BATCH", `COMMIT ${request.bid}`, batchText)
-    case "Status":
-      return command("BATCH", `STATUS ${request.bid}`, batchText)
-  }
+export interface NewBatch {
+  readonly description?: string | undefined
+  /** The parent batch: this batch's callbacks fire before the parent's, which waits for it. */
+  readonly parentBid?: string | undefined
+  /** Enqueued once every job of the batch has succeeded. */
+  readonly success?: PushableJob | undefined
+  /** Enqueued once every job of the batch has run, succeeded or failed. */
+  readonly complete?: PushableJob | undefined
 }
 
-const batchText = Replies.text("BATCH")
-const trackText = Replies.text("TRACK")
-
 /**
- * Enterprise job tracking: `TRACK GET jid` or `TRACK SET {…}`.
+ * `BATCH NEW {…}`: creates a batch; its reply is the new batch's id. Refused here, with nothing
+ * to send, when the batch has no callback (the server requires one), its parent is no batch
+ * id, or a callback cannot be written as JSON.
  *
- * @since 0.1.0
- * @category models
+ * @example
+ * ```ts
+ * import { Either } from "effect"
+ * import { JobPayload, Protocol } from "@effect-faktory/core"
+ *
+ * const success = Either.getOrThrow(JobPayload.prepare({ jobtype: "AlbumReady", args: [42] }))
+ * Protocol.batchNew({ description: "album 42", success }) // Either.right(command)
+ * Protocol.batchNew({ description: "no callback" }) // Either.left(InvalidArgumentError)
+ * ```
+ *
+ * @since 0.5.0
+ * @category commands
  */
-export type TrackCommand =
-  | { readonly _tag: "Get"; readonly jid: string }
-  | { readonly _tag: "Set"; readonly progress: Readonly<Record<string, unknown>> }
+export const batchNew = (
+  batch: NewBatch
+): Either.Either<Command<Enterprise.Bid, EnterpriseReplyError | BatchNotFoundError>, InvalidArgumentError> => {
+  const refused = (detail: string) => Either.left(new InvalidArgumentError({ command: "BATCH NEW", detail }))
+  if (batch.success === undefined && batch.complete === undefined) {
+    return refused("a batch needs a success or a complete callback job (or both); the server refuses one with neither")
+  }
+  if (batch.description !== undefined && typeof batch.description !== "string") {
+    return refused(`the description must be a string, not ${typeof batch.description}`)
+  }
+  let parent: Enterprise.Bid | undefined = undefined
+  if (batch.parentBid !== undefined) {
+    const checked = parseBid("BATCH NEW", batch.parentBid)
+    if (Either.isLeft(checked)) return refused(`parent: ${checked.left.detail}`)
+    parent = checked.right
+  }
+  let json: string
+  try {
+    json = JSON.stringify({
+      ...(batch.description === undefined ? {} : { description: batch.description }),
+      ...(parent === undefined ? {} : { parent_bid: parent }),
+      ...(batch.success === undefined ? {} : { success: withRetry(batch.success) }),
+      ...(batch.complete === undefined ? {} : { complete: withRetry(batch.complete) })
+    })
+  } catch (error) {
+    return refused(`writing the callbacks as JSON threw ${describeThrown(error)}`)
+  }
+  return Either.right(command("BATCH", `NEW ${json}`, Replies.batchCreated(parent)))
+}
 
 /**
+ * `BATCH OPEN <bid>`: reopens a batch to add jobs (or child batches) to it, until `BATCH
+ * COMMIT`. Its reply is the bid (or `+OK`); a batch the server does not know is a
+ * `BatchNotFoundError`.
+ *
  * @example
  * ```ts
  * import { Protocol } from "@effect-faktory/core"
  *
- * Protocol.track({ _tag: "Get", jid: "0123456789ab" }).line // "TRACK GET 0123456789ab\r\n"
+ * Protocol.batchOpen("b-5pBPzTw5W0lyKA") // Either.right({ verb: "BATCH", line: "BATCH OPEN b-5pBPzTw5W0lyKA\r\n" })
+ * Protocol.batchOpen("b-1\r\nFLUSH") // Either.left(InvalidArgumentError)
  * ```
  *
- * @since 0.1.0
+ * @since 0.5.0
  * @category commands
  */
-export const track = (request: TrackCommand): Command<string, ReplyError | EnterpriseRequiredError> =>
-  request._tag === "Get"
-    ? command("TRACK", `GET ${request.jid}`, trackText)
-    : command("TRACK", `SET ${JSON.stringify(request.progress)}`, trackText)
+export const batchOpen = (
+  bid: string
+): Either.Either<Command<Enterprise.Bid, EnterpriseReplyError | BatchNotFoundError>, InvalidArgumentError> =>
+  Either.map(parseBid("BATCH OPEN", bid), (checked) => command("BATCH", `OPEN ${checked}`, Replies.batchOpened(checked)))
+
+/**
+ * `BATCH COMMIT <bid>`: the batch's jobs are all pushed; its callbacks may fire once they are
+ * done. A batch never committed expires after 30 minutes, its callbacks never enqueued.
+ *
+ * @example
+ * ```ts
+ * import { Protocol } from "@effect-faktory/core"
+ *
+ * Protocol.batchCommit("b-5pBPzTw5W0lyKA") // Either.right({ verb: "BATCH", line: "BATCH COMMIT b-5pBPzTw5W0lyKA\r\n" })
+ * ```
+ *
+ * @since 0.5.0
+ * @category commands
+ */
+export const batchCommit = (
+  bid: string
+): Either.Either<Command<void, EnterpriseReplyError | BatchNotFoundError>, InvalidArgumentError> =>
+  Either.map(parseBid("BATCH COMMIT", bid), (checked) => command("BATCH", `COMMIT ${checked}`, Replies.batchCommitted(checked)))
+
+/**
+ * `BATCH STATUS <bid>`: the batch's counts and callback states, decoded
+ * (`Enterprise.BatchStatus`).
+ *
+ * @example
+ * ```ts
+ * import { Protocol } from "@effect-faktory/core"
+ *
+ * Protocol.batchStatus("b-5pBPzTw5W0lyKA") // Either.right({ verb: "BATCH", line: "BATCH STATUS b-5pBPzTw5W0lyKA\r\n" })
+ * ```
+ *
+ * @since 0.5.0
+ * @category commands
+ */
+export const batchStatus = (
+  bid: string
+): Either.Either<Command<Enterprise.BatchStatus, EnterpriseReplyError | BatchNotFoundError>, InvalidArgumentError> =>
+  Either.map(parseBid("BATCH STATUS", bid), (checked) => command("BATCH", `STATUS ${checked}`, Replies.batchStatus(checked)))
+
+/** A jid that can end a command line: no space, line break or other control character. */
+const lineJid = /^[^\s\p{Cc}]+$/u
+
+/**
+ * `TRACK GET <jid>`: a job's tracking state, decoded (`Enterprise.JobStatus`). A job pushed
+ * without tracking reads as `unknown`.
+ *
+ * @example
+ * ```ts
+ * import { Protocol } from "@effect-faktory/core"
+ *
+ * Protocol.trackGet("f7APFzrS2RZi9eaA") // Either.right({ verb: "TRACK", line: "TRACK GET f7APFzrS2RZi9eaA\r\n" })
+ * ```
+ *
+ * @since 0.5.0
+ * @category commands
+ */
+export const trackGet = (
+  jid: string
+): Either.Either<Command<Enterprise.JobStatus, EnterpriseReplyError>, InvalidArgumentError> =>
+  typeof jid === "string" && lineJid.test(jid)
+    ? Either.right(command("TRACK", `GET ${jid}`, Replies.jobStatus(jid)))
+    : Either.left(
+      new InvalidArgumentError({
+        command: "TRACK GET",
+        detail: typeof jid === "string"
+          ? `jid ${JSON.stringify(jid.slice(0, 40))} cannot be sent: a jid here must be one word, with no space, line break or control character`
+          : `the jid must be a string, not ${jid === null ? "null" : typeof jid}`
+      })
+    )
+
+/**
+ * What `TRACK SET` reports about a job. Every field but `jid` is optional.
+ *
+ * @since 0.5.0
+ * @category models
+ */
+export interface TrackUpdate {
+  readonly jid: string
+  /** How far the job is, 0 to 100; a fraction is rounded (the server keeps whole numbers). */
+  readonly percent?: number | undefined
+  /** What the job is doing, for whoever reads its status. */
+  readonly description?: string | undefined
+  /**
+   * Extends the running job's reservation until then: later than now and at most
+   * `MAX_RESERVATION_EXTENSION` (24 h) ahead. The server never shortens a reservation.
+   */
+  readonly reserveUntil?: Date | undefined
+}
+
+/**
+ * How far ahead `TRACK SET` may extend a reservation: 24 hours, as the server allows.
+ *
+ * @since 0.5.0
+ * @category constants
+ */
+export const MAX_RESERVATION_EXTENSION_MILLIS = 24 * 60 * 60 * 1000
+
+/**
+ * `TRACK SET {…}`: reports a job's progress (`percent`, `desc`) and extends its reservation
+ * (`reserve_until`, RFC 3339). Refused here, with nothing sent, for a percent outside 0–100,
+ * a reservation end that is past (at `now`) or more than 24 h ahead, or an empty jid.
+ *
+ * @example
+ * ```ts
+ * import { Protocol } from "@effect-faktory/core"
+ *
+ * Protocol.trackSet({ jid: "f7APFzrS2RZi9eaA", percent: 40, description: "resizing" })
+ * // Either.right({ verb: "TRACK", line: 'TRACK SET {"jid":"f7APFzrS2RZi9eaA","percent":40,"desc":"resizing"}\r\n' })
+ * Protocol.trackSet({ jid: "f7APFzrS2RZi9eaA", percent: 140 }) // Either.left(InvalidArgumentError)
+ * ```
+ *
+ * @since 0.5.0
+ * @category commands
+ */
+export const trackSet = (
+  update: TrackUpdate,
+  now: Date = new Date()
+): Either.Either<Command<void, EnterpriseReplyError>, InvalidArgumentError> => {
+  const refused = (detail: string) => Either.left(new InvalidArgumentError({ command: "TRACK SET", detail }))
+  const { description, jid, percent, reserveUntil } = update
+  if (typeof jid !== "string" || jid === "") return refused("a jid is required: tracking is kept per job")
+  if (percent !== undefined && (typeof percent !== "number" || !(percent >= 0 && percent <= 100))) {
+    return refused(`percent must be a number from 0 to 100, not ${String(percent)}`)
+  }
+  if (description !== undefined && typeof description !== "string") {
+    return refused(`the description must be a string, not ${typeof description}`)
+  }
+  let until: string | undefined = undefined
+  if (reserveUntil !== undefined) {
+    const time = reserveUntil instanceof Date ? reserveUntil.getTime() : Number.NaN
+    if (Number.isNaN(time)) return refused("reserveUntil must be a valid Date")
+    if (time <= now.getTime()) {
+      return refused(`reserveUntil ${reserveUntil.toISOString()} is not in the future (now is ${now.toISOString()})`)
+    }
+    if (time > now.getTime() + MAX_RESERVATION_EXTENSION_MILLIS) {
+      return refused(`reserveUntil ${reserveUntil.toISOString()} is more than 24 hours ahead: the server extends a reservation by at most 24 h`)
+    }
+    until = reserveUntil.toISOString()
+  }
+  const json = JSON.stringify({
+    jid,
+    ...(percent === undefined ? {} : { percent: Math.round(percent) }),
+    ...(description === undefined ? {} : { desc: description }),
+    ...(until === undefined ? {} : { reserve_until: until })
+  })
+  return Either.right(command("TRACK", `SET ${json}`, Replies.trackSet))
+}

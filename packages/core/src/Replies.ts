@@ -11,8 +11,10 @@
  */
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import type { ParseError } from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import { EnterpriseRequiredError, ProtocolError, ServerError } from "./Errors.js"
+import { BatchNotFoundError, EnterpriseRequiredError, NotUniqueError, ProtocolError, ServerError } from "./Errors.js"
+import * as Enterprise from "./Enterprise.js"
 import * as JobPayload from "./JobPayload.js"
 import type * as Resp from "./Resp.js"
 import * as ServerInfo from "./ServerInfo.js"
@@ -37,8 +39,12 @@ const enterpriseMarker = "only available in Faktory Enterprise"
  */
 export const errorFrom = (verb: string, reply: Resp.ErrorReply): ServerError | EnterpriseRequiredError =>
   reply.message.includes(enterpriseMarker)
-    ? new EnterpriseRequiredError({ feature: verb.toLowerCase(), detail: reply.message })
+    ? new EnterpriseRequiredError({ feature: featureOf(verb), detail: reply.message })
     : new ServerError({ command: verb, code: reply.code, detail: reply.message })
+
+/** What an Enterprise command is for, as `EnterpriseRequiredError` names it. */
+const featureOf = (verb: string): string =>
+  verb.startsWith("BATCH") ? `batches (${verb})` : verb.startsWith("TRACK") ? `job tracking (${verb})` : verb.toLowerCase()
 
 /**
  * A reply that no reading of the command allows.
@@ -201,34 +207,6 @@ export const info = (reply: Resp.Reply): Either.Either<ServerInfo.ServerInfo, Se
 }
 
 /**
- * A text reply (the Enterprise BATCH and TRACK commands): a simple or bulk string, or an empty
- * string for a null one; an error reply saying the feature is Enterprise-only becomes
- * `EnterpriseRequiredError`.
- *
- * @example
- * ```ts
- * import { Replies, Resp } from "@effect-faktory/core"
- *
- * Replies.text("TRACK")(Resp.bulkString("{}")) // Either.right("{}")
- * ```
- *
- * @since 0.2.0
- * @category readers
- */
-export const text = (verb: string) =>
-(reply: Resp.Reply): Either.Either<string, ServerError | EnterpriseRequiredError | ProtocolError> => {
-  switch (reply._tag) {
-    case "SimpleString":
-    case "BulkString":
-      return Either.right(reply.value)
-    case "NullBulk":
-      return Either.right("")
-    case "ErrorReply":
-      return Either.left(errorFrom(verb, reply))
-  }
-}
-
-/**
  * The PUSHB reply's shape: each refused job's jid with its reason.
  *
  * @since 0.2.0
@@ -247,22 +225,253 @@ export const Latencies = Schema.Record({ key: Schema.String, value: Schema.Numbe
 /** `CODE message` for the server's coded refusals (NOTUNIQUE, …), as PUSH's `-CODE message`. */
 const codedReason = /^([A-Z][A-Z_]*) (.*)$/s
 
+/** The job a PUSH reply is about, to name it in its refusal. */
+interface Pushed {
+  readonly jid: string
+  readonly jobtype: string
+}
+
+const notUnique = (detail: string, job: Pushed | undefined): NotUniqueError =>
+  new NotUniqueError({ ...(job === undefined ? {} : { jid: job.jid, jobtype: job.jobtype }), detail })
+
 /**
- * A job refused inside a PUSHB, as the error a PUSH of it alone would have failed with.
+ * A job refused inside a PUSHB, as the error a PUSH of it alone would have failed with: a
+ * `NotUniqueError` for Faktory Enterprise's `NOTUNIQUE` (the map's value carries the code as
+ * text, `NOTUNIQUE Job not unique`), else a `ServerError` with the reason's code (`ERR` when
+ * it has none).
  *
  * @example
  * ```ts
  * import { Replies } from "@effect-faktory/core"
  *
- * Replies.pushRefusal("NOTUNIQUE Job not unique").code // "NOTUNIQUE"
+ * Replies.pushRefusal("NOTUNIQUE Job not unique")._tag // "NotUniqueError"
+ * Replies.pushRefusal("jobs must have a jobtype parameter")._tag // "ServerError"
  * ```
  *
  * @since 0.2.0
  * @category errors
  */
-export const pushRefusal = (reason: string): ServerError => {
+export const pushRefusal = (reason: string, job?: Pushed): ServerError | NotUniqueError => {
   const coded = codedReason.exec(reason)
-  return coded === null
-    ? new ServerError({ command: "PUSH", code: "ERR", detail: reason })
+  if (coded === null) {
+    return reason === "NOTUNIQUE"
+      ? notUnique("", job)
+      : new ServerError({ command: "PUSH", code: "ERR", detail: reason })
+  }
+  return coded[1] === "NOTUNIQUE"
+    ? notUnique(coded[2]!, job)
     : new ServerError({ command: "PUSH", code: coded[1]!, detail: coded[2]! })
+}
+
+/**
+ * A PUSH reply: `+OK`, or the refusal. Faktory Enterprise's `-NOTUNIQUE Job not unique` (a
+ * unique job whose twin holds the lock) is a `NotUniqueError` naming the job.
+ *
+ * @example
+ * ```ts
+ * import { Replies, Resp } from "@effect-faktory/core"
+ *
+ * Replies.pushed({ jid: "0123456789ab", jobtype: "Sync" })(Resp.errorReply("NOTUNIQUE", "Job not unique")) // Either.left(NotUniqueError)
+ * ```
+ *
+ * @since 0.5.0
+ * @category readers
+ */
+export const pushed = (job: Pushed) => (reply: Resp.Reply): Either.Either<void, ServerError | NotUniqueError | ProtocolError> => {
+  if (reply._tag === "SimpleString" && reply.value === "OK") return okValue
+  if (reply._tag === "ErrorReply") {
+    return Either.left(reply.code === "NOTUNIQUE" ? notUnique(reply.message, job) : serverError("PUSH", reply))
+  }
+  return Either.left(unexpected("PUSH", reply))
+}
+
+/** The errors the replies of the Enterprise commands stand for. */
+type EnterpriseError = ServerError | EnterpriseRequiredError | ProtocolError
+
+/**
+ * Newer servers say `no such batch <bid>`, older ones `No such batch <bid>` (Rust client,
+ * `is_batch_not_found_error`): matched without regard to case.
+ */
+const noSuchBatch = /^no such batch(\s|$)/i
+
+/** An error reply to a batch command: a missing batch, the open-source refusal, or another refusal. */
+const batchError = (command: string, bid: string, reply: Resp.ErrorReply): EnterpriseError | BatchNotFoundError =>
+  noSuchBatch.test(reply.message)
+    ? new BatchNotFoundError({ bid, command, detail: reply.message })
+    : errorFrom(command, reply)
+
+const notFound = (command: string, bid: string, detail: string) => new BatchNotFoundError({ bid, command, detail })
+
+/** A batch id in a simple or bulk string, checked. */
+const bidIn = (command: string, value: string): Either.Either<Enterprise.Bid, ProtocolError> =>
+  Enterprise.isBid(value)
+    ? Either.right(value)
+    : Either.left(
+      new ProtocolError({ reason: "UnexpectedReply", detail: `unexpected reply to ${command}: ${JSON.stringify(value)} is no batch id` })
+    )
+
+/**
+ * The reply to `BATCH NEW`: the new batch's id, as a bulk string (Go client `BatchNew`, Rust
+ * client `read_bid`; a simple string is taken too). `parent` is the parent the batch was
+ * asked for, for the error when the server has no such batch.
+ *
+ * @example
+ * ```ts
+ * import { Replies, Resp } from "@effect-faktory/core"
+ *
+ * Replies.batchCreated(undefined)(Resp.bulkString("b-5pBPzTw5W0lyKA")) // Either.right("b-5pBPzTw5W0lyKA")
+ * ```
+ *
+ * @since 0.5.0
+ * @category readers
+ */
+export const batchCreated = (parent: string | undefined) =>
+(reply: Resp.Reply): Either.Either<Enterprise.Bid, EnterpriseError | BatchNotFoundError> => {
+  switch (reply._tag) {
+    case "BulkString":
+    case "SimpleString":
+      return bidIn("BATCH NEW", reply.value)
+    case "ErrorReply":
+      return Either.left(
+        parent === undefined ? errorFrom("BATCH NEW", reply) : batchError("BATCH NEW", parent, reply)
+      )
+    case "NullBulk":
+      return Either.left(unexpected("BATCH NEW", reply))
+  }
+}
+
+/**
+ * The reply to `BATCH OPEN <bid>`: the bid as a bulk string (Go client `BatchOpen`, Rust client
+ * `open_batch`), or `+OK` (the Ruby client ignores the value, so a server may send either),
+ * read as the bid asked for. `No such batch` in any case, or a null reply, is a
+ * `BatchNotFoundError`.
+ *
+ * @example
+ * ```ts
+ * import { Replies, Resp } from "@effect-faktory/core"
+ *
+ * Replies.batchOpened("b-1")(Resp.simpleString("OK")) // Either.right("b-1")
+ * Replies.batchOpened("b-1")(Resp.errorReply("ERR", "no such batch b-1")) // Either.left(BatchNotFoundError)
+ * ```
+ *
+ * @since 0.5.0
+ * @category readers
+ */
+export const batchOpened = (bid: string) =>
+(reply: Resp.Reply): Either.Either<Enterprise.Bid, EnterpriseError | BatchNotFoundError> => {
+  switch (reply._tag) {
+    case "BulkString":
+    case "SimpleString":
+      return bidIn("BATCH OPEN", reply.value === "OK" ? bid : reply.value)
+    case "ErrorReply":
+      return Either.left(batchError("BATCH OPEN", bid, reply))
+    case "NullBulk":
+      return Either.left(notFound("BATCH OPEN", bid, "the server answered with a null reply"))
+  }
+}
+
+/**
+ * The reply to `BATCH COMMIT <bid>`: `+OK`.
+ *
+ * @example
+ * ```ts
+ * import { Replies, Resp } from "@effect-faktory/core"
+ *
+ * Replies.batchCommitted("b-1")(Resp.simpleString("OK")) // Either.right(undefined)
+ * ```
+ *
+ * @since 0.5.0
+ * @category readers
+ */
+export const batchCommitted = (bid: string) =>
+(reply: Resp.Reply): Either.Either<void, EnterpriseError | BatchNotFoundError> => {
+  if (reply._tag === "SimpleString" && reply.value === "OK") return okValue
+  if (reply._tag === "ErrorReply") return Either.left(batchError("BATCH COMMIT", bid, reply))
+  return Either.left(unexpected("BATCH COMMIT", reply))
+}
+
+const decodeBatchStatus = Schema.decodeUnknownEither(Schema.parseJson(Enterprise.BatchStatus))
+const decodeJobStatus = Schema.decodeUnknownEither(Schema.parseJson(Enterprise.JobStatus))
+
+const malformed = (command: string) => (error: ParseError) =>
+  new ProtocolError({ reason: "MalformedPayload", detail: `${command} reply: ${JobPayload.formatIssues(error)}` })
+
+/**
+ * The reply to `BATCH STATUS <bid>`: JSON decoded with `Enterprise.BatchStatus`. A missing
+ * batch (`No such batch`, or a null reply) is a `BatchNotFoundError`.
+ *
+ * @example
+ * ```ts
+ * import { Replies, Resp } from "@effect-faktory/core"
+ *
+ * Replies.batchStatus("b-1")(Resp.bulkString('{"bid":"b-1","total":2,"pending":0,"failed":0,"complete_st":"2","success_st":"2"}'))
+ * ```
+ *
+ * @since 0.5.0
+ * @category readers
+ */
+export const batchStatus = (bid: string) =>
+(reply: Resp.Reply): Either.Either<Enterprise.BatchStatus, EnterpriseError | BatchNotFoundError> => {
+  switch (reply._tag) {
+    case "BulkString":
+      return Either.mapLeft(decodeBatchStatus(reply.value), malformed("BATCH STATUS"))
+    case "ErrorReply":
+      return Either.left(batchError("BATCH STATUS", bid, reply))
+    case "NullBulk":
+      return Either.left(notFound("BATCH STATUS", bid, "the server answered with a null reply"))
+    case "SimpleString":
+      return Either.left(unexpected("BATCH STATUS", reply))
+  }
+}
+
+/**
+ * The reply to `TRACK GET <jid>`: JSON decoded with `Enterprise.JobStatus`. A null reply reads
+ * as an untracked job (`unknown`), as the server answers for one.
+ *
+ * @example
+ * ```ts
+ * import { Replies, Resp } from "@effect-faktory/core"
+ *
+ * Replies.jobStatus("f7APFzrS2RZi9eaA")(Resp.bulkString('{"jid":"f7APFzrS2RZi9eaA","state":"unknown","updated_at":""}'))
+ * ```
+ *
+ * @since 0.5.0
+ * @category readers
+ */
+export const jobStatus = (jid: string) => (reply: Resp.Reply): Either.Either<Enterprise.JobStatus, EnterpriseError> => {
+  switch (reply._tag) {
+    case "BulkString":
+      return Either.mapLeft(decodeJobStatus(reply.value), malformed("TRACK GET"))
+    case "ErrorReply":
+      return Either.left(errorFrom("TRACK GET", reply))
+    case "NullBulk":
+      return Either.right({
+        jid,
+        state: "unknown",
+        percent: Option.none(),
+        description: Option.none(),
+        updatedAt: Option.none()
+      })
+    case "SimpleString":
+      return Either.left(unexpected("TRACK GET", reply))
+  }
+}
+
+/**
+ * The reply to `TRACK SET {…}`: `+OK`; the open-source refusal is an `EnterpriseRequiredError`.
+ *
+ * @example
+ * ```ts
+ * import { Replies, Resp } from "@effect-faktory/core"
+ *
+ * Replies.trackSet(Resp.errorReply("ERR", "tracking subsystem is only available in Faktory Enterprise")) // Either.left(EnterpriseRequiredError)
+ * ```
+ *
+ * @since 0.5.0
+ * @category readers
+ */
+export const trackSet = (reply: Resp.Reply): Either.Either<void, EnterpriseError> => {
+  if (reply._tag === "SimpleString" && reply.value === "OK") return okValue
+  if (reply._tag === "ErrorReply") return Either.left(errorFrom("TRACK SET", reply))
+  return Either.left(unexpected("TRACK SET", reply))
 }

@@ -60,3 +60,21 @@ const decodeJson = Schema.decodeUnknownEither(Schema.parseJson(ServerInfo))
 export const decode = (json: string): Either.Either<ServerInfo, ProtocolError> =>
   Either.mapLeft(decodeJson(json), (error) =>
     new ProtocolError({ reason: "MalformedPayload", detail: `malformed INFO reply: ${formatIssues(error)}` }))
+
+/**
+ * Whether the server is Faktory Enterprise, as its INFO says: Enterprise's
+ * `server.description` names it (open-source Faktory says `Faktory`). The only way a client
+ * can tell: nothing else on the wire differs until an Enterprise command is refused.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Client, ServerInfo } from "@effect-faktory/core"
+ *
+ * const enterprise = Effect.flatMap(Client.Client, (client) => Effect.map(client.info, ServerInfo.isEnterprise))
+ * ```
+ *
+ * @since 0.5.0
+ * @category predicates
+ */
+export const isEnterprise = (info: ServerInfo): boolean => /enterprise/i.test(info.server.description)

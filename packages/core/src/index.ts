@@ -1,6 +1,6 @@
 /**
  * Effect-native Faktory: the wire protocol, connections, the client, typed jobs, their
- * handlers and runner, and the worker. Platform-free; pair it with `@effect-faktory/node` for
+ * handlers and runner, the worker, and the shapes of Faktory Enterprise's wire. Platform-free; pair it with `@effect-faktory/node` for
  * sockets.
  *
  * @since 0.1.0
@@ -14,6 +14,8 @@ export * as Connection from "./Connection.js"
 export * as ConnectionPool from "./ConnectionPool.js"
 /** @since 0.1.0 */
 export * as DefaultClient from "./DefaultClient.js"
+/** @since 0.5.0 */
+export * as Enterprise from "./Enterprise.js"
 /** @since 0.1.0 */
 export * as FaktoryUrl from "./FaktoryUrl.js"
 /** @since 0.1.0 */
@@ -48,11 +50,6 @@ export * from "./Errors.js"
 // context, else the default client. A worker's own commands (FETCH, ACK, FAIL, BEAT) and FLUSH
 // are on `Client.Service`.
 export {
-  /**
-   * @since 0.1.0
-   * @category commands
-   */
-  batch,
   /**
    * @since 0.1.0
    * @category commands
@@ -92,10 +89,5 @@ export {
    * @since 0.1.0
    * @category commands
    */
-  resumeQueues,
-  /**
-   * @since 0.1.0
-   * @category commands
-   */
-  track
+  resumeQueues
 } from "./DefaultClient.js"

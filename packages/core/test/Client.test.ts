@@ -221,14 +221,26 @@ layer(Env, { excludeTestServices: true, timeout: "60 seconds" })("Client against
       expect(bad._tag).toBe("InvalidArgumentError")
     }))
 
-  it.effect("Enterprise commands fail with EnterpriseRequiredError", () =>
+  it.effect("open-source Faktory: not Enterprise, and every Enterprise command is refused with EnterpriseRequiredError", () =>
     Effect.gen(function*() {
       const client = yield* Client.Client
-      const batch = yield* Effect.flip(client.batch({ _tag: "New", batch: { description: "x", success: {} } }))
-      expect(batch._tag).toBe("EnterpriseRequiredError")
-      const track = yield* Effect.flip(client.track({ _tag: "Get", jid: "0123456789ab" }))
-      expect(track._tag).toBe("EnterpriseRequiredError")
-      expect(track.message).toContain("Enterprise")
+      expect(yield* client.isEnterprise).toBe(false)
+      const bid = "b-5pBPzTw5W0lyKA"
+      const refusals: ReadonlyArray<
+        readonly [string, Effect.Effect<unknown, { readonly _tag: string; readonly message: string }, Client.Client>]
+      > = [
+        ["batches (BATCH NEW)", client.batchNew({ description: "x", complete: Either.getOrThrow(JobPayload.prepare({ jobtype: "Done" })) })],
+        ["batches (BATCH OPEN)", client.batchOpen(bid)],
+        ["batches (BATCH COMMIT)", client.batchCommit(bid)],
+        ["batches (BATCH STATUS)", client.batchStatus(bid)],
+        ["job tracking (TRACK GET)", client.trackGet("0123456789ab")],
+        ["job tracking (TRACK SET)", client.trackSet({ jid: "0123456789ab", percent: 50 })]
+      ]
+      for (const [feature, command] of refusals) {
+        const error = yield* Effect.flip(command)
+        expect(error).toMatchObject({ _tag: "EnterpriseRequiredError", feature })
+        expect(error.message).toMatch(/only available in Faktory Enterprise$/)
+      }
     }))
 
   it.effect("pushBulk sends 2,500 jobs in batches of at most 1,000", () =>

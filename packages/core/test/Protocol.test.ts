@@ -113,14 +113,4 @@ describe("Protocol", () => {
     expect(Either.isLeft(Protocol.queue("RESUME", ["a", "*"]))).toBe(true)
     expect(Either.isLeft(Protocol.queueLatency(["*"]))).toBe(true)
   })
-
-  it("encodes the Enterprise commands", () => {
-    expect(Protocol.batch({ _tag: "New", batch: { description: "x" } }).line).toBe(
-      "BATCH NEW {\"description\":\"x\"}\r\n"
-    )
-    expect(Protocol.batch({ _tag: "Commit", bid: "b1" }).line).toBe("BATCH COMMIT b1\r\n")
-    expect(Protocol.track({ _tag: "Set", progress: { jid: "j", percent: 50 } }).line).toBe(
-      "TRACK SET {\"jid\":\"j\",\"percent\":50}\r\n"
-    )
-  })
 })

@@ -44,7 +44,16 @@ const accepted = (jid: string): JobPayload.PushableJob => ({
 
 describe("a PUSHB refusal read as PUSH's error", () => {
   it("keeps the server's code for coded refusals", () => {
-    expect(Replies.pushRefusal("NOTUNIQUE Job not unique")).toMatchObject({ code: "NOTUNIQUE", detail: "Job not unique" })
+    expect(Replies.pushRefusal("BUSY try later")).toMatchObject({ _tag: "ServerError", code: "BUSY", detail: "try later" })
+  })
+  it("reads Enterprise's NOTUNIQUE as NotUniqueError, naming the job when it is known", () => {
+    expect(Replies.pushRefusal("NOTUNIQUE Job not unique")).toMatchObject({ _tag: "NotUniqueError", detail: "Job not unique" })
+    expect(Replies.pushRefusal("NOTUNIQUE Job not unique", { jid: "0123456789ab", jobtype: "Sync" })).toMatchObject({
+      _tag: "NotUniqueError",
+      jid: "0123456789ab",
+      jobtype: "Sync"
+    })
+    expect(Replies.pushRefusal("NOTUNIQUE")._tag).toBe("NotUniqueError")
   })
   it("is ERR with the whole text otherwise, as the server writes -ERR before it", () => {
     expect(Replies.pushRefusal("jobs must have a jobtype parameter")).toMatchObject({

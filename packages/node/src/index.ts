@@ -29,7 +29,6 @@ export * as NodeWorker from "./NodeWorker.js"
  * @since 0.1.0
  */
 export {
-  batch,
   DefaultClient,
   info,
   mutate,
@@ -38,6 +37,5 @@ export {
   pushBulk,
   queueLatency,
   removeQueues,
-  resumeQueues,
-  track
+  resumeQueues
 } from "@effect-faktory/core"

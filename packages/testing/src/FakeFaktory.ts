@@ -170,6 +170,10 @@ const matches = (job: JobPayload.Job, filter: JobFilter | undefined): boolean =>
 
 const FAKE_ADDRESS = "fake-faktory:7419"
 
+/** The fake's answer to an Enterprise command, as the open-source server's. */
+const noEnterprise = (feature: string) =>
+  new EnterpriseRequiredError({ feature, detail: "FakeFaktory, like the open-source server, has no batches or job tracking" })
+
 /** A command the fake does not carry out: it fails, so that no test reads invented data. */
 const unsupported = (verb: string, instead: string) =>
   new ServerError({ command: verb, code: "UNSUPPORTED", detail: `FakeFaktory does not support ${verb}; ${instead}` })
@@ -274,16 +278,16 @@ const makeFake = (mode: "fake" | "inline", options: FakeFaktoryOptions) =>
     /** Client middleware as `Client.make` runs it: a job it changes is checked again. */
     const throughMiddleware = (
       job: JobPayload.PushableJob,
-      terminal: (job: JobPayload.PushableJob) => Effect.Effect<void, JobValidationError | CommandError>
-    ): Effect.Effect<void, JobValidationError | CommandError> => {
+      terminal: (job: JobPayload.PushableJob) => Effect.Effect<void, Client.PushError>
+    ): Effect.Effect<void, Client.PushError> => {
       if (clientMiddleware.length === 0) return terminal(job)
       const checked = (changed: JobPayload.PushableJob) => Effect.flatMap(JobPayload.prepare(changed), terminal)
       return clientMiddleware.reduceRight<
-        (job: JobPayload.PushableJob) => Effect.Effect<void, JobValidationError | CommandError>
+        (job: JobPayload.PushableJob) => Effect.Effect<void, Client.PushError>
       >((next, wrap) => (current) => wrap(current, next), checked)(job)
     }
 
-    const push = (input: JobPayload.JobInput): Effect.Effect<string, JobValidationError | CommandError> =>
+    const push = (input: JobPayload.JobInput): Effect.Effect<string, Client.PushError> =>
       Effect.suspend(() => {
         const prepared = JobPayload.prepare(input)
         if (Either.isLeft(prepared)) return Effect.fail(prepared.left)
@@ -300,7 +304,7 @@ const makeFake = (mode: "fake" | "inline", options: FakeFaktoryOptions) =>
 
     const pushBulk = (
       inputs: ReadonlyArray<JobPayload.JobInput>
-    ): Effect.Effect<Client.PushBulkResult, JobValidationError | CommandError> =>
+    ): Effect.Effect<Client.PushBulkResult, Client.PushError> =>
       Effect.gen(function*() {
         const prepared = yield* JobPayload.prepareAll(inputs)
         // As the real client: every job through the middleware first, then all are sent.
@@ -326,7 +330,7 @@ const makeFake = (mode: "fake" | "inline", options: FakeFaktoryOptions) =>
           if (Either.isRight(outcome)) pushed.push(job.jid)
           else rejected.push({ jid: job.jid, reason: `${outcome.left.errtype}: ${outcome.left.detail}` })
         }
-        return { pushed, rejected }
+        return { pushed, notUnique: [], rejected }
       })
 
     const queueCommand = (
@@ -414,14 +418,14 @@ const makeFake = (mode: "fake" | "inline", options: FakeFaktoryOptions) =>
             return latencies
           }
         ),
-      batch: () =>
-        Effect.fail(
-          new EnterpriseRequiredError({ feature: "batch", detail: "FakeFaktory, like the open-source server, has no batches" })
-        ),
-      track: () =>
-        Effect.fail(
-          new EnterpriseRequiredError({ feature: "track", detail: "FakeFaktory, like the open-source server, has no job tracking" })
-        ),
+      // Faktory Enterprise is not modelled yet: the fake answers as the open-source server does.
+      isEnterprise: Effect.succeed(false),
+      batchNew: () => Effect.fail(noEnterprise("batches (BATCH NEW)")),
+      batchOpen: () => Effect.fail(noEnterprise("batches (BATCH OPEN)")),
+      batchCommit: () => Effect.fail(noEnterprise("batches (BATCH COMMIT)")),
+      batchStatus: () => Effect.fail(noEnterprise("batches (BATCH STATUS)")),
+      trackGet: () => Effect.fail(noEnterprise("job tracking (TRACK GET)")),
+      trackSet: () => Effect.fail(noEnterprise("job tracking (TRACK SET)")),
       withConnection: () =>
         Effect.fail(
           new ConnectionError({

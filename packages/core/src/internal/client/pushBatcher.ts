@@ -16,7 +16,7 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Runtime from "effect/Runtime"
 import type { ConnectionPool } from "../../ConnectionPool.js"
-import { type CommandError, JobValidationError } from "../../Errors.js"
+import { type CommandError, JobValidationError, type NotUniqueError } from "../../Errors.js"
 import type { PushableJob } from "../../JobPayload.js"
 import * as Protocol from "../../Protocol.js"
 import * as Replies from "../../Replies.js"
@@ -31,7 +31,7 @@ import { describeThrown } from "../shared/describeThrown.js"
  */
 export const pushCommand = (
   job: PushableJob
-): Either.Either<Protocol.Command<void, Protocol.ReplyError>, JobValidationError> => {
+): Either.Either<Protocol.Command<void, Protocol.ReplyError | NotUniqueError>, JobValidationError> => {
   try {
     return Either.right(Protocol.push(job))
   } catch (error) {
@@ -62,7 +62,7 @@ export interface PushBatcherOptions {
   readonly runtime: Runtime.Runtime<never>
 }
 
-type PushResult = Effect.Effect<void, CommandError | JobValidationError>
+type PushResult = Effect.Effect<void, CommandError | JobValidationError | NotUniqueError>
 
 interface Waiting {
   readonly job: PushableJob
@@ -106,7 +106,7 @@ export const make = (options: PushBatcherOptions): (job: PushableJob) => PushRes
       for (const entry of batch) {
         // Own keys only: a jid such as "constructor" must not find the prototype's.
         const reason = Object.hasOwn(refused, entry.job.jid) ? refused[entry.job.jid] : undefined
-        entry.resume(reason === undefined ? Effect.void : Effect.fail(Replies.pushRefusal(reason)))
+        entry.resume(reason === undefined ? Effect.void : Effect.fail(Replies.pushRefusal(reason, entry.job)))
       }
     })
   }
