@@ -7,6 +7,15 @@
  * in Ruby, Go or Python: a tuple (or array) Schema maps onto `args` itself; any other Schema
  * (a struct, say) travels as `args[0]`.
  *
+ * Faktory Enterprise's job options are options like the others, on the definition or per push
+ * with `.with`: `unique` (unique jobs: a twin pushed while one holds the lock fails with
+ * `NotUniqueError`), `expiresAt`/`expiresIn` (expiring jobs, dropped at fetch once expired),
+ * `track` (job tracking, read with `Tracking.status`). They travel in `custom` as the server
+ * reads them (`unique_for` in seconds, `unique_until`, `expires_at` as an RFC 3339 time,
+ * `track: 1`). **Open-source Faktory ignores them silently**: a unique job is enqueued twice,
+ * an expired one runs, a tracked one reads as `unknown` (its `TRACK GET` is refused anyway).
+ * `client.isEnterprise` tells which server a program talks to.
+ *
  * @since 0.1.0
  */
 import * as Duration from "effect/Duration"
@@ -46,8 +55,53 @@ export interface JobOptions {
   /**
    * Interrupt and FAIL (`ReservationExpired`) a handler still running shortly before its
    * reservation runs out, before the server hands the job to another worker. Default true.
+   * A handler that extends its reservation (`Tracking.extendReservation`) moves the guard.
    */
   readonly guardReservation?: boolean | undefined
+  /**
+   * Faktory Enterprise: the job is unique by jobtype, arguments and queue for a while; a twin
+   * pushed meanwhile fails with `NotUniqueError` (in `pushBulk`, is listed in `notUnique`).
+   * `false` turns a definition's uniqueness off for a push (`.with({ unique: false })`).
+   * Open-source Faktory ignores it.
+   */
+  readonly unique?: UniqueOptions | false | undefined
+  /**
+   * Faktory Enterprise: the job is dropped, unrun, if a worker fetches it after this time
+   * (written as `custom.expires_at`). Replaces an `expiresIn` given earlier. Open-source
+   * Faktory ignores it.
+   */
+  readonly expiresAt?: Date | undefined
+  /**
+   * Faktory Enterprise: `expiresAt`, counted from the push (`"1 hour"`). Replaces an
+   * `expiresAt` given earlier. Open-source Faktory ignores it.
+   */
+  readonly expiresIn?: Duration.DurationInput | undefined
+  /**
+   * Faktory Enterprise: track the job (`custom.track: 1`), so that `Tracking.status` reads its
+   * state and the progress its handler reports. `false` turns a definition's tracking off for
+   * a push. Open-source Faktory refuses `TRACK GET`, and ignores this option.
+   */
+  readonly track?: boolean | undefined
+}
+
+/**
+ * How a unique job is unique (Faktory Enterprise).
+ *
+ * @since 0.5.0
+ * @category models
+ */
+export interface UniqueOptions {
+  /**
+   * How long the lock may hold at most: a duration above 0 (`"10 minutes"`), written as
+   * `custom.unique_for` in seconds. For a scheduled job it counts from when the job is due.
+   */
+  readonly for: Duration.DurationInput
+  /**
+   * When the lock is released before `for` runs out: `"success"` once the job has succeeded
+   * (the server's default, used when this is unset; a job waiting for a retry keeps the lock),
+   * or `"start"` as soon as a worker fetches it.
+   */
+  readonly until?: "success" | "start" | undefined
 }
 
 /**
@@ -95,8 +149,8 @@ export interface JobDefinition<Name extends string, A, I> {
 }
 
 /**
- * What pushing a typed job can fail with: its arguments refused before anything is sent, a
- * unique job whose twin holds the lock (Enterprise), or the command's failure.
+ * What pushing a typed job can fail with: its arguments or options refused before anything is
+ * sent, a unique job whose twin holds the lock (Enterprise), or the command's failure.
  *
  * @since 0.1.0
  * @category models
@@ -153,6 +207,9 @@ const isPlainObject = (value: unknown): value is Record<string, unknown> =>
 
 const mergeOptions = (base: JobOptions, extra: JobOptions): JobOptions => {
   const merged: Record<string, unknown> = { ...base }
+  // An expiry given later replaces the one given before, in either form.
+  if (extra.expiresAt !== undefined) delete merged.expiresIn
+  if (extra.expiresIn !== undefined) delete merged.expiresAt
   for (const [key, value] of Object.entries(extra)) {
     if (value !== undefined) merged[key] = value
   }
@@ -219,6 +276,77 @@ const dateIn = (value: unknown): Array<string> | undefined => {
   return undefined
 }
 
+/**
+ * `custom` with the Enterprise options written in (`faktory-protocol.md` §7.2, §7.3): the
+ * fields the server reads, or what is wrong with an option. `custom` as it was when no such
+ * option is set (the common push allocates nothing here).
+ */
+const withEnterpriseOptions = (
+  options: JobOptions,
+  now: number
+): Either.Either<Readonly<Record<string, unknown>> | undefined, string> => {
+  const { expiresAt, expiresIn, track, unique } = options
+  if (unique === undefined && expiresAt === undefined && expiresIn === undefined && track === undefined) {
+    return Either.right(options.custom)
+  }
+  const custom: Record<string, unknown> = { ...options.custom }
+  if (unique === false) {
+    delete custom.unique_for
+    delete custom.unique_until
+  } else if (unique !== undefined) {
+    const seconds = positiveSeconds(unique.for)
+    if (seconds === undefined) {
+      return Either.left(
+        `unique.for ${DurationInput.describe(unique.for)} is not a duration above 0 (${DurationInput.howToWrite}): ` +
+          "a unique job needs a time limit"
+      )
+    }
+    custom.unique_for = seconds
+    if (unique.until !== undefined) {
+      if (unique.until !== "success" && unique.until !== "start") {
+        return Either.left(`unique.until must be "success" or "start", not ${JSON.stringify(unique.until)}`)
+      }
+      custom.unique_until = unique.until
+    } else {
+      delete custom.unique_until
+    }
+  }
+  if (expiresAt !== undefined || expiresIn !== undefined) {
+    let expiry: number
+    if (expiresAt !== undefined) {
+      expiry = expiresAt instanceof Date ? expiresAt.getTime() : Number.NaN
+      if (Number.isNaN(expiry)) return Either.left("expiresAt must be a valid Date")
+      if (expiry <= now) {
+        return Either.left(`expiresAt ${expiresAt.toISOString()} has passed: the server would drop the job unrun`)
+      }
+    } else {
+      const seconds = positiveSeconds(expiresIn)
+      if (seconds === undefined) {
+        return Either.left(`expiresIn ${DurationInput.describe(expiresIn)} is not a duration above 0 (${DurationInput.howToWrite})`)
+      }
+      expiry = now + seconds * 1000
+    }
+    const at = options.at === undefined ? undefined : options.at instanceof Date ? options.at.getTime() : Date.parse(options.at)
+    if (at !== undefined && at >= expiry) {
+      return Either.left(
+        `it expires at ${new Date(expiry).toISOString()}, before it is due at ${new Date(at).toISOString()}: ` +
+          "the server would drop it unrun"
+      )
+    }
+    custom.expires_at = new Date(expiry).toISOString()
+  }
+  if (track === true) custom.track = 1
+  else if (track === false) delete custom.track
+  return Either.right(custom)
+}
+
+/** A duration given as an option, in seconds, when it is finite and above 0. */
+const positiveSeconds = (input: Duration.DurationInput | undefined): number | undefined => {
+  if (input === undefined) return undefined
+  const millis = Option.map(DurationInput.decode(input), Duration.toMillis)
+  return Option.isSome(millis) && Number.isFinite(millis.value) && millis.value > 0 ? millis.value / 1000 : undefined
+}
+
 const makeDefinition = <Name extends string, A, I>(
   jobtype: Name,
   schema: Schema.Schema<A, I>,
@@ -251,6 +379,8 @@ const makeDefinition = <Name extends string, A, I>(
         )
       )
       const merged = mergeOptions(options, extra)
+      const custom = withEnterpriseOptions(merged, Date.now())
+      if (Either.isLeft(custom)) return yield* new JobValidationError({ jobtype, detail: custom.left })
       const wireArgs: ReadonlyArray<unknown> = positional ? encoded as ReadonlyArray<unknown> : [encoded]
       const prepared = yield* JobPayload.prepare({
         jobtype,
@@ -260,7 +390,7 @@ const makeDefinition = <Name extends string, A, I>(
         reserve_for: merged.reserveFor,
         backtrace: merged.backtrace,
         at: merged.at,
-        custom: merged.custom
+        custom: custom.right
       })
       const date = mayEncodeDates ? dateIn(prepared.args) : undefined
       if (date !== undefined) {

@@ -243,6 +243,29 @@ layer(Env, { excludeTestServices: true, timeout: "60 seconds" })("Client against
       }
     }))
 
+  it.effect("open-source Faktory ignores the unique, expiring and tracked options silently, as documented", () =>
+    Effect.gen(function*() {
+      const Lonely = Job.define("Lonely", {
+        args: Schema.Tuple(Schema.Number),
+        queue: "oss-options",
+        unique: { for: "1 hour", until: "start" },
+        expiresIn: "1 second",
+        track: true
+      })
+      const first = yield* Lonely.push([1])
+      // A twin while the first waits: Enterprise would refuse it (NOTUNIQUE); open-source takes it.
+      const twin = yield* Lonely.push([1])
+      expect(yield* queueSize("oss-options")).toBe(2)
+      yield* Effect.sleep("1200 millis")
+      // Expired by now: Enterprise would drop both at FETCH; open-source hands them out.
+      const fetched = [yield* fetchOne("oss-options"), yield* fetchOne("oss-options")]
+      expect(fetched.map((job) => job.jid).sort()).toEqual([first, twin].sort())
+      expect(fetched[0]?.custom).toMatchObject({ unique_for: 3600, unique_until: "start", track: 1 })
+      expect(typeof fetched[0]?.custom?.expires_at).toBe("string")
+      const client = yield* Client.Client
+      for (const job of fetched) yield* client.ack(job.jid)
+    }))
+
   it.effect("pushBulk sends 2,500 jobs in batches of at most 1,000", () =>
     Effect.gen(function*() {
       const client = yield* Client.Client
