@@ -16,6 +16,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as ParseResult from "effect/ParseResult"
 import type * as Client from "./Client.js"
+import { type Bid, isBid } from "./Enterprise.js"
 import { JobValidationError } from "./Errors.js"
 import type * as JobPayload from "./JobPayload.js"
 
@@ -34,8 +35,31 @@ export interface JobContext {
   readonly retryCount: number
   /** The last failure, when this is a retry. */
   readonly failure: Option.Option<JobPayload.JobFailure>
+  /**
+   * The batch the job belongs to (`custom.bid`, Faktory Enterprise), when it was pushed inside
+   * one. `Batch.reopenOwn` adds jobs to it.
+   */
+  readonly bid: Option.Option<Bid>
+  /**
+   * For a batch's callback job: the batch whose callback it is (`custom._bid`). A callback job
+   * belongs to no batch itself (`bid` is none).
+   */
+  readonly callbackOf: Option.Option<Bid>
+  /**
+   * For the callback job of a child batch: the parent of the batch whose callback it is
+   * (`custom._pbid`), as Ruby's `Job#parent_bid`; reopen it to add the workflow's next step
+   * to the parent.
+   */
+  readonly parentBid: Option.Option<Bid>
   /** The job as the server returned it. */
   readonly payload: JobPayload.Job
+}
+
+/** A batch id the server put in `custom` (or a producer did): none when absent or not one. */
+const bidAt = (custom: Readonly<Record<string, unknown>> | undefined, key: string): Option.Option<Bid> => {
+  if (custom === undefined) return Option.none()
+  const value = custom[key]
+  return isBid(value) ? Option.some(value) : Option.none()
 }
 
 /**
@@ -74,6 +98,9 @@ export const contextOf = (payload: JobPayload.Job): JobContext => ({
   custom: payload.custom ?? {},
   retryCount: payload.failure === undefined ? 0 : payload.failure.retry_count + 1,
   failure: Option.fromNullable(payload.failure),
+  bid: bidAt(payload.custom, "bid"),
+  callbackOf: bidAt(payload.custom, "_bid"),
+  parentBid: bidAt(payload.custom, "_pbid"),
   payload
 })
 

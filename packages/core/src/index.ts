@@ -1,11 +1,13 @@
 /**
  * Effect-native Faktory: the wire protocol, connections, the client, typed jobs, their
- * handlers and runner, the worker, and the shapes of Faktory Enterprise's wire. Platform-free; pair it with `@effect-faktory/node` for
+ * handlers and runner, the worker, and Faktory Enterprise's batches. Platform-free; pair it with `@effect-faktory/node` for
  * sockets.
  *
  * @since 0.1.0
  */
 
+/** @since 0.5.0 */
+export * as Batch from "./Batch.js"
 /** @since 0.1.0 */
 export * as Client from "./Client.js"
 /** @since 0.1.0 */

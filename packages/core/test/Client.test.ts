@@ -1,5 +1,5 @@
 import { expect, layer } from "@effect/vitest"
-import { Client, Job, JobPayload, Protocol, push, Replies } from "@effect-faktory/core"
+import { Batch, Client, Job, JobPayload, Protocol, push, Replies } from "@effect-faktory/core"
 import { NodeTransport } from "@effect-faktory/node"
 import { FaktoryServer } from "@effect-faktory/testing"
 import { Effect, Either, Option, Schema } from "effect"
@@ -234,13 +234,18 @@ layer(Env, { excludeTestServices: true, timeout: "60 seconds" })("Client against
         ["batches (BATCH COMMIT)", client.batchCommit(bid)],
         ["batches (BATCH STATUS)", client.batchStatus(bid)],
         ["job tracking (TRACK GET)", client.trackGet("0123456789ab")],
-        ["job tracking (TRACK SET)", client.trackSet({ jid: "0123456789ab", percent: 50 })]
+        ["job tracking (TRACK SET)", client.trackSet({ jid: "0123456789ab", percent: 50 })],
+        ["batches (BATCH NEW)", Batch.run({ success: { jobtype: "Done" } }, client.push({ jobtype: "InBatch", queue: "oss-batch" }))],
+        ["batches (BATCH OPEN)", Batch.reopen(bid, Effect.void)],
+        ["batches (BATCH STATUS)", Batch.status(bid)]
       ]
       for (const [feature, command] of refusals) {
         const error = yield* Effect.flip(command)
         expect(error).toMatchObject({ _tag: "EnterpriseRequiredError", feature })
         expect(error.message).toMatch(/only available in Faktory Enterprise$/)
       }
+      // The batch was refused before its body ran: nothing was pushed.
+      expect(yield* queueSize("oss-batch")).toBe(0)
     }))
 
   it.effect("open-source Faktory ignores the unique, expiring and tracked options silently, as documented", () =>
