@@ -30,6 +30,7 @@ import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Tracer from "effect/Tracer"
 import * as Client from "./Client.js"
+import { JobReservation, type Reservation } from "./internal/job/reservation.js"
 import * as Spans from "./internal/observability/spans.js"
 import * as Failure from "./internal/runner/failure.js"
 import * as ReservationGuard from "./internal/runner/reservationGuard.js"
@@ -410,6 +411,50 @@ const describeReturned = (value: unknown): string =>
     ? "a Promise"
     : `a value of type ${typeof value}`
 
+/** How long after its interruption a guarded job is given up on: as at shutdown, but within half of what is left. */
+const graceFor = (seconds: number, limitMillis: number): number =>
+  Math.max(0, Math.min(ABANDON_AFTER_MILLIS, (seconds * 1000 - limitMillis) / 2))
+
+/**
+ * A guarded job's deadline: what the guard watches, and the reservation its handler sees
+ * (`Tracking`). An extension of the reservation the server accepted moves it as if the job had
+ * been reserved that long from the start: the runner's `reservationLimit` applied to the
+ * longer reservation, never earlier than before.
+ */
+class GuardedDeadline implements ReservationGuard.Deadline, Reservation {
+  at: number
+  seconds: number
+  graceMillis: number
+  endsAt: number
+  constructor(
+    readonly job: JobPayload.Job,
+    /** When the reservation began, as the worker reckons it: the job's start. */
+    readonly reservedAt: number,
+    seconds: number,
+    private readonly limitOf: (seconds: number) => number
+  ) {
+    const limit = limitOf(seconds)
+    this.seconds = seconds
+    this.at = reservedAt + limit
+    this.endsAt = reservedAt + seconds * 1000
+    this.graceMillis = graceFor(seconds, limit)
+  }
+  get jid(): string {
+    return this.job.jid
+  }
+  extended(until: number): void {
+    if (!(until > this.endsAt)) return
+    const seconds = (until - this.reservedAt) / 1000
+    const limit = this.limitOf(seconds)
+    this.endsAt = until
+    this.seconds = Math.round(seconds)
+    if (this.reservedAt + limit > this.at) {
+      this.at = this.reservedAt + limit
+      this.graceMillis = graceFor(seconds, limit)
+    }
+  }
+}
+
 /**
  * Annotates a job fiber's logs with its jid and jobtype, on top of its runtime's annotations.
  * The refs it gets were made for the new fiber a moment ago (`Runtime.runFork` forks the
@@ -492,19 +537,29 @@ export const make = (options: JobRunnerOptions): Effect.Effect<JobRunner, never,
      * built rather than provided: the fiber starts with its services in place (providing them
      * costs more than the rest of a small job).
      */
-    type Fork = (job: JobPayload.Job, runtime: JobRuntime, span: Tracer.Span | undefined) => Fiber.RuntimeFiber<unknown, unknown>
+    type Fork = (
+      job: JobPayload.Job,
+      runtime: JobRuntime,
+      span: Tracer.Span | undefined,
+      deadline: GuardedDeadline | undefined
+    ) => Fiber.RuntimeFiber<unknown, unknown>
     const forkerOf = <A, R>(typed: JobHandler.Typed<A, R>): Fork => {
       // The handler's services with the runner's client, made once: each Context.add copies
       // the services' map, and a job adds only what is its own.
       const services = options.client === undefined || Option.isSome(Context.getOption(typed.services, Client.Client))
         ? typed.services
         : Context.add(typed.services, Client.Client, options.client)
-      return (job, runtime, span) => {
+      return (job, runtime, span, deadline) => {
         const context = JobHandler.contextOf(job)
-        const withJob = Context.add(services, JobHandler.CurrentJob, context)
+        // The job's own services, added to one copy of the handler's (each Context.add copies
+        // the map): CurrentJob, the reservation the guard watches, the consumer span.
+        const map = new Map(services.unsafeMap)
+        map.set(JobHandler.CurrentJob.key, context)
+        if (deadline !== undefined) map.set(JobReservation.key, deadline)
+        if (span !== undefined) map.set(Tracer.ParentSpan.key, span)
         // The services of the handler's layer, plus CurrentJob and Client, which its type
         // left out: all of R, which TypeScript cannot show for a generic R; the one assertion.
-        const all = (span === undefined ? withJob : Context.add(withJob, Tracer.ParentSpan, span)) as Context.Context<R>
+        const all = Context.unsafeMake(map) as Context.Context<R>
         // Everything the user wrote runs inside the fiber: a handler or middleware that
         // throws instead of returning an Effect is a defect of this job, reported like any
         // other, never an exception in the runner's own code.
@@ -541,16 +596,18 @@ export const make = (options: JobRunnerOptions): Effect.Effect<JobRunner, never,
       )
     }
 
-    const deadlineFor = (handler: JobHandler.JobHandler, job: JobPayload.Job): ReservationGuard.Deadline | undefined => {
+    /** How long a guarded job may run, in milliseconds, for a reservation of `seconds`. */
+    const limitOf = (seconds: number): number =>
+      (options.reservationLimit === undefined ? undefined : reservationLimitMillis(options.reservationLimit, seconds)) ??
+        defaultReservationLimitMillis(seconds)
+
+    // The grace after the guard's interruption is as long as at shutdown, but never past half
+    // of what is left of the reservation, so that the FAIL reaches the server before the
+    // reservation runs out (after it, "Job not found").
+    const deadlineFor = (handler: JobHandler.JobHandler, job: JobPayload.Job): GuardedDeadline | undefined => {
       if (options.guardReservations !== true || !handler.guardReservation) return undefined
       const reserved = job.reserve_for === undefined || job.reserve_for === 0 ? 1800 : job.reserve_for
-      const seconds = Math.min(86400, Math.max(60, reserved))
-      const limit = (options.reservationLimit === undefined ? undefined : reservationLimitMillis(options.reservationLimit, seconds)) ??
-        defaultReservationLimitMillis(seconds)
-      // As long as at shutdown, but never past half of what is left of the reservation, so
-      // that the FAIL reaches the server before the reservation runs out (after it, "Job not found").
-      const graceMillis = Math.max(0, Math.min(ABANDON_AFTER_MILLIS, (seconds * 1000 - limit) / 2))
-      return { at: Date.now() + limit, seconds, graceMillis, job }
+      return new GuardedDeadline(job, Date.now(), Math.min(86400, Math.max(60, reserved)), limitOf)
     }
 
     const start = (
@@ -559,8 +616,8 @@ export const make = (options: JobRunnerOptions): Effect.Effect<JobRunner, never,
       runtime: JobRuntime,
       span: Tracer.Span | undefined
     ): Effect.Effect<Outcome> => {
-      const fiber = fork(job, runtime, span)
       const deadline = deadlineFor(handler, job)
+      const fiber = fork(job, runtime, span, deadline)
       const outcome = (exit: Exit.Exit<unknown, unknown>): Outcome => {
         const expired = guard.takeExpired(fiber)
         const final = expired !== undefined && Exit.isInterrupted(exit)

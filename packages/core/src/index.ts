@@ -1,6 +1,6 @@
 /**
  * Effect-native Faktory: the wire protocol, connections, the client, typed jobs, their
- * handlers and runner, the worker, and Faktory Enterprise's batches. Platform-free; pair it with `@effect-faktory/node` for
+ * handlers and runner, the worker, and Faktory Enterprise's batches and tracking. Platform-free; pair it with `@effect-faktory/node` for
  * sockets.
  *
  * @since 0.1.0
@@ -40,6 +40,8 @@ export * as Resp from "./Resp.js"
 export * as ServerInfo from "./ServerInfo.js"
 /** @since 0.3.0 */
 export * as TraceContext from "./TraceContext.js"
+/** @since 0.5.0 */
+export * as Tracking from "./Tracking.js"
 /** @since 0.1.0 */
 export * as Transport from "./Transport.js"
 /** @since 0.1.0 */

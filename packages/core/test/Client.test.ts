@@ -1,5 +1,5 @@
 import { expect, layer } from "@effect/vitest"
-import { Batch, Client, Job, JobPayload, Protocol, push, Replies } from "@effect-faktory/core"
+import { Batch, Client, Job, JobPayload, Protocol, push, Replies, Tracking } from "@effect-faktory/core"
 import { NodeTransport } from "@effect-faktory/node"
 import { FaktoryServer } from "@effect-faktory/testing"
 import { Effect, Either, Option, Schema } from "effect"
@@ -237,7 +237,9 @@ layer(Env, { excludeTestServices: true, timeout: "60 seconds" })("Client against
         ["job tracking (TRACK SET)", client.trackSet({ jid: "0123456789ab", percent: 50 })],
         ["batches (BATCH NEW)", Batch.run({ success: { jobtype: "Done" } }, client.push({ jobtype: "InBatch", queue: "oss-batch" }))],
         ["batches (BATCH OPEN)", Batch.reopen(bid, Effect.void)],
-        ["batches (BATCH STATUS)", Batch.status(bid)]
+        ["batches (BATCH STATUS)", Batch.status(bid)],
+        ["job tracking (TRACK GET)", Tracking.status("0123456789ab")],
+        ["job tracking (TRACK SET)", Tracking.set("0123456789ab", { percent: 10, description: "x" })]
       ]
       for (const [feature, command] of refusals) {
         const error = yield* Effect.flip(command)
