@@ -337,7 +337,7 @@ const withEnterpriseOptions = (
   }
   if (track === true) custom.track = 1
   else if (track === false) delete custom.track
-  return Either.right(custom)
+  return Either.right(options.custom === undefined && Object.keys(custom).length === 0 ? undefined : custom)
 }
 
 /** A duration given as an option, in seconds, when it is finite and above 0. */
