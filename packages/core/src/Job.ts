@@ -14,7 +14,9 @@
  * reads them (`unique_for` in seconds, `unique_until`, `expires_at` as an RFC 3339 time,
  * `track: 1`). **Open-source Faktory ignores them silently**: a unique job is enqueued twice,
  * an expired one runs, a tracked one reads as `unknown` (its `TRACK GET` is refused anyway).
- * `client.isEnterprise` tells which server a program talks to.
+ * No warning is logged for them: telling would cost every producer an INFO round trip, and the
+ * same program may push to several servers; a program that relies on them checks once, at
+ * start, with `client.isEnterprise`.
  *
  * @since 0.1.0
  */

@@ -330,7 +330,8 @@ export const batchCreated = (parent: string | undefined) =>
   switch (reply._tag) {
     case "BulkString":
     case "SimpleString":
-      return bidIn("BATCH NEW", reply.value)
+      // `+OK` is no bid: BATCH NEW must say which batch it made.
+      return reply.value === "OK" ? Either.left(unexpected("BATCH NEW", reply)) : bidIn("BATCH NEW", reply.value)
     case "ErrorReply":
       return Either.left(
         parent === undefined ? errorFrom("BATCH NEW", reply) : batchError("BATCH NEW", parent, reply)

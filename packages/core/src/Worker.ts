@@ -81,7 +81,9 @@ export interface WorkerOptions {
   readonly middleware?: ReadonlyArray<JobRunner.Middleware> | undefined
   /**
    * How long a guarded job may run, given its reservation in seconds. Default: 90% of it,
-   * and at least 5 s short of it (the server never expires a reservation early).
+   * and at least 5 s short of it (the server never expires a reservation early). A job that
+   * extends its reservation (`Tracking.extendReservation`, Faktory Enterprise) may run as long
+   * as this gives for a reservation from its start to the new end.
    */
   readonly reservationLimit?: ((reserveForSeconds: number) => Duration.DurationInput) | undefined
   /**

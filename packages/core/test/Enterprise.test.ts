@@ -182,6 +182,7 @@ describe("Enterprise replies read into values or typed errors", () => {
     expect(created(Resp.simpleString("b-new"))).toEqual(Either.right("b-new"))
     expect(Either.getLeft(created(Resp.bulkString("")))).toMatchObject(Option.some({ _tag: "ProtocolError" }))
     expect(Either.getLeft(created(Resp.nullBulk))).toMatchObject(Option.some({ _tag: "ProtocolError" }))
+    expect(Either.getLeft(created(Resp.simpleString("OK")))).toMatchObject(Option.some({ _tag: "ProtocolError" }))
     expect(Either.getLeft(Replies.batchCreated("b-gone")(Resp.errorReply("ERR", "No such batch b-gone")))).toMatchObject(
       Option.some({ _tag: "BatchNotFoundError", bid: "b-gone", command: "BATCH NEW" })
     )
