@@ -257,10 +257,11 @@ export const run = <A, E, R>(
 /**
  * Reopens a batch (`BATCH OPEN`), runs `body` with every push joining it, and commits it
  * again; a batch made inside is its child. Jobs of a batch, and its callbacks' workflows, add
- * work this way. If `body` fails or is interrupted, the batch is not committed again (its
- * callbacks wait, and the server may drop it once its 30 minutes are up). A bid that is no
- * bid is refused before anything is sent; one the server does not know fails with
- * `BatchNotFoundError`.
+ * work this way. If `body` fails or is interrupted, the batch is left open: its callbacks do
+ * not fire until it is committed again (`Batch.reopen(bid, Effect.void)` does that). The
+ * server's documentation gives a new batch left open 30 minutes; it says nothing of a reopened
+ * one. A bid that is no bid is refused before anything is sent; one the server does not know
+ * fails with `BatchNotFoundError`.
  *
  * @example
  * ```ts
