@@ -490,7 +490,8 @@ const enterpriseProblem = (custom: { readonly [key: string]: unknown }): string 
 export const inBatch = (job: PushableJob, bid: Enterprise.Bid): PushableJob => {
   if (job.custom !== undefined && job.custom.bid === bid) return job
   const custom = job.custom === undefined ? { bid } : { ...job.custom, bid }
-  return Object.assign(Object.create(isPrepared(job) ? preparedPrototype : Object.prototype), job, { custom })
+  const target: object = Object.create(isPrepared(job) ? preparedPrototype : Object.prototype)
+  return Object.assign(target, job, { custom })
 }
 
 /**
