@@ -1,5 +1,5 @@
 import { describe, expect, it, layer } from "@effect/vitest"
-import { Client, Job, JobRunner, Worker } from "@effect-faktory/core"
+import { Client, Job, JobPayload, JobRunner, Worker } from "@effect-faktory/core"
 import { NodeTransport } from "@effect-faktory/node"
 import { FakeFaktory, FaktoryServer } from "@effect-faktory/testing"
 import { Cause, type Duration, Effect, FastCheck as fc, FiberId, Layer, Option, Schema } from "effect"
@@ -110,6 +110,11 @@ layer(FakeFaktory.layer(Layer.empty))("Job.define (no server)", (it) => {
       expect((yield* Effect.flip(SendEmail.decodeArgs(["a", "b"])))._tag).toBe("ParseError")
       expect((yield* Effect.flip(SendEmail.decodeArgs(["a", 1, "extra"])))._tag).toBe("ParseError")
       expect((yield* Effect.flip(Report.decodeArgs([]))).message).toContain("is missing")
+      // Every issue is said, in words about arguments (an argument is not a job field).
+      const both = JobPayload.formatIssues(yield* Effect.flip(SendEmail.decodeArgs(["a", "nan", { extra: true }])))
+      expect(both).toContain(`1: Expected number, actual "nan"`)
+      expect(both).toContain("2: is not in the Schema")
+      expect(both).not.toContain("job field")
     }))
 })
 
