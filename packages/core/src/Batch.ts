@@ -24,7 +24,8 @@
  *   batch it is the callback of (`callbackOf`) and that batch's parent (`parentBid`).
  * - `Batch.status(bid)`: counts and callback states, as a value.
  *
- * Every function here needs a `Client` in context (a handler has the worker's). Against
+ * Every function here needs a `Client` in context (a handler has the worker's; a script gets
+ * the default client with `DefaultClient.layer`). Against
  * open-source Faktory each fails with `EnterpriseRequiredError`, before any job is pushed.
  *
  * @example

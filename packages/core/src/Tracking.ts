@@ -18,7 +18,8 @@
  * - inside a handler: `progress(percent, description)`, `extendReservation(until)`, and
  *   `deadline` (when the guard will interrupt the job).
  *
- * Every function here needs a `Client` in context (a handler has the worker's). Against
+ * Every function here needs a `Client` in context (a handler has the worker's; a script gets
+ * the default client with `DefaultClient.layer`). Against
  * open-source Faktory each command fails with `EnterpriseRequiredError`.
  *
  * @example
