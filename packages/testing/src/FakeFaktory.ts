@@ -17,13 +17,21 @@
  * described as the worker would report it, so a test sees the errtype and message that
  * production sends.
  *
+ * Both play Faktory Enterprise, so that an application tests its batch workflows without a
+ * licence: `Batch` (callbacks enqueued once a committed batch's jobs are done, nested batches,
+ * reopening, `Batch.status`), `Tracking` (states and progress through a job's life), unique
+ * jobs (a twin fails its push with `NotUniqueError`) and expiring jobs (dropped, unrun, when
+ * drained). Commands are refused for bad input exactly as the real client refuses them, and
+ * answered as the server answers them on the wire, read by the same readers. What is modelled,
+ * and what is not (time-based expiry of batches and tracking data, retries, the reservation
+ * guard), is in the package's README. `enterprise: false` plays the open-source server.
+ *
  * @since 0.2.0
  */
 import {
   Client,
   type CommandError,
   ConnectionError,
-  EnterpriseRequiredError,
   FaktoryUrl,
   InvalidArgumentError,
   type Job,
@@ -31,6 +39,10 @@ import {
   JobPayload,
   JobRunner,
   JobValidationError,
+  type NotUniqueError,
+  Protocol,
+  Replies,
+  Resp,
   ServerError
 } from "@effect-faktory/core"
 import * as Cause from "effect/Cause"
@@ -42,6 +54,7 @@ import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import * as EnterpriseModel from "./internal/enterprise.js"
 
 /**
  * Which recorded jobs a call is about: a jobtype, a queue, or both. A job definition
@@ -66,6 +79,15 @@ export interface FakeFaktoryOptions {
   readonly clientMiddleware?: ReadonlyArray<Client.PushMiddleware> | undefined
   /** Worker middleware around every job run, outermost first (as `WorkerOptions.middleware`). */
   readonly workerMiddleware?: ReadonlyArray<JobRunner.Middleware> | undefined
+  /**
+   * Whether the fake plays Faktory Enterprise (default `true`): batches, job tracking, unique
+   * and expiring jobs. `false` plays the open-source server, for testing what an application
+   * does without them: `isEnterprise` is false, the batch and tracking commands fail with
+   * `EnterpriseRequiredError`, and the Enterprise keys of `custom` are ignored.
+   *
+   * @since 0.5.0
+   */
+  readonly enterprise?: boolean | undefined
 }
 
 /**
@@ -172,10 +194,6 @@ const matches = (job: JobPayload.Job, filter: JobFilter | undefined): boolean =>
 
 const FAKE_ADDRESS = "fake-faktory:7419"
 
-/** The fake's answer to an Enterprise command, as the open-source server's. */
-const noEnterprise = (feature: string) =>
-  new EnterpriseRequiredError({ feature, detail: "FakeFaktory, like the open-source server, has no batches or job tracking" })
-
 /** A command the fake does not carry out: it fails, so that no test reads invented data. */
 const unsupported = (verb: string, instead: string) =>
   new ServerError({ command: verb, code: "UNSUPPORTED", detail: `FakeFaktory does not support ${verb}; ${instead}` })
@@ -216,6 +234,8 @@ const inlineDepth = FiberRef.unsafeMake(0)
 const makeFake = (mode: "fake" | "inline", options: FakeFaktoryOptions) =>
   Effect.gen(function*() {
     const url = yield* Effect.orDie(FaktoryUrl.parse(`tcp://${FAKE_ADDRESS}`))
+    const enterprise = options.enterprise !== false
+    const model = EnterpriseModel.make()
     let runner: JobRunner.JobRunner | undefined = undefined
     let waiting: Array<JobPayload.Job> = []
     let history: Array<JobPayload.Job> = []
@@ -225,56 +245,120 @@ const makeFake = (mode: "fake" | "inline", options: FakeFaktoryOptions) =>
 
     /**
      * Runs one job as the worker does, from the caller's fiber refs (loggers, clock, log
-     * level). The job stops when whoever runs it is interrupted (a test timing out, say).
+     * level), and says how it failed, if it did. The job stops when whoever runs it is
+     * interrupted (a test timing out, say).
      */
-    const run = (job: JobPayload.Job): Effect.Effect<void, JobFailedError> =>
+    const execute = (job: JobPayload.Job): Effect.Effect<Option.Option<JobFailedError>> =>
       Effect.gen(function*() {
         if (runner === undefined) return yield* Effect.dieMessage("FakeFaktory ran a job before its handlers were built")
-        const outcome = yield* runner.run(job, yield* JobRunner.currentRuntime)
-        if (Exit.isSuccess(outcome.exit)) return
+        // A worker's job is in no batch's scope: its pushes join a batch only inside its own
+        // Batch.run or reopen. Inline, whoever pushed it may be inside one.
+        const runtime = yield* Effect.locally(JobRunner.currentRuntime, Client.currentBatch, Option.none())
+        const outcome = yield* runner.run(job, runtime)
+        if (Exit.isSuccess(outcome.exit)) return Option.none()
         if (Cause.isInterruptedOnly(outcome.exit.cause)) return yield* Effect.interrupt
         const failure = outcome.report.failure ?? JobRunner.describeFailure(outcome.exit.cause)
-        return yield* new JobFailedError({
-          jid: job.jid,
-          jobtype: job.jobtype,
-          queue: job.queue ?? "default",
-          errtype: failure.errtype,
-          detail: failure.message,
-          backtrace: failure.backtrace,
-          job
-        })
+        return Option.some(
+          new JobFailedError({
+            jid: job.jid,
+            jobtype: job.jobtype,
+            queue: job.queue ?? "default",
+            errtype: failure.errtype,
+            detail: failure.message,
+            backtrace: failure.backtrace,
+            job
+          })
+        )
       })
 
-    /** Where a checked job ends up: recorded, and queued (fake) or run at once (inline). */
-    const deliver = (prepared: JobPayload.PushableJob): Effect.Effect<void, JobValidationError | ServerError> =>
-      Effect.suspend((): Effect.Effect<void, JobValidationError | ServerError> => {
+    /** Callback jobs the server enqueued: recorded, and waiting (fake) or returned to run (inline). */
+    const enqueueCallbacks = (raws: ReadonlyArray<Record<string, unknown>>): ReadonlyArray<JobPayload.Job> =>
+      raws.map((raw) => {
+        // Made from BATCH NEW's JSON, which the real client checked: it decodes.
+        const decoded = Either.getOrThrow(JobPayload.decode(JSON.stringify(raw)))
+        const job: JobPayload.Job = { ...decoded, enqueued_at: new Date().toISOString() }
+        history.push(job)
+        if (mode === "fake") waiting.push(job)
+        return job
+      })
+
+    /**
+     * A job as a worker fetches, runs and reports it, and what the server does then: dropped
+     * unrun when it has expired (`ran` false); else run, and its end settled (tracking, unique
+     * lock, batch), with the callback jobs that enqueued.
+     */
+    const work = (job: JobPayload.Job) =>
+      Effect.gen(function*() {
+        if (enterprise && !model.fetched(job)) {
+          return { ran: false, failure: Option.none<JobFailedError>(), callbacks: [] as ReadonlyArray<JobPayload.Job> }
+        }
+        const failure = yield* execute(job)
+        const callbacks = enterprise ? enqueueCallbacks(model.finished(job, Option.isNone(failure))) : []
+        return { ran: true, failure, callbacks }
+      })
+
+    /**
+     * Inline: runs the job now, then the callback jobs its end enqueued (each whatever the
+     * others do); fails with the first failure among them, the job's own first.
+     */
+    const runInline = (job: JobPayload.Job): Effect.Effect<void, JobFailedError | ServerError> =>
+      Effect.gen(function*() {
+        const depth = yield* FiberRef.get(inlineDepth)
+        if (depth >= INLINE_DEPTH_LIMIT) return yield* inlineTooDeep()
+        // The job's fiber starts from this fiber's refs: its own pushes see the depth.
+        const { callbacks, failure } = yield* Effect.locally(work(job), inlineDepth, depth + 1)
+        return yield* runCallbacksInline(callbacks, failure)
+      })
+
+    const runCallbacksInline = (
+      callbacks: ReadonlyArray<JobPayload.Job>,
+      earlier: Option.Option<JobFailedError | ServerError> = Option.none()
+    ): Effect.Effect<void, JobFailedError | ServerError> =>
+      Effect.gen(function*() {
+        let first = earlier
+        for (const callback of callbacks) {
+          const ran = yield* Effect.either(runInline(callback))
+          if (Either.isLeft(ran) && Option.isNone(first)) first = Option.some(ran.left)
+        }
+        if (Option.isSome(first)) return yield* Effect.fail(first.value)
+      })
+
+    /**
+     * Inline, a command fails as a job it ran did. Client commands can only fail with command
+     * errors, so the job's errtype travels as the ServerError's code.
+     */
+    const inlineError = (command: string) => (failed: JobFailedError | ServerError): ServerError => {
+      if (failed._tag === "ServerError") return failed
+      // Said once, not wrapped once a level (100 levels of wrapping make a 47,000-character message).
+      if (failed.detail.includes(INLINE_DEPTH_DETAIL)) return inlineTooDeep()
+      return new ServerError({
+        command,
+        code: failed.errtype,
+        detail: `job ${failed.jobtype} (${failed.jid}) ran inline and failed: ${failed.detail}`
+      })
+    }
+
+    /** What the server does with a job it is given: refuses a unique job's twin, else takes it. */
+    const admit = (job: JobPayload.Job): string | undefined => (enterprise ? model.pushed(job) : undefined)
+
+    /** Where a checked job ends up: refused (a unique twin), or recorded, and queued (fake) or run at once (inline). */
+    const deliver = (
+      prepared: JobPayload.PushableJob
+    ): Effect.Effect<void, JobValidationError | NotUniqueError | ServerError> =>
+      Effect.suspend((): Effect.Effect<void, JobValidationError | NotUniqueError | ServerError> => {
         const stored = roundTrip(prepared)
         if (Either.isLeft(stored)) return Effect.fail(stored.left)
         const job = stored.right
+        const refusal = admit(job)
+        // As the real client reads the server's `-NOTUNIQUE Job not unique`.
+        if (refusal !== undefined) return Effect.fail(Replies.pushRefusal(refusal, job))
         history.push(job)
         if (mode === "fake") {
           waiting.push(job)
           return Effect.void
         }
-        // Inline: the push fails as the job did. Client.push can only fail with a command
-        // error, so the job's errtype travels as the ServerError's code.
-        return Effect.flatMap(FiberRef.get(inlineDepth), (depth) => {
-          if (depth >= INLINE_DEPTH_LIMIT) return Effect.fail(inlineTooDeep())
-          return run(job).pipe(
-            // The job's fiber starts from this fiber's refs: its own pushes see the depth.
-            Effect.locally(inlineDepth, depth + 1),
-            Effect.mapError((failed) =>
-              // Said once, not wrapped once a level (100 levels of wrapping make a 47,000-character message).
-              failed.detail.includes(INLINE_DEPTH_DETAIL)
-                ? inlineTooDeep()
-                : new ServerError({
-                  command: "PUSH",
-                  code: failed.errtype,
-                  detail: `job ${failed.jobtype} (${failed.jid}) ran inline and failed: ${failed.detail}`
-                })
-            )
-          )
-        })
+        // Inline: the push fails as the job did (or a callback its end enqueued).
+        return Effect.mapError(runInline(job), inlineError("PUSH"))
       })
 
     /** Client middleware as `Client.make` runs it: a job it changes is checked again. */
@@ -290,13 +374,15 @@ const makeFake = (mode: "fake" | "inline", options: FakeFaktoryOptions) =>
     }
 
     const push = (input: JobPayload.JobInput): Effect.Effect<string, Client.PushError> =>
-      Effect.suspend(() => {
+      Effect.flatMap(FiberRef.get(Client.currentBatch), (batch) => {
         const prepared = JobPayload.prepare(input)
         if (Either.isLeft(prepared)) return Effect.fail(prepared.left)
+        // As Client.make: inside Batch.run the job joins the batch, before the middleware sees it.
+        const joined = Option.isNone(batch) ? prepared.right : JobPayload.inBatch(prepared.right, batch.value)
         // Middleware may give the job another jid: the push returns the one recorded.
-        let sent = prepared.right.jid
+        let sent = joined.jid
         return Effect.map(
-          throughMiddleware(prepared.right, (final) => {
+          throughMiddleware(joined, (final) => {
             sent = final.jid
             return deliver(final)
           }),
@@ -304,11 +390,20 @@ const makeFake = (mode: "fake" | "inline", options: FakeFaktoryOptions) =>
         )
       })
 
+    /** Why pushBulk lists an inline job as rejected: its failure, or that of a callback its end enqueued. */
+    const inlineReason = (job: JobPayload.Job, failed: JobFailedError | ServerError): string => {
+      if (failed._tag === "ServerError") return `${failed.code}: ${failed.detail}`
+      if (failed.jid === job.jid) return `${failed.errtype}: ${failed.detail}`
+      return `${failed.errtype}: job ${failed.jobtype} (${failed.jid}), enqueued when this job ended, ran inline and failed: ${failed.detail}`
+    }
+
     const pushBulk = (
       inputs: ReadonlyArray<JobPayload.JobInput>
     ): Effect.Effect<Client.PushBulkResult, Client.PushError> =>
       Effect.gen(function*() {
-        const prepared = yield* JobPayload.prepareAll(inputs)
+        const checked = yield* JobPayload.prepareAll(inputs)
+        const batch = yield* FiberRef.get(Client.currentBatch)
+        const prepared = Option.isNone(batch) ? checked : checked.map((job) => JobPayload.inBatch(job, batch.value))
         // As the real client: every job through the middleware first, then all are sent.
         const collected: Array<JobPayload.PushableJob> = []
         for (const job of prepared) {
@@ -319,8 +414,16 @@ const makeFake = (mode: "fake" | "inline", options: FakeFaktoryOptions) =>
         const stored: Array<JobPayload.Job> = []
         for (const job of jobs) stored.push(yield* roundTrip(job))
         const pushed: Array<string> = []
+        const notUnique: Array<string> = []
         const rejected: Array<{ readonly jid: string; readonly reason: string }> = []
         for (const job of stored) {
+          const refusal = admit(job)
+          if (refusal !== undefined) {
+            // As the real client reads PUSHB's map: a unique twin is no failure, listed apart.
+            if (Replies.pushRefusal(refusal)._tag === "NotUniqueError") notUnique.push(job.jid)
+            else rejected.push({ jid: job.jid, reason: refusal })
+            continue
+          }
           history.push(job)
           if (mode === "fake") {
             waiting.push(job)
@@ -328,11 +431,11 @@ const makeFake = (mode: "fake" | "inline", options: FakeFaktoryOptions) =>
             continue
           }
           // Inline, a job that fails is reported as the server reports a job it refuses.
-          const outcome = yield* Effect.either(run(job))
+          const outcome = yield* Effect.either(runInline(job))
           if (Either.isRight(outcome)) pushed.push(job.jid)
-          else rejected.push({ jid: job.jid, reason: `${outcome.left.errtype}: ${outcome.left.detail}` })
+          else rejected.push({ jid: job.jid, reason: inlineReason(job, outcome.left) })
         }
-        return { pushed, notUnique: [], rejected }
+        return { pushed, notUnique, rejected }
       })
 
     const queueCommand = (
@@ -353,12 +456,18 @@ const makeFake = (mode: "fake" | "inline", options: FakeFaktoryOptions) =>
       waiting.find((job) => matches(job, filter) && !paused.has(job.queue ?? "default"))
 
     const drainOne = (filter?: JobFilter): Effect.Effect<Option.Option<JobPayload.Job>, JobFailedError> =>
-      Effect.suspend(() => {
-        const job = oldestWaiting(filter)
-        if (job === undefined) return Effect.succeedNone
-        // Taken out before it runs, as a fetch reserves it: a job that fails is not run again.
-        waiting = waiting.filter((other) => other !== job)
-        return Effect.as(run(job), Option.some(job))
+      Effect.gen(function*() {
+        while (true) {
+          const job = oldestWaiting(filter)
+          if (job === undefined) return Option.none()
+          // Taken out before it runs, as a fetch reserves it: a job that fails is not run again.
+          waiting = waiting.filter((other) => other !== job)
+          const { failure, ran } = yield* work(job)
+          // An expired job is dropped, as the server drops it at FETCH: the next one is fetched.
+          if (!ran) continue
+          if (Option.isSome(failure)) return yield* Effect.fail(failure.value)
+          return Option.some(job)
+        }
       })
 
     const drain = (
@@ -384,7 +493,43 @@ const makeFake = (mode: "fake" | "inline", options: FakeFaktoryOptions) =>
       waiting = []
       history = []
       paused.clear()
+      model.clear()
     })
+
+    /**
+     * An Enterprise command: refused as the real client refuses it when the command cannot be
+     * made (nothing is sent), else answered by the model (or, with `enterprise: false`, as the
+     * open-source server answers) and read by the command's own reader. `answer` gets the
+     * command's JSON argument as the server would parse it, when it has one.
+     */
+    const enterpriseCommand = <A, E>(
+      make: () => Either.Either<Protocol.Command<A, E>, InvalidArgumentError>,
+      openSource: string,
+      answer: (argument: Record<string, unknown>) => Resp.Reply
+    ): Effect.Effect<A, E | InvalidArgumentError> =>
+      Effect.suspend((): Either.Either<A, E | InvalidArgumentError> => {
+        const command = make()
+        if (Either.isLeft(command)) return Either.left(command.left)
+        if (!enterprise) return command.right.reply(Resp.errorReply("ERR", openSource))
+        const line = command.right.line
+        const json = line.indexOf("{")
+        const argument = json === -1 ? {} : JSON.parse(line.slice(json, line.length - 2)) as Record<string, unknown>
+        return command.right.reply(answer(argument))
+      })
+
+    /** BATCH COMMIT: the callbacks it enqueues wait (fake) or run before it returns (inline). */
+    const batchCommit = (bid: string) =>
+      Effect.suspend(() => {
+        let enqueued: ReadonlyArray<JobPayload.Job> = []
+        const committed = enterpriseCommand(() => Protocol.batchCommit(bid), EnterpriseModel.OPEN_SOURCE_BATCH, () => {
+          const done = model.batchCommit(bid)
+          enqueued = enqueueCallbacks(done.enqueued)
+          return done.reply
+        })
+        return mode === "fake"
+          ? committed
+          : Effect.zipLeft(committed, Effect.mapError(Effect.suspend(() => runCallbacksInline(enqueued)), inlineError("BATCH COMMIT")))
+      })
 
     const client = Client.Client.of({
       url,
@@ -420,14 +565,16 @@ const makeFake = (mode: "fake" | "inline", options: FakeFaktoryOptions) =>
             return latencies
           }
         ),
-      // Faktory Enterprise is not modelled yet: the fake answers as the open-source server does.
-      isEnterprise: Effect.succeed(false),
-      batchNew: () => Effect.fail(noEnterprise("batches (BATCH NEW)")),
-      batchOpen: () => Effect.fail(noEnterprise("batches (BATCH OPEN)")),
-      batchCommit: () => Effect.fail(noEnterprise("batches (BATCH COMMIT)")),
-      batchStatus: () => Effect.fail(noEnterprise("batches (BATCH STATUS)")),
-      trackGet: () => Effect.fail(noEnterprise("job tracking (TRACK GET)")),
-      trackSet: () => Effect.fail(noEnterprise("job tracking (TRACK SET)")),
+      isEnterprise: Effect.succeed(enterprise),
+      batchNew: (batch) =>
+        enterpriseCommand(() => Protocol.batchNew(batch), EnterpriseModel.OPEN_SOURCE_BATCH, (spec) => model.batchNew(spec)),
+      batchOpen: (bid) => enterpriseCommand(() => Protocol.batchOpen(bid), EnterpriseModel.OPEN_SOURCE_BATCH, () => model.batchOpen(bid)),
+      batchCommit,
+      batchStatus: (bid) =>
+        enterpriseCommand(() => Protocol.batchStatus(bid), EnterpriseModel.OPEN_SOURCE_BATCH, () => model.batchStatus(bid)),
+      trackGet: (jid) => enterpriseCommand(() => Protocol.trackGet(jid), EnterpriseModel.OPEN_SOURCE_TRACKING, () => model.trackGet(jid)),
+      trackSet: (update) =>
+        enterpriseCommand(() => Protocol.trackSet(update), EnterpriseModel.OPEN_SOURCE_TRACKING, (json) => model.trackSet(json)),
       withConnection: () =>
         Effect.fail(
           new ConnectionError({
@@ -513,7 +660,9 @@ export const layer = <ROut, E, RIn>(
  * the push returns. A push whose job fails fails with a `ServerError` whose `code` is the
  * job's errtype (`Client.push` can fail with command errors only); in `pushBulk` such a job
  * is listed in `rejected`, with `errtype: message` as its reason, and the others still run.
- * Jobs scheduled for later (`at`) run at once too.
+ * Jobs scheduled for later (`at`) run at once too. A batch's callback jobs run as soon as the
+ * server would enqueue them (at `BATCH COMMIT`, or when the batch's last job ends), and the
+ * command that enqueued them fails as they do.
  *
  * @example
  * ```ts

@@ -196,7 +196,6 @@ describe("FakeFaktory.layer (fake mode)", () => {
         expect(error).toMatchObject({ _tag: "ServerError", code: "UNSUPPORTED" })
         expect(error.message).toContain("FakeFaktory does not support")
       }
-      expect((yield* Effect.flip(client.batchStatus("b-1")))._tag).toBe("EnterpriseRequiredError")
       expect((yield* Effect.flip(client.withConnection(() => Effect.void)))._tag).toBe("ConnectionError")
     }).pipe(Effect.provide(FakeFaktory.layer(Layer.empty))))
 })
