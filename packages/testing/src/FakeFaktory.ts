@@ -155,15 +155,22 @@ export interface Service {
   readonly mode: "fake" | "inline"
   /** The fake client (the same service as `Client.Client`). */
   readonly client: Client.Service
-  /** Jobs waiting to be drained, oldest first, as a worker would fetch them. Always empty inline. */
+  /**
+   * Jobs waiting to be drained, oldest first, as a worker would fetch them: the batch callbacks
+   * the server enqueued included, and expired jobs until a drain drops them. Always empty inline.
+   */
   readonly payloads: (filter?: JobFilter) => ReadonlyArray<JobPayload.Job>
-  /** Every job pushed since the start or the last `clear`, drained or not, oldest first. */
+  /**
+   * Every job pushed since the start or the last `clear`, drained or not, oldest first, and
+   * every batch callback enqueued; not a unique job's twin, which the server refuses.
+   */
   readonly pushed: (filter?: JobFilter) => ReadonlyArray<JobPayload.Job>
-  /** Forgets every job, waiting or pushed, and resumes paused queues. */
+  /** Forgets every job, waiting or pushed, batch, tracked job and unique lock, and resumes paused queues. */
   readonly clear: Effect.Effect<void>
   /**
    * Runs the oldest waiting job (of the filter) through its handler; `None` when none waits.
    * A failed job is removed like a succeeded one, and the call fails with `JobFailedError`.
+   * An expired job is dropped unrun, as the server drops it at FETCH, and the next one runs.
    */
   readonly drainOne: (filter?: JobFilter) => Effect.Effect<Option.Option<JobPayload.Job>, JobFailedError>
   /**
@@ -736,7 +743,8 @@ export const payloads = (filter?: JobFilter): Effect.Effect<ReadonlyArray<JobPay
   Effect.map(FakeFaktory, (fake) => fake.payloads(filter))
 
 /**
- * Every job pushed since the start or the last `clear`, drained, run inline or waiting.
+ * Every job pushed since the start or the last `clear`, drained, run inline or waiting, and
+ * every batch callback the fake enqueued (a unique job's refused twin is not among them).
  *
  * @example
  * ```ts
@@ -752,7 +760,8 @@ export const pushed = (filter?: JobFilter): Effect.Effect<ReadonlyArray<JobPaylo
   Effect.map(FakeFaktory, (fake) => fake.pushed(filter))
 
 /**
- * Forgets every recorded job and resumes paused queues (as `client.flush` does).
+ * Forgets every recorded job, batch, tracked job and unique lock, and resumes paused queues
+ * (as `client.flush` does).
  *
  * @example
  * ```ts
@@ -768,7 +777,8 @@ export const clear: Effect.Effect<void, never, FakeFaktory> = Effect.flatMap(Fak
 
 /**
  * Runs the oldest waiting job (of the filter), as a worker would; `None` when none waits. A
- * job that fails is removed and the call fails with `JobFailedError`.
+ * job that fails is removed and the call fails with `JobFailedError`. An expired job
+ * (Faktory Enterprise's `expiresAt`/`expiresIn`) is dropped unrun and the next one runs.
  *
  * @example
  * ```ts
@@ -789,7 +799,8 @@ export const drainOne = (
  * Runs waiting jobs (of the filter) one at a time, oldest first, until none waits, jobs the
  * handlers push included; returns how many ran. Stops at the first failure
  * (`JobFailedError`), and after `limit` jobs (default 10,000) with `DrainLimitError`. Jobs in
- * paused queues wait; jobs scheduled for later (`at`) run now.
+ * paused queues wait; jobs scheduled for later (`at`) run now. The callbacks a batch enqueues
+ * as its jobs end are drained too; expired jobs are dropped, not counted.
  *
  * @example
  * ```ts
