@@ -149,7 +149,8 @@ export const make = (): Model => {
       const lock = locks.get(key)
       const at = Date.now()
       if (lock !== undefined && lock.until > at) return NOT_UNIQUE
-      // A scheduled job's lock counts from when it is due (Job.UniqueOptions.for).
+      // A scheduled job's lock counts from when it is due, as Job.UniqueOptions.for documents
+      // (the peer counts from the push; it is never given a scheduled unique job).
       const due = job.at === undefined ? at : Math.max(at, Date.parse(job.at) || at)
       locks.set(key, {
         until: due + custom.unique_for * 1000,
@@ -171,7 +172,8 @@ export const make = (): Model => {
   const expired = (job: JobPayload.Job): boolean => {
     const custom = customOf(job)
     if (typeof custom.expires_at === "string") return Date.parse(custom.expires_at) <= Date.now()
-    // Newer servers take `expires_in`, in seconds from the push (§7.3).
+    // Newer servers take `expires_in`, in seconds from the push (§7.3); the peer reads only
+    // `expires_at`, which is all the typed API writes.
     if (typeof custom.expires_in === "number" && job.enqueued_at !== undefined) {
       return Date.parse(job.enqueued_at) + custom.expires_in * 1000 <= Date.now()
     }
@@ -192,7 +194,8 @@ export const make = (): Model => {
     const custom = customOf(job)
     const callbackOf = typeof custom._bid === "string" ? batches.get(custom._bid) : undefined
     if (callbackOf !== undefined && ok) {
-      // Which callback this is: the one enqueued with this jid.
+      // Which callback this is: the one enqueued with this jid (the peer goes by jobtype, which
+      // differs only for a batch whose two callbacks share a jobtype).
       if (callbackOf.complete !== undefined && callbackOf.complete.jid === job.jid) callbackOf.completeState = "2"
       if (callbackOf.success !== undefined && callbackOf.success.jid === job.jid) callbackOf.successState = "2"
       settle(callbackOf.parent, fired)
