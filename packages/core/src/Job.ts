@@ -94,8 +94,9 @@ export interface JobOptions {
  */
 export interface UniqueOptions {
   /**
-   * How long the lock may hold at most: a duration above 0 (`"10 minutes"`), written as
-   * `custom.unique_for` in seconds. For a scheduled job it counts from when the job is due.
+   * How long the lock may hold at most: at least a second (`"10 minutes"`), written as
+   * `custom.unique_for` in whole seconds (a fraction rounds up). For a scheduled job it counts
+   * from when the job is due.
    */
   readonly for: Duration.DurationInput
   /**
@@ -303,7 +304,14 @@ const withEnterpriseOptions = (
           "a unique job needs a time limit"
       )
     }
-    custom.unique_for = seconds
+    if (seconds < 1) {
+      return Either.left(
+        `unique.for ${DurationInput.describe(unique.for)} is under a second: the server counts the lock in whole seconds, ` +
+          "and would take less than one as none"
+      )
+    }
+    // Whole seconds, as the Go and Ruby clients send them; a fraction rounds up, never shortening the lock.
+    custom.unique_for = Math.ceil(seconds)
     if (unique.until !== undefined) {
       if (unique.until !== "success" && unique.until !== "start") {
         return Either.left(`unique.until must be "success" or "start", not ${JSON.stringify(unique.until)}`)

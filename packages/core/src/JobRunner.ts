@@ -339,7 +339,12 @@ export interface JobRuntime {
  * @category constructors
  */
 export const currentRuntime: Effect.Effect<JobRuntime> = Effect.map(
-  Effect.locally(Effect.runtime<never>(), FiberRef.unhandledErrorLogLevel, Option.none()),
+  // A job's own pushes join no batch of its caller's (Batch.run around a loop that runs jobs).
+  Effect.locally(
+    Effect.locally(Effect.runtime<never>(), FiberRef.unhandledErrorLogLevel, Option.none()),
+    Client.currentBatch,
+    Option.none()
+  ),
   ({ fiberRefs, runtimeFlags }) => ({ fiberRefs, runtimeFlags: RuntimeFlags.enable(runtimeFlags, RuntimeFlags.Interruption) })
 )
 

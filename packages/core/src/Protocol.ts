@@ -702,7 +702,8 @@ export const trackSet = (
   }
   const json = JSON.stringify({
     jid,
-    ...(percent === undefined ? {} : { percent: Math.round(percent) }),
+    // Whole percents, cut as Ruby's client cuts them: a job at 99.6% is not yet at 100.
+    ...(percent === undefined ? {} : { percent: Math.floor(percent) }),
     ...(description === undefined ? {} : { desc: description }),
     ...(until === undefined ? {} : { reserve_until: until })
   })

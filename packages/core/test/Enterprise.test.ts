@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Enterprise, Job, JobPayload, Protocol, Replies, Resp } from "@effect-faktory/core"
-import { type Duration, Effect, Either, Option, Schema } from "effect"
+import { Client, Enterprise, Job, JobPayload, JobRunner, Protocol, Replies, Resp } from "@effect-faktory/core"
+import { type Duration, Effect, Either, FiberRef, FiberRefs, Option, Schema } from "effect"
 
 // The Enterprise wire without a socket: what each command writes, what is refused before
 // anything is written, and how each reply shape reads (faktory-protocol.md §7).
@@ -39,11 +39,13 @@ describe("Enterprise commands as the wire has them", () => {
     expect(line(Protocol.trackGet("f7APFzrS2RZi9eaA"))).toBe("TRACK GET f7APFzrS2RZi9eaA\r\n")
   })
 
-  it("TRACK SET writes percent (rounded), desc and reserve_until as RFC 3339", () => {
+  it("TRACK SET writes percent (cut to a whole number), desc and reserve_until as RFC 3339", () => {
     const now = new Date("2026-07-01T10:00:00Z")
     expect(line(Protocol.trackSet({ jid: "j1234567", percent: 33.4, description: "resizing" }, now))).toBe(
       "TRACK SET {\"jid\":\"j1234567\",\"percent\":33,\"desc\":\"resizing\"}\r\n"
     )
+    // A job at 99.6% is still working: it does not read as done.
+    expect(line(Protocol.trackSet({ jid: "j1234567", percent: 99.6 }, now))).toBe("TRACK SET {\"jid\":\"j1234567\",\"percent\":99}\r\n")
     expect(line(Protocol.trackSet({ jid: "j1234567", percent: 0 }, now))).toBe("TRACK SET {\"jid\":\"j1234567\",\"percent\":0}\r\n")
     expect(line(Protocol.trackSet({ jid: "j1234567", reserveUntil: new Date("2026-07-01T11:00:00Z") }, now))).toBe(
       "TRACK SET {\"jid\":\"j1234567\",\"reserve_until\":\"2026-07-01T11:00:00.000Z\"}\r\n"
@@ -131,7 +133,8 @@ describe("typed job options written as the server reads them", () => {
       expect(plain.custom).toEqual({ unique_for: 600, track: 1 })
       const started = Date.now()
       const expiring = yield* Sync.with({ unique: { for: "1500 millis", until: "start" }, expiresIn: "1 hour" }).payload([1])
-      expect(expiring.custom).toMatchObject({ unique_for: 1.5, unique_until: "start", track: 1 })
+      // Whole seconds, a fraction rounded up: the lock is never shorter than asked.
+      expect(expiring.custom).toMatchObject({ unique_for: 2, unique_until: "start", track: 1 })
       const expiresAt = Date.parse(String(expiring.custom?.expires_at))
       expect(expiresAt - started).toBeGreaterThanOrEqual(3_600_000)
       expect(expiresAt - Date.now()).toBeLessThanOrEqual(3_600_000)
@@ -161,6 +164,8 @@ describe("typed job options written as the server reads them", () => {
           "or a number of milliseconds): a unique job needs a time limit"
       )
       expect(yield* refused({ unique: { for: -5 } })).toContain("unique.for -5 is not a duration above 0")
+      // Under a second, which the server's whole seconds would take as no lock at all.
+      expect(yield* refused({ unique: { for: "500 millis" } })).toContain("unique.for \"500 millis\" is under a second")
       expect(yield* refused({ unique: { for: "soon" as Duration.DurationInput } })).toContain("unique.for \"soon\" is not a duration above 0")
       expect(yield* refused({ unique: { for: "1 minute", until: "finish" as "start" } })).toContain(
         "unique.until must be \"success\" or \"start\", not \"finish\""
@@ -337,4 +342,15 @@ describe("a job's batch", () => {
     const joined = JobPayload.inBatch(traced, bid)
     expect(Either.getOrThrow(JobPayload.prepare(joined))).toBe(joined)
   })
+})
+
+describe("a job's runtime", () => {
+  it.effect("joins no batch of its caller's: a loop that runs jobs inside Batch.run does not put their pushes in it", () =>
+    Effect.gen(function*() {
+      const bid = Either.getOrThrow(Enterprise.parseBid("test", "b-caller"))
+      const runtime = yield* JobRunner.currentRuntime.pipe(Effect.locally(Client.currentBatch, Option.some(bid)))
+      expect(FiberRefs.getOrDefault(runtime.fiberRefs, Client.currentBatch)).toEqual(Option.none())
+      // The caller's own pushes still join it.
+      expect(yield* FiberRef.get(Client.currentBatch).pipe(Effect.locally(Client.currentBatch, Option.some(bid)))).toEqual(Option.some(bid))
+    }))
 })

@@ -355,10 +355,10 @@ describe("unique jobs", () => {
 
   it.live("a lock ends after unique.for", () =>
     Effect.gen(function*() {
-      const Brief = Sync.with({ unique: { for: "200 millis" } })
+      const Brief = Sync.with({ unique: { for: "1 second" } })
       yield* Brief.push([7])
       expect((yield* Effect.flip(Brief.push([7])))._tag).toBe("NotUniqueError")
-      yield* Effect.sleep("300 millis")
+      yield* Effect.sleep("1100 millis")
       yield* Brief.push([7])
       expect(yield* FakeFaktory.payloads({ queue: "sync" })).toHaveLength(2)
     }).pipe(Effect.provide(FakeFaktory.layer(Layer.empty))))
