@@ -48,6 +48,12 @@ export interface JobOptions {
    * reservation runs out, before the server hands the job to another worker. Default true.
    */
   readonly guardReservation?: boolean | undefined
+  /**
+   * How this jobtype's contract (`Contract.make`, `faktory-worker contracts`) may differ from
+   * what the worker accepts: `{ weaker: "why" }` accepts the parts of the Schema that JSON
+   * Schema cannot say, which the contract then lists with this reason.
+   */
+  readonly contract?: JobHandler.ContractOptions | undefined
 }
 
 /**
@@ -286,7 +292,8 @@ const makeDefinition = <Name extends string, A, I>(
       decode: decodeArgs,
       handler,
       guardReservation: options.guardReservation ?? true,
-      registeredAt
+      registeredAt,
+      definition: { jobtype, args: schema, positional, options }
     })
 
   const handle: JobDefinition<Name, A, I>["handle"] = (handler) => handleAt(handler, callerOf(handle))
