@@ -139,6 +139,9 @@ const STRICTER = "x-effect-faktory-stricter"
 
 /** The queue-name rule of the server (`JobPayload.QueueName`), as JSON Schema writes it. */
 const QUEUE_PATTERN = "^[a-zA-Z0-9._-]+$"
+/** The server decodes its integers into Go's 64-bit int. */
+const GO_INT = { minimum: -(2 ** 63), exclusiveMaximum: 2 ** 63 } as const
+
 /** What a job's `queue` may be: a queue name, or empty for `default`. */
 const JOB_QUEUE_PATTERN = "^[a-zA-Z0-9._-]*$"
 
@@ -860,42 +863,47 @@ const makeOne = (
       },
       jobtype: { const: jobtype },
       args: toJson(args, draft),
+      // The server's fields: null is as good as absent to its decoder.
       queue: {
-        type: "string",
+        type: ["string", "null"],
         pattern: JOB_QUEUE_PATTERN,
         default: queue,
         description: "The queue the job waits in (empty: default)."
       },
       retry: {
         type: ["integer", "null"],
+        ...GO_INT,
         default: options.retry ?? DEFAULT_RETRY,
         description: "Retries before the job is dead (0: discarded on failure, -1: straight to dead); null or absent: the " +
           "server's default. Send it: Faktory 1.10 applies the last job's retry to later jobs without one."
       },
       reserve_for: {
-        type: "integer",
+        type: ["integer", "null"],
+        minimum: GO_INT.minimum,
         maximum: 86400,
         default: options.reserveFor ?? 1800,
         description: "Seconds a worker may hold the job (the server reserves at least 60)."
       },
       at: {
-        type: "string",
+        type: ["string", "null"],
         pattern: AT_PATTERN,
-        description: "When to run it: an RFC 3339 time (the server also refuses days a month lacks, such as 02-30); empty " +
-          "or absent: now."
+        description: "When to run it: an RFC 3339 time (the server also refuses days a month lacks, such as 02-30); empty, " +
+          "null or absent: now."
       },
-      created_at: { type: "string" },
-      enqueued_at: { type: "string", description: "Set by the server." },
+      created_at: { type: ["string", "null"] },
+      enqueued_at: { type: ["string", "null"], description: "Set by the server." },
       backtrace: {
-        type: "integer",
+        type: ["integer", "null"],
+        ...GO_INT,
         ...(options.backtrace === undefined ? {} : { default: options.backtrace }),
         description: "Lines of backtrace to keep on failure."
       },
       custom: {
-        type: "object",
+        type: ["object", "null"],
         ...(options.custom === undefined ? {} : { default: toJson(options.custom, draft) }),
         description: "Extra data for middleware (trace context, …); the handler sees it, its arguments never do."
-      }
+      },
+      failure: { type: ["object", "null"], description: "Set by the server when the job fails." }
     },
     ...stated("weaker"),
     ...stated("stricter")

@@ -321,7 +321,7 @@ export const serverRefusal = (job: unknown): string | undefined => {
       ? Array.isArray(value)
       : type === "object"
       ? isRecord(value)
-      : typeof value === "number" && Number.isInteger(value) && Math.abs(value) < GO_INT_MAX
+      : typeof value === "number" && Number.isInteger(value) && value >= -GO_INT_MAX && value < GO_INT_MAX
     if (!fits) {
       return `${field} must be ${type === "integer" ? "an integer" : type === "array" || type === "object" ? `an ${type}` : "a string"}, not ${
         typeof value === "number" ? String(value) : jsonType(value)

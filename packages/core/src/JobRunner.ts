@@ -132,7 +132,7 @@ export interface Refusal {
  *   const handlers = yield* JobHandler.collect(yield* Effect.context<never>())
  *   return yield* JobRunner.check(handlers, { jid: "0123456789ab", jobtype: "SendEmail", args: ["a@example.com", "3"] })
  * }).pipe(Effect.provide(SendEmail.handle(() => Effect.void)))
- * // Option.some({ errtype: "InvalidArguments", message: "invalid arguments for SendEmail: [1]: Expected number, actual \"3\"" })
+ * // Option.some({ errtype: "InvalidArguments", message: "invalid arguments for SendEmail: 1: Expected number, actual \"3\"" })
  * ```
  *
  * @since 0.5.0
