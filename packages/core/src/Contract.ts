@@ -132,6 +132,38 @@ export interface AsyncApiOptions {
   readonly description?: string | undefined
 }
 
+/**
+ * The annotation of `totalDecoding`.
+ *
+ * @since 0.5.0
+ * @category annotations
+ */
+export const TotalDecodingAnnotationId: unique symbol = Symbol.for("@effect-faktory/core/Contract/TotalDecoding")
+
+/**
+ * Says that a transformation's decoding takes every value its encoded side takes, so that
+ * its contract, the encoded side's JSON Schema, is exact. A contract cannot see into a
+ * transformation's code: it trusts Effect's own that are known to (`Schema.Trim`,
+ * `Schema.DateFromNumber`, a `Schema.Class`, a Struct's optional and renamed fields, …) and
+ * refuses the others (`Schema.NumberFromString` refuses "abc") unless told so.
+ *
+ * @example
+ * ```ts
+ * import { Either, Schema } from "effect"
+ * import { Contract, Job } from "@effect-faktory/core"
+ *
+ * // null or a string: nothing refused on the way to an Option.
+ * const Note = Contract.totalDecoding(Schema.OptionFromNullOr(Schema.String))
+ * const Annotate = Job.define("Annotate", { args: Schema.Tuple(Schema.String, Note) })
+ * Contract.differences(Annotate) // Either.right([])
+ * ```
+ *
+ * @since 0.5.0
+ * @category annotations
+ */
+export const totalDecoding = <A, I, R>(schema: Schema.Schema<A, I, R>): Schema.Schema<A, I, R> =>
+  schema.annotations({ [TotalDecodingAnnotationId]: true })
+
 /** The keyword marking where a contract is weaker than the worker, with what and why. */
 const WEAKER = "x-effect-faktory-weaker"
 /** The keyword marking where a contract is stricter than the worker. */
@@ -653,7 +685,8 @@ class Walk {
   private transformation(ast: SchemaAST.Transformation, path: string, excessError: boolean): SchemaAST.AST {
     const from = this.rewrite(ast.from, path, excessError)
     const rebuilt = from === ast.from ? ast : new SchemaAST.Transformation(from, ast.to, ast.transformation, ast.annotations)
-    const total = ast.transformation._tag === "TypeLiteralTransformation" ||
+    const total = ast.annotations[TotalDecodingAnnotationId] === true ||
+      ast.transformation._tag === "TypeLiteralTransformation" ||
       totalTransformations.has(ast.transformation) ||
       // A Schema.Class: its decoding makes an instance of the fields it decoded.
       (SchemaAST.isDeclaration(ast.to) && Option.isSome(SchemaAST.getSurrogateAnnotation(ast.to)))
@@ -818,7 +851,11 @@ const makeOne = (
       ...(unaccepted.length > 0
         ? [
           `its contract would be weaker than the worker at ${describeFindings(unaccepted)}: annotate each with a jsonSchema ` +
-          `annotation that says its type, or accept the loss with Job.define(${JSON.stringify(jobtype)}, { …, contract: { weaker: "why" } })`
+          "annotation that says its type" +
+          (unaccepted.some((finding) => finding.what.startsWith("a transformation"))
+            ? " (or, for a transformation that refuses nothing, Contract.totalDecoding)"
+            : "") +
+          `, or accept the loss with Job.define(${JSON.stringify(jobtype)}, { …, contract: { weaker: "why" } })`
         ]
         : []),
       ...(thrown !== undefined ? [`Effect cannot make its JSON Schema: ${thrown}`] : []),

@@ -99,7 +99,22 @@ describe("Contract.make", () => {
     expect(error.message).toContain("args[0].email: a filter with no JSON Schema counterpart ({ string | filter })")
     expect(error.message).toContain("args[0].amount: a transformation (NumberFromString)")
     expect(error.message).toContain("args[0].cents: a check on the decoded value")
-    expect(error.message).toContain(`accept the loss with Job.define("Charge", { …, contract: { weaker: "why" } })`)
+    expect(error.message).toContain(
+      `annotate each with a jsonSchema annotation that says its type (or, for a transformation that refuses nothing, ` +
+        `Contract.totalDecoding), or accept the loss with Job.define("Charge", { …, contract: { weaker: "why" } })`
+    )
+  })
+
+  it("a transformation said to refuse nothing (Contract.totalDecoding) has its encoded side's schema, exactly", () => {
+    const Annotate = Job.define("Annotate", {
+      args: Schema.Tuple(Contract.totalDecoding(Schema.OptionFromNullOr(Schema.String)))
+    })
+    expect(Either.getOrThrow(Contract.differences(Annotate))).toEqual([])
+    expect(jsonAt(Either.getOrThrow(Contract.make(Annotate)), "properties", "args", "prefixItems", 0)).toEqual({
+      anyOf: [{ type: "string" }, { type: "null" }]
+    })
+    expect(refusal(Contract.make(Job.define("Plain", { args: Schema.Tuple(Schema.OptionFromNullOr(Schema.String)) }))).message)
+      .toContain("args[0]: a transformation ((string | null <-> Option<string>))")
   })
 
   it("an accepted loss: the contract says where it is weaker, with the reason, at the place and for the job", () => {

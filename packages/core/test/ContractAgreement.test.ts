@@ -168,7 +168,7 @@ describe("contracts agree with the worker's decoding", () => {
         )
         summary.push(
           `${jobtype.padEnd(12)} ${String(tally.runs).padStart(5)} runs: worker took ${tally.accepted}, refused ${tally.refused}; ` +
-            `contract weaker ${tally.weaker}×, stricter ${tally.stricter}× (declared: ${
+            `of ${3 * tally.runs} verdicts, contract weaker in ${tally.weaker}, stricter in ${tally.stricter} (declared: ${
               differences.map((d) => `${d.direction} at ${d.path}`).join(", ") || "none"
             })` +
             (tally.example.weaker === undefined ? "" : `; e.g. weaker on ${JSON.stringify(tally.example.weaker)}`) +
