@@ -24,6 +24,6 @@ export const Handlers = [
 
 /**
  * The same handlers as one layer: what `faktory-worker -r dist/jobs.js` loads, to run them or
- * to print their contracts (`npm run contracts -w @effect-faktory/examples`).
+ * to print their contracts (`npm run contracts -w @effect-faktory/examples` prints the AsyncAPI document).
  */
 export const HandlersLive = Layer.mergeAll(...Handlers)
