@@ -287,6 +287,26 @@ const withJsonSchema = (ast: SchemaAST.AST, jsonSchema: Record<string, unknown>)
     ? new SchemaAST.Transformation(withJsonSchema(ast.from, jsonSchema), ast.to, ast.transformation, ast.annotations)
     : new SchemaAST.Refinement(ast, alwaysValid, { [SchemaAST.JSONSchemaAnnotationId]: jsonSchema })
 
+/** The keywords that only say something to people. */
+const annotationKeywords: ReadonlySet<string> = new Set(["title", "description", "examples", "default", "$comment"])
+
+/** Keywords whose value maps names (a property's, a definition's) to schemas. */
+const schemaMaps: ReadonlySet<string> = new Set(["properties", "patternProperties", "$defs", "definitions"])
+
+/** A JSON Schema without its annotation keywords: what it accepts. */
+const withoutAnnotations = (json: unknown): unknown => {
+  if (Array.isArray(json)) return json.map(withoutAnnotations)
+  if (typeof json !== "object" || json === null) return json
+  return Object.fromEntries(
+    Object.entries(json).filter(([key]) => !annotationKeywords.has(key) && !key.startsWith("x-")).map(([key, value]) => [
+      key,
+      schemaMaps.has(key) && typeof value === "object" && value !== null
+        ? Object.fromEntries(Object.entries(value).map(([name, schema]) => [name, withoutAnnotations(schema)]))
+        : withoutAnnotations(value)
+    ])
+  )
+}
+
 const isUndefinedKeyword = (ast: SchemaAST.AST) => ast._tag === "UndefinedKeyword"
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER
@@ -336,10 +356,13 @@ class Walk {
   conflictingIdentifiers(): Array<string> {
     const conflicts: Array<string> = []
     for (const [identifier, asts] of this.identifiers) {
+      // Compared by what they accept: a description of their own is no conflict.
       const shapes = new Set(asts.map((ast) => {
         try {
           return JSON.stringify(
-            JSONSchema.fromAST(ast, { definitions: {}, topLevelReferenceStrategy: "skip", target: this.target })
+            withoutAnnotations(
+              JSONSchema.fromAST(ast, { definitions: {}, topLevelReferenceStrategy: "skip", target: this.target })
+            )
           )
         } catch {
           return String(ast)
