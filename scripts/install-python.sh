@@ -46,14 +46,18 @@ if [ -z "$system" ]; then
   system="$(command -v python3)"
 fi
 
+make_venv() { rm -rf "$venv" && "$system" -m venv "$venv" >/dev/null 2>&1 && [ -x "$venv/bin/python" ]; }
+
 say "installing jsonschema in $venv"
-rm -rf "$venv"
-if ! "$system" -m venv "$venv" >/dev/null 2>&1; then
-  # Debian and Ubuntu ship venv apart from python3.
+# Debian and Ubuntu ship venv apart from python3.
+if make_venv || { apt_install python3-venv && make_venv; }; then
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check 'jsonschema>=4.18,<5'
+  has_jsonschema "$venv/bin/python" && found "${1:-}" "$venv/bin/python"
+else
   rm -rf "$venv"
-  apt_install python3-venv
-  "$system" -m venv "$venv"
+  say "no virtual environment; installing jsonschema for this user"
+  "$system" -m pip install --quiet --disable-pip-version-check --user 'jsonschema>=4.18,<5'
+  has_jsonschema "$system" && found "${1:-}" "$system"
 fi
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check 'jsonschema>=4.18,<5'
-has_jsonschema "$venv/bin/python" || { say "jsonschema could not be installed"; exit 1; }
-found "${1:-}" "$venv/bin/python"
+say "jsonschema could not be installed"
+exit 1
