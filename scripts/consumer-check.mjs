@@ -183,9 +183,9 @@ console.log(JSON.stringify(out))
     Fs.writeFileSync(
       Path.join(app, "take.mjs"),
       `import { Effect, Option } from "effect"
-import { ack, fetch } from "@effect-faktory/node"
-const job = await Effect.runPromise(fetch([process.argv[2]]))
-if (Option.isSome(job)) await Effect.runPromise(ack(job.value.jid))
+import { DefaultClient } from "@effect-faktory/node"
+const job = await Effect.runPromise(DefaultClient.withClient((client) =>
+  Effect.tap(client.fetch([process.argv[2]]), (job) => Option.isSome(job) ? client.ack(job.value.jid) : Effect.void)))
 console.log(Option.match(job, { onNone: () => "none", onSome: (j) => JSON.stringify([j.jobtype, j.args]) }))
 `
     )

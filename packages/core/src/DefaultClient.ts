@@ -36,6 +36,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import { Client, type ClientOptions, make, type PushBulkResult, type Service as ClientService } from "./Client.js"
 import {
@@ -128,6 +129,25 @@ const build = (options: ClientOptions): Effect.Effect<ClientService, DefaultClie
     yield* Effect.logDebug(`effect-faktory: the default client uses ${client.url} over ${current.transport.name} sockets`)
     return client
   })
+
+/**
+ * The default client as a `Client` layer, for what asks for a `Client` in context (a typed
+ * `Job`'s push) in a script that has no layer of its own. It is the process-wide client:
+ * closing the layer leaves it open for later commands (`close` closes it).
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { DefaultClient, Job } from "@effect-faktory/core"
+ *
+ * const SendEmail = Job.define("SendEmail", { args: Schema.Tuple(Schema.String) })
+ * const program = SendEmail.push(["a@example.com"]).pipe(Effect.provide(DefaultClient.layer))
+ * ```
+ *
+ * @since 0.4.0
+ * @category layers
+ */
+export const layer: Layer.Layer<Client, DefaultClientError> = Layer.effect(Client, get)
 
 /**
  * Closes the default client now (it is rebuilt if used again). Tests and short scripts use

@@ -86,7 +86,7 @@ export interface JobDefinition<Name extends string, A, I> {
    * A layer that registers `handler` for this jobtype with the worker. The handler runs with
    * `JobHandler.CurrentJob` and a `Client` (the worker's own, unless the layer is given one).
    */
-  readonly handle: <E, R>(
+  readonly handle: <E = never, R = never>(
     handler: (args: A, context: JobHandler.JobContext) => Effect.Effect<unknown, E, R>
   ) => Layer.Layer<JobHandler.JobHandler<Name>, never, Exclude<R, JobHandler.CurrentJob | Client>>
   /**
@@ -95,7 +95,7 @@ export interface JobDefinition<Name extends string, A, I> {
    * where a service first used inside a job fails each job. Prefer it in modules that
    * `faktory-worker` loads, which no compiler checks against the worker's layers.
    */
-  readonly handleWith: <E, R, E2, R2>(
+  readonly handleWith: <E = never, R = never, E2 = never, R2 = never>(
     build: Effect.Effect<(args: A, context: JobHandler.JobContext) => Effect.Effect<unknown, E, R>, E2, R2>
   ) => Layer.Layer<JobHandler.JobHandler<Name>, E2, R2 | Exclude<R, JobHandler.CurrentJob | Client>>
 }
@@ -233,10 +233,13 @@ const makeDefinition = <Name extends string, A, I>(
   const mayEncodeDates = encodesDeclared(SchemaAST.encodedAST(schema.ast))
   const encode = Schema.encode(schema)
   // A non-positional Schema travels as the only element of `args`.
+  // The effectful decoding runs when the synchronous one failed (or cannot decide): every issue
+  // is said, not only the first, since its message is what the job's FAIL tells.
+  const all = { errors: "all" } as const
   const decodeArgs: (args: ReadonlyArray<unknown>) => Effect.Effect<A, ParseResult.ParseError> = positional
-    ? Schema.decodeUnknown(schema)
+    ? Schema.decodeUnknown(schema, all)
     : Effect.fnUntraced(function*(args: ReadonlyArray<unknown>) {
-      const [only] = yield* Schema.decodeUnknown(Schema.Tuple(schema))(args)
+      const [only] = yield* Schema.decodeUnknown(Schema.Tuple(schema), all)(args)
       return only
     })
   const decodeArgsSync: (args: ReadonlyArray<unknown>) => Either.Either<A, ParseResult.ParseError> = positional

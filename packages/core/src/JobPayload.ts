@@ -501,7 +501,7 @@ const prepareUnsafe = (input: JobInput, now: Date): Either.Either<PushableJob, J
   }
   if (isPlainValid(candidate)) return Either.right(candidate)
   return Either.map(
-    Either.mapLeft(decodePushable(candidate), (error) => invalid(input, formatIssues(error))),
+    Either.mapLeft(decodePushable(candidate), (error) => invalid(input, formatIssues(error, { unexpected: "is not a job field" }))),
     markPrepared
   )
 }
@@ -678,11 +678,17 @@ const invalid = (input: unknown, detail: string) => {
  * @since 0.1.0
  * @category formatting
  */
-export const formatIssues = (error: ParseResult.ParseError): string =>
+export const formatIssues = (
+  error: ParseResult.ParseError,
+  options?: {
+    /** What an element or field the Schema does not have is said to be. Default "is not in the Schema". */
+    readonly unexpected?: string | undefined
+  }
+): string =>
   ParseResult.ArrayFormatter.formatIssueSync(quotingBriefly(withoutUndefinedAlternative(error.issue)))
     .map((issue) => {
       const path = issue.path.map(String).join(".")
-      const message = issue._tag === "Unexpected" ? "is not a job field" : issue.message
+      const message = issue._tag === "Unexpected" ? options?.unexpected ?? "is not in the Schema" : issue.message
       // Messages of this module's own checks name their field ("at … is not an RFC 3339 time").
       return path === "" || namesItsField(message, path) ? message : `${path}: ${message}`
     })

@@ -39,7 +39,8 @@ import * as JobPayload from "./JobPayload.js"
 import * as Protocol from "./Protocol.js"
 
 /**
- * Runs around every job: call `next` to run the handler (and inner middleware).
+ * Runs around every job: call `next` to run the handler (and inner middleware). Like a
+ * handler, it may use the job (`JobHandler.CurrentJob`) and the runner's `Client`.
  *
  * @example
  * ```ts
@@ -55,7 +56,7 @@ import * as Protocol from "./Protocol.js"
 export type Middleware = <R>(
   job: JobHandler.JobContext,
   next: Effect.Effect<unknown, unknown, R>
-) => Effect.Effect<unknown, unknown, R>
+) => Effect.Effect<unknown, unknown, R | JobHandler.CurrentJob | Client.Client>
 
 /**
  * A fetched job's jobtype has no handler here. errtype `UnknownJobType`.
@@ -422,8 +423,13 @@ export interface JobRunnerOptions {
   readonly handlers: ReadonlyMap<string, JobHandler.JobHandler>
   /** Around every job, outermost first. */
   readonly middleware?: ReadonlyArray<Middleware> | undefined
-  /** The client handlers get as `Client.Client` when their layer was given none. */
-  readonly client?: Client.Service | undefined
+  /** The client handlers get as `Client.Client` when their layer was given none, and middleware gets. */
+  readonly client: Client.Service
+  /**
+   * Gives handlers `client` even when their layer was given a client of its own: a test's fake
+   * client must see every push (`FakeFaktory`). Default false.
+   */
+  readonly replaceHandlerClients?: boolean | undefined
   /**
    * Interrupt and FAIL (`ReservationExpired`) a job still running shortly before its
    * reservation runs out, when its handler asks for it. Default false.
@@ -509,15 +515,20 @@ const annotate = (job: JobPayload.Job) => (refs: FiberRefs.FiberRefs, fiberId: F
  * @example
  * ```ts
  * import { Effect, Schema } from "effect"
- * import { Job, JobHandler, JobRunner } from "@effect-faktory/core"
+ * import { Client, Job, JobHandler, JobRunner } from "@effect-faktory/core"
+ * import { NodeClient } from "@effect-faktory/node"
  *
  * const Ping = Job.define("Ping", { args: Schema.Tuple(Schema.String) })
- * const outcome = Effect.gen(function* () {
+ * // A loop of one's own: FETCH a job, run it as the worker would, send what the runner says.
+ * const runOne = Effect.gen(function* () {
+ *   const client = yield* Client.Client
  *   const handlers = yield* JobHandler.collect(yield* Effect.context<never>())
- *   const runner = yield* JobRunner.make({ handlers })
- *   const runtime = yield* JobRunner.currentRuntime
- *   return yield* runner.run({ jid: "0123456789ab", jobtype: "Ping", args: ["ada"] }, runtime)
- * }).pipe(Effect.scoped, Effect.provide(Ping.handle(([who]) => Effect.log(`pong ${who}`))))
+ *   const runner = yield* JobRunner.make({ handlers, client })
+ *   const job = yield* client.fetch(["default"])
+ *   if (job._tag === "None") return
+ *   const outcome = yield* runner.run(job.value, yield* JobRunner.currentRuntime)
+ *   yield* client.send(outcome.report.command)
+ * }).pipe(Effect.scoped, Effect.provide(Ping.handle(([who]) => Effect.log(`pong ${who}`))), Effect.provide(NodeClient.layer()))
  * ```
  *
  * @since 0.4.0
@@ -537,7 +548,7 @@ export const make = (options: JobRunnerOptions): Effect.Effect<JobRunner, never,
     // Every middleware is entered inside the fiber (Effect.suspend): one that throws instead
     // of returning an Effect fails its job like a handler defect would.
     const around = <R>(job: JobHandler.JobContext, handler: Effect.Effect<unknown, unknown, R>) =>
-      middleware.reduceRight<Effect.Effect<unknown, unknown, R>>(
+      middleware.reduceRight<Effect.Effect<unknown, unknown, R | JobHandler.CurrentJob | Client.Client>>(
         (next, wrap) => Effect.suspend(() => checked(wrap(job, next), job.jobtype, "a middleware")),
         handler
       )
@@ -566,7 +577,7 @@ export const make = (options: JobRunnerOptions): Effect.Effect<JobRunner, never,
     const forkerOf = <A, R>(typed: JobHandler.Typed<A, R>): Fork => {
       // The handler's services with the runner's client, made once: each Context.add copies
       // the services' map, and a job adds only what is its own.
-      const services = options.client === undefined || Option.isSome(Context.getOption(typed.services, Client.Client))
+      const services = options.replaceHandlerClients !== true && Option.isSome(Context.getOption(typed.services, Client.Client))
         ? typed.services
         : Context.add(typed.services, Client.Client, options.client)
       return (job, runtime, span) => {
@@ -574,7 +585,9 @@ export const make = (options: JobRunnerOptions): Effect.Effect<JobRunner, never,
         const withJob = Context.add(services, JobHandler.CurrentJob, context)
         // The services of the handler's layer, plus CurrentJob and Client, which its type
         // left out: all of R, which TypeScript cannot show for a generic R; the one assertion.
-        const all = (span === undefined ? withJob : Context.add(withJob, Tracer.ParentSpan, span)) as Context.Context<R>
+        const all = (span === undefined ? withJob : Context.add(withJob, Tracer.ParentSpan, span)) as Context.Context<
+          R | JobHandler.CurrentJob | Client.Client
+        >
         // Everything the user wrote runs inside the fiber: a handler or middleware that
         // throws instead of returning an Effect is a defect of this job, reported like any
         // other, never an exception in the runner's own code.

@@ -347,6 +347,10 @@ export const beat = (payload: Beat): Command<Replies.BeatState, ReplyError> =>
  * - `kill` moves them to the dead set;
  * - `requeue` pushes them back onto their queues.
  *
+ * A filter selects by `jids` alone, or by `jobtype` (matched exactly), `pattern` or both (a job
+ * must then match both): the server ignores jids given with either. A filter with nothing in
+ * it, or an empty value, is refused: the server would take it to mean every job.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -354,6 +358,7 @@ export interface Mutation {
   readonly cmd: "clear" | "kill" | "discard" | "requeue"
   readonly target: "retries" | "dead" | "scheduled"
   readonly filter?: {
+    /** The jobtype, matched exactly. */
     readonly jobtype?: string | undefined
     readonly jids?: ReadonlyArray<string> | undefined
     /** A Redis glob (not a regex) over the job's JSON, such as `*"queue":"mail"*`; a space in it is a space. */
@@ -361,11 +366,17 @@ export interface Mutation {
   } | undefined
 }
 
+const refuseMutation = (detail: string) => Either.left(new InvalidArgumentError({ command: "MUTATE", detail }))
+
 /**
  * `MUTATE {…}`. The server splits the line on spaces and wants exactly two parts, so every
  * space in the JSON, which can only be inside a string (a jobtype, a jid, a pattern), is sent
  * as the escape `\u0020`: the split does not see it, and the server's JSON decoder turns it back
  * into a space. A pattern with a space matches that space exactly.
+ *
+ * The server matches a jobtype given alone as part of a Redis glob, where `*`, `?` and `[`
+ * would match other jobtypes; given with a pattern, it compares the jobtype exactly. So a
+ * jobtype alone goes with the pattern `*` (every job), and matches exactly.
  *
  * @example
  * ```ts
@@ -378,7 +389,19 @@ export interface Mutation {
  * @category commands
  */
 export const mutate = (mutation: Mutation): Either.Either<Command<void, ReplyError>, InvalidArgumentError> => {
-  const filter = mutation.filter
+  const filter = mutation.cmd === "clear" ? undefined : mutation.filter
+  if (filter !== undefined) {
+    const { jids, jobtype, pattern } = filter
+    if (jobtype === undefined && jids === undefined && pattern === undefined) {
+      return refuseMutation(`the filter selects nothing, which the server reads as every job: give jids, a jobtype or a pattern, or use cmd "clear"`)
+    }
+    if (jobtype === "") return refuseMutation(`an empty jobtype would select every job`)
+    if (pattern === "") return refuseMutation(`an empty pattern would select every job`)
+    if (jids !== undefined && jids.length === 0) return refuseMutation(`an empty list of jids would select every job`)
+    if (jids !== undefined && (jobtype !== undefined || pattern !== undefined)) {
+      return refuseMutation(`the server ignores jids given with a jobtype or a pattern: filter by jids alone`)
+    }
+  }
   const wire = {
     cmd: mutation.cmd,
     target: mutation.target,
@@ -388,7 +411,9 @@ export const mutate = (mutation: Mutation): Either.Either<Command<void, ReplyErr
         filter: {
           ...(filter.jobtype === undefined ? {} : { jobtype: filter.jobtype }),
           ...(filter.jids === undefined ? {} : { jids: filter.jids }),
-          ...(filter.pattern === undefined ? {} : { regexp: filter.pattern })
+          ...(filter.pattern === undefined
+            ? filter.jobtype === undefined ? {} : { regexp: "*" }
+            : { regexp: filter.pattern })
         }
       })
   }

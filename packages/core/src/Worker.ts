@@ -49,7 +49,7 @@ import type { Transport } from "./Transport.js"
 
 /**
  * Queues to fetch from: an array in strict priority order, or weights (`{ critical: 3,
- * default: 1 }`; finite, at least 0, one above 0), from which each fetch draws an order at random,
+ * default: 1 }`; each a finite number above 0), from which each fetch draws an order at random,
  * heavier queues first more often.
  *
  * @since 0.1.0
@@ -226,6 +226,14 @@ const startBackoff = (attempt: number) =>
 const publicState = (phase: Lifecycle.Phase): WorkerState =>
   phase === "draining" || phase === "pastDeadline" ? "terminating" : phase
 
+/** What the server accepts as a queue name. */
+const QUEUE_NAME = /^[a-zA-Z0-9._-]+$/
+
+/** A duration given as a negative number or text (Duration.decode would make it 0). */
+const isNegative = (input: Duration.DurationInput | undefined): boolean =>
+  (typeof input === "number" && input < 0) || (typeof input === "bigint" && input < 0n) ||
+  (typeof input === "string" && input.trim().startsWith("-"))
+
 interface CheckedOptions {
   readonly queues: Queues
   readonly concurrency: number
@@ -245,24 +253,37 @@ const checkOptions = (options: WorkerOptions): Effect.Effect<CheckedOptions, Inv
           "(each processor holds a connection, and a Faktory server accepts 2000 in all; run more processes for more)"
       })
     }
+    const names = Array.isArray(queues) ? queues : Object.keys(queues)
+    if (names.length === 0) {
+      return yield* new InvalidArgumentError({ command: "Worker", detail: "queues is empty: the worker would fetch from none" })
+    }
+    const badName = names.find((name) => !QUEUE_NAME.test(name))
+    if (badName !== undefined) {
+      return yield* new InvalidArgumentError({
+        command: "Worker",
+        detail: `queue name ${JSON.stringify(badName)} must match ${QUEUE_NAME.source}`
+      })
+    }
     if (!Array.isArray(queues)) {
       // Checked one by one: a weight of -1 or NaN would be skipped as 0, Infinity would break
-      // the draw, and a string (from untyped code or a config file) would be concatenated.
+      // the draw, and a string (from untyped code or a config file) would be concatenated. A
+      // queue of weight 0 would never be fetched from: it is left out, not weighed 0.
       for (const [name, weight] of Object.entries(queues)) {
         const value: unknown = weight
-        if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+        if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
           return yield* new InvalidArgumentError({
             command: "Worker",
-            detail: `queue ${JSON.stringify(name)} has weight ${typeof value === "string" ? JSON.stringify(value) : String(value)}: a weight is a finite number of at least 0`
+            detail: `queue ${JSON.stringify(name)} has weight ${typeof value === "string" ? JSON.stringify(value) : String(value)}: ` +
+              "a weight is a finite number above 0 (leave out a queue the worker should not fetch from)"
           })
         }
       }
-      if (!Object.values(queues).some((weight) => weight > 0)) {
-        return yield* new InvalidArgumentError({
-          command: "Worker",
-          detail: `no queue has a weight above 0 in ${JSON.stringify(queues)}: the worker would fetch from none`
-        })
-      }
+    }
+    if (isNegative(options.shutdownTimeout)) {
+      return yield* new InvalidArgumentError({
+        command: "Worker",
+        detail: `shutdownTimeout ${DurationInput.describe(options.shutdownTimeout)} is negative (0 interrupts running jobs at once)`
+      })
     }
     const shutdownTimeout = yield* durationOption("shutdownTimeout", options.shutdownTimeout ?? "25 seconds")
     const heartbeatInterval = yield* durationOption("heartbeatInterval", options.heartbeatInterval ?? "15 seconds")
@@ -570,9 +591,9 @@ export const layerConfig = (
 
 /**
  * Queues from one configuration value: names separated by commas, each with an optional weight
- * after a colon (`critical:3,mail:1`). Without weights the order is strict priority; once any
- * queue has a weight, one without weighs 1. Names and weights are checked when the worker
- * starts, with `make`'s messages.
+ * after a colon (`critical:3,mail:1`), a whole number above 0 as `faktory-worker -q` takes it.
+ * Without weights the order is strict priority; once any queue has a weight, one without weighs
+ * 1. A name the server would refuse, or listed twice, is refused here, naming the variable.
  *
  * @example
  * ```ts
@@ -590,22 +611,20 @@ export const layerConfig = (
  */
 export const queuesConfig = (name: string): Config.Config<Queues> =>
   Config.mapOrFail(Config.string(name), (text): Either.Either<Queues, ConfigError.ConfigError> => {
+    const invalid = (detail: string) => Either.left(ConfigErrorModule.InvalidData([], detail))
     const parts = text.split(",").map((part) => part.trim()).filter((part) => part !== "")
-    if (parts.length === 0) return Either.left(ConfigErrorModule.InvalidData([], `expected queue names, got ${JSON.stringify(text)}`))
+    if (parts.length === 0) return invalid(`expected queue names, got ${JSON.stringify(text)}`)
     const entries: Array<readonly [string, number | undefined]> = []
     for (const part of parts) {
-      const colon = part.lastIndexOf(":")
-      if (colon === -1) {
-        entries.push([part, undefined])
-        continue
+      const colon = part.indexOf(":")
+      const queue = (colon === -1 ? part : part.slice(0, colon)).trim()
+      const weight = colon === -1 ? undefined : part.slice(colon + 1).trim()
+      if (!QUEUE_NAME.test(queue)) return invalid(`queue name ${JSON.stringify(queue)} must match ${QUEUE_NAME.source}`)
+      if (weight !== undefined && !/^[1-9][0-9]{0,8}$/.test(weight)) {
+        return invalid(`queue ${JSON.stringify(part)}: the weight after ":" must be a whole number above 0`)
       }
-      const weight = Number(part.slice(colon + 1))
-      if (part.slice(colon + 1).trim() === "" || !Number.isFinite(weight)) {
-        return Either.left(
-          ConfigErrorModule.InvalidData([], `queue ${JSON.stringify(part)}: the weight after ":" must be a number`)
-        )
-      }
-      entries.push([part.slice(0, colon), weight])
+      if (entries.some(([seen]) => seen === queue)) return invalid(`queue ${JSON.stringify(queue)} is listed twice`)
+      entries.push([queue, weight === undefined ? undefined : Number(weight)])
     }
     if (entries.every(([, weight]) => weight === undefined)) return Either.right(entries.map(([queue]) => queue))
     return Either.right(Object.fromEntries(entries.map(([queue, weight]) => [queue, weight ?? 1])))

@@ -201,6 +201,35 @@ layer(Env, { excludeTestServices: true, timeout: "60 seconds" })("Client against
       expect(yield* drained).toEqual([lookalikeType, lookalikeArg].sort())
     }))
 
+  it.effect("MUTATE matches a jobtype exactly, whatever characters it holds, and refuses filters that would select every job", () =>
+    Effect.gen(function*() {
+      const client = yield* Client.Client
+      const queue = "mutate-exact-q"
+      const later = new Date(Date.now() + 3_600_000)
+      // Jobtypes with glob characters, quotes and backslashes, and jobtypes those would match as globs.
+      const jobtypes = ["Send Email", "SendXEmail", "Send?Email", "Send*", "Send Email Later", "Quote\"d", "Back\\slash", "Brack[et]"]
+      const jids = new Map<string, string>()
+      for (const jobtype of jobtypes) jids.set(jobtype, yield* client.push({ jobtype, queue, at: later }))
+      const scheduled = Effect.map(client.info, (info) => info.faktory.sets?.["scheduled"] ?? 0)
+      const before = yield* scheduled
+      for (const jobtype of jobtypes) {
+        yield* client.mutate({ cmd: "requeue", target: "scheduled", filter: { jobtype } })
+        const job = yield* fetchOne(queue)
+        expect(job.jobtype, jobtype).toBe(jobtype)
+        yield* client.ack(job.jid)
+        expect(yield* queueSize(queue), jobtype).toBe(0)
+      }
+      expect(yield* scheduled).toBe(before - jobtypes.length)
+      // Nothing is sent for a filter the server would read as every job: the set keeps its jobs.
+      const kept = yield* client.push({ jobtype: "Kept", queue, at: later })
+      for (const filter of [{ jids: [] }, { jobtype: "" }, { pattern: "" }, {}, { jids: [kept], jobtype: "Other" }]) {
+        const refused = yield* Effect.flip(client.mutate({ cmd: "discard", target: "scheduled", filter }))
+        expect(refused._tag).toBe("InvalidArgumentError")
+      }
+      yield* client.mutate({ cmd: "requeue", target: "scheduled", filter: { jids: [kept] } })
+      expect((yield* fetchOne(queue)).jid).toBe(kept)
+    }))
+
   it.effect("pauses, resumes, measures and removes queues", () =>
     Effect.gen(function*() {
       const client = yield* Client.Client

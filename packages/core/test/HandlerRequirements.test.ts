@@ -19,8 +19,18 @@ const withDb = Worker.layer().pipe(Layer.provide(Handlers), Layer.provide(DbLive
 const withoutDb = Worker.layer().pipe(Layer.provide(Handlers), Layer.provide(NodeTransport.layer))
 const builtWithoutDb = Worker.layer().pipe(Layer.provide(Built), Layer.provide(NodeTransport.layer))
 
+// A handler not written yet, which only throws, needs nothing: the worker compiles without more.
+const Todo = Job.define("Todo", { args: Schema.Tuple() })
+const todo = Worker.layer().pipe(
+  Layer.provide(Todo.handle(() => {
+    throw new Error("not implemented yet")
+  })),
+  Layer.provide(NodeTransport.layer)
+)
+
 export const typeChecks = () => {
   NodeWorker.runMain(withDb)
+  NodeWorker.runMain(todo)
   // @ts-expect-error the handler needs app/Db, which nothing provides
   NodeWorker.runMain(withoutDb)
   // @ts-expect-error the same for a handler built with handleWith

@@ -1,5 +1,5 @@
 import { describe, expect, it, layer } from "@effect/vitest"
-import { Client, Job, JobRunner, Worker } from "@effect-faktory/core"
+import { Client, Job, JobPayload, JobRunner, Worker } from "@effect-faktory/core"
 import { NodeTransport } from "@effect-faktory/node"
 import { FakeFaktory, FaktoryServer } from "@effect-faktory/testing"
 import { Cause, type Duration, Effect, FastCheck as fc, FiberId, Layer, Option, Schema } from "effect"
@@ -64,7 +64,7 @@ layer(FakeFaktory.layer(Layer.empty))("Job.define (no server)", (it) => {
 
   it.effect("a Schema whose encoded side is not JSON is refused at push, not at every run on the worker", () =>
     Effect.gen(function*() {
-      // Before: pushed, then FAILed as InvalidArguments on every one of its 25 tries.
+      // The mistake this guards against: pushed, then FAILed as InvalidArguments on every one of its 25 tries.
       const Dated = Job.define("Dated", { args: Schema.Struct({ d: Schema.DateFromSelf }) })
       const error = yield* Effect.flip(Dated.payload({ d: new Date(0) }))
       expect(error.message).toBe(
@@ -82,7 +82,7 @@ layer(FakeFaktory.layer(Layer.empty))("Job.define (no server)", (it) => {
 
   it.effect("an optional field set to undefined travels as absent, as JSON has it", () =>
     Effect.gen(function*() {
-      // Before: "args[0].a is undefined, which JSON cannot carry", for code that compiles.
+      // Guarded against: "args[0].a is undefined, which JSON cannot carry", for code that compiles.
       const Opt = Job.define("Opt", { args: Schema.Struct({ a: Schema.optional(Schema.String), b: Schema.Number }) })
       const job = yield* Opt.payload({ a: undefined, b: 1 })
       expect(JSON.parse(JSON.stringify(job.args))).toEqual([{ b: 1 }])
@@ -91,7 +91,7 @@ layer(FakeFaktory.layer(Layer.empty))("Job.define (no server)", (it) => {
 
   it.effect("pushIn refuses a delay that is not a finite duration, in words", () =>
     Effect.gen(function*() {
-      // Untyped callers: "soon" was a defect thrown by Duration.decode, NaN ran the job at once.
+      // Untyped callers: Duration.decode throws on "soon", and a NaN delay would run the job at once.
       const untyped = (delay: unknown) => delay as Duration.DurationInput
       for (const [delay, shown] of [["soon", "\"soon\""], [Number.NaN, "NaN"], [Number.POSITIVE_INFINITY, "Infinity"], [Number.NEGATIVE_INFINITY, "-Infinity"]] as const) {
         const exit = yield* Effect.exit(SendEmail.pushIn(["a@example.com", 1], untyped(delay)))
@@ -110,6 +110,11 @@ layer(FakeFaktory.layer(Layer.empty))("Job.define (no server)", (it) => {
       expect((yield* Effect.flip(SendEmail.decodeArgs(["a", "b"])))._tag).toBe("ParseError")
       expect((yield* Effect.flip(SendEmail.decodeArgs(["a", 1, "extra"])))._tag).toBe("ParseError")
       expect((yield* Effect.flip(Report.decodeArgs([]))).message).toContain("is missing")
+      // Every issue is said, in words about arguments (an argument is not a job field).
+      const both = JobPayload.formatIssues(yield* Effect.flip(SendEmail.decodeArgs(["a", "nan", { extra: true }])))
+      expect(both).toContain(`1: Expected number, actual "nan"`)
+      expect(both).toContain("2: is not in the Schema")
+      expect(both).not.toContain("job field")
     }))
 })
 

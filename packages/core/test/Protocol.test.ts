@@ -89,10 +89,10 @@ describe("Protocol", () => {
     const encoded = line(Protocol.mutate({
       cmd: "kill",
       target: "retries",
-      filter: { jobtype: "Send Email", jids: ["a b"], pattern: "*\"message\":\"no such user\"*" }
+      filter: { jobtype: "Send Email", pattern: "*\"message\":\"no such user\"*" }
     }))
     expect(encoded).toBe(
-      "MUTATE {\"cmd\":\"kill\",\"target\":\"retries\",\"filter\":{\"jobtype\":\"Send\\u0020Email\",\"jids\":[\"a\\u0020b\"]," +
+      "MUTATE {\"cmd\":\"kill\",\"target\":\"retries\",\"filter\":{\"jobtype\":\"Send\\u0020Email\"," +
         "\"regexp\":\"*\\\"message\\\":\\\"no\\u0020such\\u0020user\\\"*\"}}\r\n"
     )
     const [verb, json, ...rest] = encoded.trimEnd().split(" ")
@@ -100,11 +100,33 @@ describe("Protocol", () => {
     expect(JSON.parse(json!)).toEqual({
       cmd: "kill",
       target: "retries",
-      filter: { jobtype: "Send Email", jids: ["a b"], regexp: "*\"message\":\"no such user\"*" }
+      filter: { jobtype: "Send Email", regexp: "*\"message\":\"no such user\"*" }
     })
+    expect(JSON.parse(line(Protocol.mutate({ cmd: "kill", target: "retries", filter: { jids: ["a b"] } })).slice(7)))
+      .toEqual({ cmd: "kill", target: "retries", filter: { jids: ["a b"] } })
     // A backslash before a space is its own escape, and stays one.
     expect(JSON.parse(line(Protocol.mutate({ cmd: "discard", target: "dead", filter: { jids: ["a\\ b"] } })).slice(7)))
       .toMatchObject({ filter: { jids: ["a\\ b"] } })
+  })
+
+  it("sends a jobtype alone with the pattern *, so that the server compares it exactly rather than as a glob", () => {
+    expect(JSON.parse(line(Protocol.mutate({ cmd: "discard", target: "dead", filter: { jobtype: "Send*" } })).slice(7)))
+      .toEqual({ cmd: "discard", target: "dead", filter: { jobtype: "Send*", regexp: "*" } })
+  })
+
+  it("refuses a MUTATE filter the server would read as every job, or whose jids it would ignore", () => {
+    const refused = (filter: Protocol.Mutation["filter"]) => {
+      const result = Protocol.mutate({ cmd: "discard", target: "retries", filter })
+      return Either.isLeft(result) ? result.left.message : "sent"
+    }
+    expect(refused({})).toContain("the filter selects nothing")
+    expect(refused({ jids: [] })).toContain("an empty list of jids would select every job")
+    expect(refused({ jobtype: "" })).toContain("an empty jobtype would select every job")
+    expect(refused({ pattern: "" })).toContain("an empty pattern would select every job")
+    expect(refused({ jids: ["a"], jobtype: "A" })).toContain("the server ignores jids given with a jobtype or a pattern")
+    expect(refused({ jids: ["a"], pattern: "*" })).toContain("the server ignores jids given with a jobtype or a pattern")
+    // Clear empties the set whatever the filter says.
+    expect(Either.isRight(Protocol.mutate({ cmd: "clear", target: "retries", filter: { jids: [] } }))).toBe(true)
   })
 
   it("encodes QUEUE subcommands and checks names", () => {

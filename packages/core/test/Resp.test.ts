@@ -95,7 +95,7 @@ describe("Resp.Decoder", () => {
     const before = memory()
     for (const chunk of chunks.slice(0, -1)) expect(decoder.feed(chunk, out)).toEqual([])
     const during = memory()
-    // Before: every chunk was copied and kept (32 MiB), then concatenated (32 MiB more).
+    // Copying and keeping every chunk would hold 32 MiB, then 32 MiB more to concatenate them.
     expect(during.arrayBuffers - before.arrayBuffers).toBeLessThan(size / 16)
     expect(during.arrayBuffers + during.heapUsed - before.arrayBuffers - before.heapUsed).toBeLessThan(size * 1.25)
     decoder.feed(chunks.at(-1)!, out)

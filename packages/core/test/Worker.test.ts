@@ -300,8 +300,8 @@ layer(EnvWithWebUi, { excludeTestServices: true, timeout: "90 seconds" })("Worke
       ).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, captured)))
       const stubborn = yield* Stubborn.push([])
       yield* Next.push([])
-      // Before: the processor waited out the handler's 30 s, then its FAIL was refused ("Job
-      // not found": the reservation had run out); nothing was logged when the guard fired.
+      // Without the guard giving up, the processor would wait out the handler's 30 s, and then its FAIL would be
+      // refused ("Job not found": the reservation had run out).
       yield* waitFor("the stubborn job FAILed and the next one run", () => worker.processed().failed === 1 && nextRan, 12)
       expect(stubbornEnded).toBe(false)
       expect(warnings.some((line) => line.startsWith(`job ${stubborn} is still running as its 1800 s reservation is about to run out`)))

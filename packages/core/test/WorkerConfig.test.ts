@@ -15,14 +15,25 @@ describe("Worker.queuesConfig", () => {
     expect(readQueues("critical,default")).toEqual(Either.right(["critical", "default"]))
     expect(readQueues(" critical , default ")).toEqual(Either.right(["critical", "default"]))
     expect(readQueues("critical:3,default")).toEqual(Either.right({ critical: 3, default: 1 }))
-    expect(readQueues("a:0.5,b:2")).toEqual(Either.right({ a: 0.5, b: 2 }))
+    expect(readQueues("a:2,b:10")).toEqual(Either.right({ a: 2, b: 10 }))
   })
 
-  it("refuses a weight that is not a number, and a value with no queue, naming the queue", () => {
-    const bad = readQueues("critical:lots")
-    expect(Either.isLeft(bad) && String(bad.left)).toContain(`queue "critical:lots": the weight after ":" must be a number`)
-    expect(Either.isLeft(readQueues(" , "))).toBe(true)
-    expect(Either.isLeft(readQueues("a:"))).toBe(true)
+  it("refuses what faktory-worker -q refuses: weights that are not whole numbers above 0, bad or repeated names", () => {
+    const refusal = (text: string) => {
+      const read = readQueues(text)
+      return Either.isLeft(read) ? String(read.left) : "accepted"
+    }
+    for (const weight of ["lots", "0", "-1", "1.5", "0x10", "1e-9", "Infinity", ""]) {
+      expect(refusal(`critical:${weight}`), weight).toContain(`the weight after ":" must be a whole number above 0`)
+    }
+    expect(refusal(":3,default")).toContain(`queue name "" must match`)
+    expect(refusal("crit ical")).toContain(`queue name "crit ical" must match`)
+    expect(refusal("default:1,default:5")).toContain(`queue "default" is listed twice`)
+    expect(refusal(" , ")).toContain("expected queue names")
+    // Spaces around the colon, as around the commas, are not part of the name or the weight.
+    expect(readQueues(" critical : 3 , default ")).toEqual(Either.right({ critical: 3, default: 1 }))
+    // The variable is named in the error.
+    expect(refusal("critical:0")).toContain("QUEUES")
   })
 })
 
@@ -76,8 +87,8 @@ layer(EnvWithWebUi, { excludeTestServices: true })("Worker.layerConfig against a
         ).pipe(Effect.scoped, Effect.withConfigProvider(fromMap(entries)), Effect.flip)
       const zero = yield* start({ WORKER_QUEUES: "a", WORKER_CONCURRENCY: "0" })
       expect(zero.message).toContain("concurrency must be a whole number from 1 to 1000, not 0")
-      const weightless = yield* start({ WORKER_QUEUES: "a:0,b:0", WORKER_CONCURRENCY: "2" })
-      expect(weightless.message).toContain("no queue has a weight above 0")
+      const unnamed = yield* start({ WORKER_QUEUES: "a:0,b:0", WORKER_CONCURRENCY: "2" })
+      expect(String(unnamed)).toContain(`the weight after ":" must be a whole number above 0`)
       const missing = yield* start({ WORKER_QUEUES: "a" })
       expect(missing._tag).toBe("ConfigError")
       expect(String(missing)).toContain("WORKER_CONCURRENCY")

@@ -7,8 +7,8 @@ import { Effect, Layer, Logger, Schema } from "effect"
 // An outage is one WARN and, when the server is back, one INFO, however many processors there
 // are. Here the server is SIGKILLed under load, so that most processors hold a job's report when
 // their connections break: each retries it through the pool until the server is back, and only
-// then goes back to fetching. Such a processor, still failing from the outage after another was
-// back, used to begin a second outage: a second WARN and INFO within a second of the first INFO.
+// then goes back to fetching. Such a processor, still failing from the outage after another is
+// back, must not begin a second outage (a second WARN and INFO within a second of the first INFO).
 
 const QUEUE = "outage-kill"
 const KILLS = 3

@@ -76,7 +76,7 @@ layer(Env, { excludeTestServices: true, timeout: "120 seconds" })("a worker supe
       }
     }))
 
-  it.scoped("refuses options it cannot honour at start: a concurrency that is not a whole number from 1 to 1000, all weights 0", () =>
+  it.scoped("refuses options it cannot honour at start: a concurrency that is not a whole number from 1 to 1000, weights of 0", () =>
     Effect.gen(function*() {
       // 1e9 processors ran the process out of memory opening their connections.
       for (const options of [{ concurrency: 0 }, { concurrency: 2.5 }, { concurrency: 1001 }, { concurrency: 1e9 }, { queues: { a: 0, b: 0 } }]) {
@@ -95,6 +95,15 @@ layer(Env, { excludeTestServices: true, timeout: "120 seconds" })("a worker supe
         [{ queues: { a: Number.NaN, b: 1 } }, `queue "a" has weight NaN`],
         [{ queues: { a: Number.POSITIVE_INFINITY, b: 1 } }, `queue "a" has weight Infinity`],
         [{ queues: { a: "3", b: 1 } }, `queue "a" has weight "3"`],
+        // A queue of weight 0 would never be fetched from, whatever its jobs.
+        [{ queues: { a: 0, b: 1 } }, `queue "a" has weight 0: a weight is a finite number above 0`],
+        // Names the server refuses, and no queue at all, are the worker's options, said so.
+        [{ queues: [] }, "Worker: queues is empty"],
+        [{ queues: ["critical ", "default"] }, `Worker: queue name "critical " must match`],
+        [{ queues: { "": 3, default: 1 } }, `Worker: queue name "" must match`],
+        // Duration.decode makes a negative duration 0: jobs would be interrupted at once.
+        [{ shutdownTimeout: -5000 }, "shutdownTimeout -5000 is negative"],
+        [{ shutdownTimeout: "-5 seconds" }, `shutdownTimeout "-5 seconds" is negative`],
         // Duration.decode threw on these: a defect, not an error the caller could read.
         [{ shutdownTimeout: "25 secs" }, `shutdownTimeout "25 secs" is not a duration`],
         [{ heartbeatInterval: "15 sec" }, `heartbeatInterval "15 sec" is not a duration`],

@@ -96,7 +96,7 @@ export const layer = (options: Worker.WorkerOptions = {}) =>
  * @since 0.4.0
  * @category layers
  */
-export const layerConfig = (config: Config.Config.Wrap<Worker.WorkerOptions>) =>
+export const layerConfig = (config: Config.Config.Wrap<Worker.WorkerOptions>): Layer.Layer<Worker.Worker, Worker.StartError> =>
   Layer.unwrapEffect(
     Effect.map(Config.unwrap(config), (options) => layer(options))
   )

@@ -82,7 +82,7 @@ layer(Env, { excludeTestServices: true, timeout: "120 seconds" })("the faktory-w
       // The FETCHes in flight are answered first (within 2 s): a job one brought would stay reserved.
       expect(Date.now() - signalled).toBeLessThan(4000)
       expect(worker.output()).toContain("terminating now: 1 running jobs are interrupted and FAILed as Shutdown")
-      // Before: the process exited with the job unreported, reserved for 30 minutes.
+      // The failure this guards against: the process exiting with the job unreported, reserved for 30 minutes.
       expect(yield* failureOf(jid, "cli-c")).toMatchObject({ errtype: "Shutdown" })
     }))
 

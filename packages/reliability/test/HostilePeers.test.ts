@@ -224,8 +224,8 @@ describe("replies cut, stretched and stalled", () => {
 
 // A pool whose every slot held a connection that broke while idle (here poolSize 1 and an
 // unprompted reply; with a real server, a restart while the client is idle:
-// PoolAfterIdleBreak.test.ts) used to hang the next command for ever: pruning the broken
-// connections signalled a change before anyone waited for it (ConnectionPool's awaitChange).
+// PoolAfterIdleBreak.test.ts) must not hang the next command: pruning the broken connections
+// signals a change before anyone waits for it (ConnectionPool's awaitChange looks again).
 describe("replies nobody asked for", () => {
   it.live("an extra reply right after HELLO's: ProtocolError (UnexpectedReply), not taken as the push's reply", () =>
     Effect.gen(function*() {

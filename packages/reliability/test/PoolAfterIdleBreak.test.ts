@@ -8,9 +8,9 @@ import { Effect } from "effect"
 // The next command must open a fresh connection, within connectDeadline.
 //
 // With the pool full (`poolSize` connections open, as after any burst of that many concurrent
-// commands), the next command used to hang for ever: `awaitChange` pruned the broken
-// connections, whose `signal()` found no waiter, then waited for a change that had already
-// happened. It now looks again when pruning made room.
+// commands), the next command must not hang: `awaitChange` prunes the broken connections, whose
+// `signal()` finds no waiter, so it looks again when pruning made room rather than wait for a
+// change that has already happened.
 
 const elapsed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.gen(function*() {

@@ -9,7 +9,9 @@
  *   push fails when the job does.
  *
  * Both take the application's handler layers (`Job.define(…).handle(…)`), which are built with
- * the fake `Client` in their context, so jobs a handler pushes are recorded (or run) too.
+ * the fake `Client` in their context, so jobs a handler pushes are recorded (or run) too; a
+ * handler whose layer was given a client of its own gets the fake one all the same, so that no
+ * test writes to a real server unawares.
  * Jobs run through the worker's own `JobRunner`: arguments decoded by the job's definition,
  * the worker middleware around the handler, each job in a fiber of its own, and its failure
  * described as the worker would report it, so a test sees the errtype and message that
@@ -464,7 +466,9 @@ const make = <ROut, E, RIn>(
       yield* JobRunner.make({
         handlers: yield* JobHandler.collect(built),
         middleware: options.workerMiddleware,
-        client: fake.client
+        client: fake.client,
+        // Every push a handler makes is the fake's, even from a layer given a client of its own.
+        replaceHandlerClients: true
       })
     )
     return context

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Client, Job, push } from "@effect-faktory/core"
+import { NodeClient } from "@effect-faktory/node"
 import { FakeFaktory } from "@effect-faktory/testing"
 import { Effect, Layer, Option, Schema } from "effect"
 
@@ -250,4 +251,28 @@ describe("FakeFaktory.layerInline (inline mode)", () => {
       expect((yield* FakeFaktory.pushed({ jobtype: "Forever" })).length).toBe(101)
     }).pipe(Effect.provide(FakeFaktory.layerInline(handlers)))
   })
+})
+
+describe("FakeFaktory and handlers given a client of their own", () => {
+  // A handler layer provided with a real client (here one to a port where nothing listens):
+  // under the fake its pushes are the fake's all the same, in both modes.
+  const Parent = Job.define("OwnParent", { args: Schema.Tuple(Schema.String) })
+  const Child = Job.define("OwnChild", { args: Schema.Tuple(Schema.String) })
+  const Handlers = Layer.mergeAll(
+    Parent.handle(([text]) => Child.push([text])).pipe(Layer.provide(NodeClient.layer({ url: "tcp://127.0.0.1:1" }))),
+    Child.handle(() => Effect.void)
+  )
+
+  it.effect("fake mode records the handler's push", () =>
+    Effect.gen(function*() {
+      yield* Parent.push(["a"])
+      expect(yield* FakeFaktory.drain()).toBe(2)
+      expect((yield* FakeFaktory.pushed()).map((job) => job.jobtype)).toEqual(["OwnParent", "OwnChild"])
+    }).pipe(Effect.provide(FakeFaktory.layer(Handlers))))
+
+  it.effect("inline mode runs it", () =>
+    Effect.gen(function*() {
+      yield* Parent.push(["b"])
+      expect((yield* FakeFaktory.pushed()).map((job) => job.jobtype)).toEqual(["OwnParent", "OwnChild"])
+    }).pipe(Effect.provide(FakeFaktory.layerInline(Handlers))))
 })
