@@ -33,7 +33,7 @@ const CORE_LAYERS = [
   { name: "observability", paths: ["Metrics.ts", "TraceContext.ts", "internal/observability/"] },
   { name: "connection", paths: ["Transport.ts", "Connection.ts", "ConnectionPool.ts"] },
   { name: "client", paths: ["Client.ts", "DefaultClient.ts", "internal/client/"] },
-  { name: "job", paths: ["JobHandler.ts", "Job.ts", "Batch.ts", "Tracking.ts", "internal/job/"] },
+  { name: "job", paths: ["JobHandler.ts", "Job.ts", "Contract.ts", "Batch.ts", "Tracking.ts", "internal/job/"] },
   { name: "runner", paths: ["JobRunner.ts", "internal/runner/"] },
   { name: "worker", paths: ["Worker.ts", "internal/worker/"] }
 ]

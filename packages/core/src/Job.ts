@@ -61,6 +61,12 @@ export interface JobOptions {
    */
   readonly guardReservation?: boolean | undefined
   /**
+   * How this jobtype's contract (`Contract.make`, `faktory-worker contracts`) may differ from
+   * what the worker accepts: `{ weaker: "why" }` accepts the parts of the Schema that JSON
+   * Schema cannot say, which the contract then lists with this reason.
+   */
+  readonly contract?: JobHandler.ContractOptions | undefined
+  /**
    * Faktory Enterprise: the job is unique by jobtype, arguments and queue for a while; a twin
    * pushed meanwhile fails with `NotUniqueError` (in `pushBulk`, is listed in `notUnique`).
    * `false` turns a definition's uniqueness off for a push (`.with({ unique: false })`).
@@ -430,7 +436,8 @@ const makeDefinition = <Name extends string, A, I>(
       decode: decodeArgs,
       handler,
       guardReservation: options.guardReservation ?? true,
-      registeredAt
+      registeredAt,
+      definition: { jobtype, args: schema, positional, options }
     })
 
   const handle: JobDefinition<Name, A, I>["handle"] = (handler) => handleAt(handler, callerOf(handle))

@@ -15,6 +15,7 @@ import type * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as ParseResult from "effect/ParseResult"
+import type * as Schema from "effect/Schema"
 import type * as Client from "./Client.js"
 import { type Bid, isBid } from "./Enterprise.js"
 import { JobValidationError } from "./Errors.js"
@@ -122,6 +123,46 @@ export interface Typed<A, R> {
   readonly services: Context.Context<Exclude<R, CurrentJob | Client.Client>>
 }
 
+/**
+ * How a job definition's contract (`Contract`) may differ from what the worker accepts.
+ *
+ * @since 0.5.0
+ * @category models
+ */
+export interface ContractOptions {
+  /**
+   * Accepts, for this jobtype, the parts of its Schema that JSON Schema cannot say (a filter
+   * with no JSON Schema counterpart, a declared type, a transformation whose decoding may
+   * refuse a value): its contract is then weaker there, and says where and why, with this
+   * reason. Without it, making the contract fails, naming each part.
+   */
+  readonly weaker?: string | undefined
+}
+
+/**
+ * What a handler's job definition says about the jobs it takes: the source of its contract
+ * (`Contract.make`). `Job.define(…).handle` registers it with the handler.
+ *
+ * @since 0.5.0
+ * @category models
+ */
+export interface Definition {
+  readonly jobtype: string
+  /** The Schema of the arguments; its encoded side is what travels in `args`. */
+  readonly args: Schema.Schema.AnyNoContext
+  /** True when the Schema maps onto `args` itself, false when it travels as `args[0]`. */
+  readonly positional: boolean
+  /** The definition's defaults for every job it pushes. */
+  readonly options: {
+    readonly queue?: string | undefined
+    readonly retry?: number | undefined
+    readonly reserveFor?: number | undefined
+    readonly backtrace?: number | undefined
+    readonly custom?: Readonly<Record<string, unknown>> | undefined
+    readonly contract?: ContractOptions | undefined
+  }
+}
+
 const TypeId: unique symbol = Symbol.for("@effect-faktory/core/JobHandler")
 
 /**
@@ -138,12 +179,27 @@ export interface JobHandler<Name extends string = string> {
   readonly guardReservation: boolean
   /** Where it was registered (file:line:column), when the runtime gives stack traces. */
   readonly registeredAt: string | undefined
+  /** Its job definition, when it was registered with one (`Job.define(…).handle` does). */
+  readonly definition: Definition | undefined
   /** Hands the handler, with its types, to `f`: the runner's way in. */
   readonly use: <X>(f: <A, R>(typed: Typed<A, R>) => X) => X
 }
 
-// Found by brand, not `instanceof`: an application may load two copies of this package.
-const isJobHandler = (value: unknown): value is JobHandler =>
+/**
+ * Whether a value is a registered handler. By brand, not `instanceof`: an application may load
+ * two copies of this package.
+ *
+ * @example
+ * ```ts
+ * import { JobHandler } from "@effect-faktory/core"
+ *
+ * JobHandler.isJobHandler({ jobtype: "Ping" }) // false
+ * ```
+ *
+ * @since 0.5.0
+ * @category guards
+ */
+export const isJobHandler = (value: unknown): value is JobHandler =>
   typeof value === "object" && value !== null && TypeId in value
 
 let registrations = 0
@@ -161,6 +217,8 @@ export interface Registration<Name extends string, A, E, R> {
   readonly handler: (args: A, job: JobContext) => Effect.Effect<unknown, E, R>
   readonly guardReservation: boolean
   readonly registeredAt?: string | undefined
+  /** The job definition it serves, for its contract. */
+  readonly definition?: Definition | undefined
 }
 
 /**
@@ -202,6 +260,7 @@ export const layer = <Name extends string, A, E, R>(
         jobtype: registration.jobtype,
         guardReservation: registration.guardReservation,
         registeredAt: registration.registeredAt,
+        definition: registration.definition,
         use: (f) => f(typed)
       }
       const tag = Context.GenericTag<JobHandler<Name>>(
@@ -210,6 +269,29 @@ export const layer = <Name extends string, A, E, R>(
       return Context.make(tag, handler)
     })
   )
+
+/**
+ * Every handler in a context, in the order their layers were built, two for one jobtype
+ * included.
+ *
+ * @example
+ * ```ts
+ * import { Context } from "effect"
+ * import { JobHandler } from "@effect-faktory/core"
+ *
+ * JobHandler.all(Context.empty()) // []
+ * ```
+ *
+ * @since 0.5.0
+ * @category handlers
+ */
+export const all = (context: Context.Context<never>): ReadonlyArray<JobHandler> => {
+  const found: Array<JobHandler> = []
+  for (const value of context.unsafeMap.values()) {
+    if (isJobHandler(value)) found.push(value)
+  }
+  return found
+}
 
 /**
  * The handlers in a context, by jobtype. Fails when a jobtype has two, naming where each was
@@ -230,8 +312,7 @@ export const collect = (
   context: Context.Context<never>
 ): Effect.Effect<ReadonlyMap<string, JobHandler>, JobValidationError> => {
   const found = new Map<string, JobHandler>()
-  for (const value of context.unsafeMap.values()) {
-    if (!isJobHandler(value)) continue
+  for (const value of all(context)) {
     const first = found.get(value.jobtype)
     if (first !== undefined) {
       const places = first.registeredAt !== undefined && value.registeredAt !== undefined

@@ -271,6 +271,77 @@ const isRfc3339 = (value: string): boolean => {
     field(5) <= 59 && field(6) <= 59 && field(7) <= 23 && field(8) <= 59
 }
 
+/** The fields the server reads from a pushed job, and what JSON each takes (besides null). */
+const serverFields: ReadonlyArray<readonly [string, "string" | "array" | "integer" | "object"]> = [
+  ["jid", "string"],
+  ["jobtype", "string"],
+  ["queue", "string"],
+  ["args", "array"],
+  ["created_at", "string"],
+  ["enqueued_at", "string"],
+  ["at", "string"],
+  ["retry", "integer"],
+  ["reserve_for", "integer"],
+  ["backtrace", "integer"],
+  ["custom", "object"],
+  ["failure", "object"]
+]
+
+/** Go's int: 64 bits. */
+const GO_INT_MAX = 2 ** 63
+
+const jsonType = (value: unknown): string =>
+  value === null ? "null" : Array.isArray(value) ? "an array" : typeof value === "object" ? "an object" : `a ${typeof value}`
+
+/**
+ * Why Faktory (1.10) would refuse this job at PUSH from any producer, in the server's words,
+ * or `undefined` when it takes it: each field of the JSON type the server's Go decoder needs
+ * (null counts as absent; other fields are dropped), a jid of at least 8 bytes, a jobtype,
+ * `args`, `reserve_for` at most a day, `at` an RFC 3339 time, and a queue name the server
+ * creates (an empty one means `default`). What `prepare` checks for this client's own pushes
+ * is stricter.
+ *
+ * @example
+ * ```ts
+ * import { JobPayload } from "@effect-faktory/core"
+ *
+ * JobPayload.serverRefusal({ jid: "short", jobtype: "Ping", args: [] }) // "jobs must have a reasonable jid parameter"
+ * JobPayload.serverRefusal({ jid: "0123456789ab", jobtype: "Ping", args: [] }) // undefined
+ * ```
+ *
+ * @since 0.5.0
+ * @category decoding
+ */
+export const serverRefusal = (job: unknown): string | undefined => {
+  if (!isRecord(job)) return `a job must be a JSON object, not ${jsonType(job)}`
+  for (const [field, type] of serverFields) {
+    const value = job[field]
+    if (value === undefined || value === null) continue
+    const fits = type === "string"
+      ? typeof value === "string"
+      : type === "array"
+      ? Array.isArray(value)
+      : type === "object"
+      ? isRecord(value)
+      : typeof value === "number" && Number.isInteger(value) && value >= -GO_INT_MAX && value < GO_INT_MAX
+    if (!fits) {
+      return `${field} must be ${type === "integer" ? "an integer" : type === "array" || type === "object" ? `an ${type}` : "a string"}, not ${
+        typeof value === "number" ? String(value) : jsonType(value)
+      } (the server cannot decode the job)`
+    }
+  }
+  const { args, at, jid, jobtype, queue, reserve_for } = job
+  if (typeof jid !== "string" || utf8.encode(jid).byteLength < 8) return "jobs must have a reasonable jid parameter"
+  if (typeof jobtype !== "string" || jobtype === "") return "jobs must have a jobtype parameter"
+  if (!Array.isArray(args)) return "jobs must have an args parameter"
+  if (typeof reserve_for === "number" && reserve_for > 86400) return "jobs cannot be reserved for more than one day"
+  if (typeof at === "string" && at !== "" && !isRfc3339(at)) return `invalid timestamp for 'at': ${JSON.stringify(at)}`
+  if (typeof queue === "string" && queue !== "" && !queueName.test(queue)) {
+    return `queue names must match ${queueName.source} (${JSON.stringify(queue)})`
+  }
+  return undefined
+}
+
 /**
  * The job this client pushes: every field the server checks, checked the same way, plus the
  * JSON-ness of `args` and `custom`. Unknown fields are rejected (the server would drop them).

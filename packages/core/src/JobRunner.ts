@@ -10,7 +10,7 @@
  *
  * @since 0.4.0
  */
-import type * as Cause from "effect/Cause"
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -104,6 +104,76 @@ export class InvalidArgumentsError extends Schema.TaggedError<InvalidArgumentsEr
     return `invalid arguments for ${this.jobtype}: ${this.detail}`
   }
 }
+
+/**
+ * Why a job would be refused before its handler runs: by the server at PUSH
+ * (`RefusedByServer`, in the server's words), for want of a handler (`UnknownJobType`), or
+ * because its arguments do not decode (`InvalidArguments`, the message its FAIL would carry).
+ *
+ * @since 0.5.0
+ * @category models
+ */
+export interface Refusal {
+  readonly errtype: "RefusedByServer" | "UnknownJobType" | "InvalidArguments" | (string & {})
+  readonly message: string
+}
+
+/**
+ * What would become of a job pushed by any producer, short of running it: `None` when the
+ * server takes it and a handler here decodes its arguments; else why not. Arguments are
+ * decoded as the worker decodes them (asynchronous Schema parts included); the handler is not
+ * called. `faktory-worker contracts --check` runs it over a file of jobs.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Job, JobHandler, JobRunner } from "@effect-faktory/core"
+ *
+ * const SendEmail = Job.define("SendEmail", { args: Schema.Tuple(Schema.String, Schema.Number) })
+ * const refusal = Effect.gen(function* () {
+ *   const handlers = yield* JobHandler.collect(yield* Effect.context<never>())
+ *   return yield* JobRunner.check(handlers, { jid: "0123456789ab", jobtype: "SendEmail", args: ["a@example.com", "3"] })
+ * }).pipe(Effect.provide(SendEmail.handle(() => Effect.void)))
+ * // Option.some({ errtype: "InvalidArguments", message: "invalid arguments for SendEmail: 1: Expected number, actual \"3\"" })
+ * ```
+ *
+ * @since 0.5.0
+ * @category running
+ */
+export const check = (
+  handlers: ReadonlyMap<string, JobHandler.JobHandler>,
+  job: unknown
+): Effect.Effect<Option.Option<Refusal>> =>
+  Effect.suspend(() => {
+    const refused = JobPayload.serverRefusal(job)
+    if (refused !== undefined || !isPushedJob(job)) {
+      return Effect.succeedSome<Refusal>({ errtype: "RefusedByServer", message: refused ?? "not a job" })
+    }
+    const { args, jobtype } = job
+    const handler = handlers.get(jobtype)
+    if (handler === undefined) {
+      return Effect.succeedSome<Refusal>({ errtype: "UnknownJobType", message: new UnknownJobTypeError({ jobtype }).message })
+    }
+    return handler.use((typed) => typed.decode(args)).pipe(
+      Effect.as(Option.none<Refusal>()),
+      Effect.catchAll((error) =>
+        Effect.succeedSome<Refusal>({
+          errtype: "InvalidArguments",
+          message: new InvalidArgumentsError({ jobtype, detail: JobPayload.formatIssues(error) }).message
+        })
+      ),
+      // A transformation that throws: the job's FAIL would report it as a defect.
+      Effect.catchAllDefect((defect) => {
+        const { errtype, message } = Failure.describe(Cause.die(defect))
+        return Effect.succeedSome<Refusal>({ errtype, message })
+      })
+    )
+  })
+
+/** What `JobPayload.serverRefusal` lets through has these, as the type needs them said. */
+const isPushedJob = (job: unknown): job is { readonly jobtype: string; readonly args: ReadonlyArray<unknown> } =>
+  typeof job === "object" && job !== null && "jobtype" in job && typeof job.jobtype === "string" && "args" in job &&
+  Array.isArray(job.args)
 
 /**
  * A handler or middleware returned something other than an Effect (a Promise from an `async`

@@ -14,6 +14,8 @@ export * as Client from "./Client.js"
 export * as Connection from "./Connection.js"
 /** @since 0.1.0 */
 export * as ConnectionPool from "./ConnectionPool.js"
+/** @since 0.5.0 */
+export * as Contract from "./Contract.js"
 /** @since 0.1.0 */
 export * as DefaultClient from "./DefaultClient.js"
 /** @since 0.5.0 */

@@ -2,7 +2,7 @@
  * The demo's jobs, defined once and shared by the producer and the worker.
  */
 import { Job } from "@effect-faktory/core"
-import { Effect, Schema } from "effect"
+import { Effect, Layer, Schema } from "effect"
 
 /** Positional arguments, as a Ruby `perform(to, template)` would take them. */
 export const SendEmail = Job.define("SendEmail", {
@@ -21,3 +21,9 @@ export const Handlers = [
   SendEmail.handle(([to, template], job) => Effect.log(`sending the ${template} email to ${to} (jid ${job.jid})`)),
   ResizeImage.handle(({ file, width }) => Effect.log(`resizing ${file} to ${width}px`).pipe(Effect.delay("50 millis")))
 ] as const
+
+/**
+ * The same handlers as one layer: what `faktory-worker -r dist/jobs.js` loads, to run them or
+ * to print their contracts (`npm run contracts -w @effect-faktory/examples` prints the AsyncAPI document).
+ */
+export const HandlersLive = Layer.mergeAll(...Handlers)

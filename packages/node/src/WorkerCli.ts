@@ -1,9 +1,12 @@
 /**
  * The `faktory-worker` command: load modules that export handler layers, and run a worker
- * for them, as the Ruby gem's `faktory-worker` does.
+ * for them, as the Ruby gem's `faktory-worker` does. `faktory-worker contracts` prints the
+ * same modules' job contracts (JSON Schema, AsyncAPI 3) or checks a file of jobs against
+ * them, without a server.
  *
  * ```
  * faktory-worker -r ./dist/jobs.js -q critical,3 -q default,1 -c 20 -t 25 -l billing
+ * faktory-worker contracts -r ./dist/jobs.js --out contracts.json
  * ```
  *
  * @since 0.1.0
@@ -25,6 +28,7 @@ import * as Schema from "effect/Schema"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
+import * as ContractsCommand from "./internal/contractsCommand.js"
 import * as ControlCharacters from "./internal/controlCharacters.js"
 import * as HandlerLayers from "./internal/handlerLayers.js"
 import { isUrlLike, shownArgument } from "./internal/shownArgument.js"
@@ -269,9 +273,14 @@ export const helpText: string = (() => {
     `faktory-worker ${VERSION}: runs a Faktory worker for the handler layers that the required modules export.`,
     "",
     "Usage: faktory-worker -r <module> [-r <module>...] [options]",
+    "       faktory-worker contracts -r <module> [-r <module>...] [--format jsonschema|asyncapi] [--out <file>] [--check <file>]",
     "",
     "Options:",
     ...rows,
+    "",
+    "Commands:",
+    "  contracts   the jobs' contracts (JSON Schema, AsyncAPI 3) for producers in other languages, or which jobs of a file",
+    "              the worker would refuse (--check); connects to no server (faktory-worker contracts --help)",
     "",
     "Signals: SIGTSTP quiets the worker (no more fetching; running jobs finish); SIGTERM or SIGINT",
     "stops it, waiting up to --timeout for running jobs; a second SIGINT stops it at once, FAILing them.",
@@ -426,6 +435,7 @@ const fail = (line: string) =>
  * Runs the command and says why it failed in one line on stderr, with no stack trace: a
  * refused password, a bad flag, a module that does not load. `--help` prints `helpText`;
  * defects keep their full cause. The program still fails, so the process exits non-zero.
+ * `contracts` as the first argument runs that command instead (its own `--help`).
  *
  * @example
  * ```ts
@@ -444,6 +454,13 @@ const fail = (line: string) =>
  */
 export const main = (rawArgv: ReadonlyArray<string>) =>
   Effect.gen(function*() {
+    if (rawArgv[2] === "contracts") {
+      return yield* ContractsCommand.run(rawArgv.slice(3), loadHandlers).pipe(
+        Effect.scoped,
+        Effect.catchAll((error) => fail(typeof error === "string" ? error : error.message)),
+        Effect.tapErrorCause(reportDefect)
+      )
+    }
     const argv = [...rawArgv.slice(0, 2), ...splitEquals(rawArgv.slice(2))]
     const args = argv.slice(2)
     if (args.includes("--help") || args.includes("-h")) {
@@ -460,11 +477,7 @@ export const main = (rawArgv: ReadonlyArray<string>) =>
         Effect.sync(() => {
           if (Cause.isInterruptedOnly(cause)) return
           const failure = Cause.failureOption(cause)
-          if (Option.isNone(failure)) {
-            // Its lines after the first indented, as in the pretty log format.
-            process.stderr.write(`faktory-worker: ${ControlCharacters.escapeLines(Cause.pretty(cause)).join("\n  ")}\n`)
-            return
-          }
+          if (Option.isNone(failure)) return writeDefect(cause)
           // @effect/cli has printed its usage errors already.
           if (ValidationError.isValidationError(failure.value)) return
           const reason = hasMessage(failure.value) ? failure.value.message : String(failure.value)
@@ -473,4 +486,15 @@ export const main = (rawArgv: ReadonlyArray<string>) =>
         })
       )
     )
+  })
+
+/** A defect in full, its lines after the first indented, as in the pretty log format. */
+const writeDefect = (cause: Cause.Cause<unknown>) => {
+  process.stderr.write(`faktory-worker: ${ControlCharacters.escapeLines(Cause.pretty(cause)).join("\n  ")}\n`)
+}
+
+/** Says a defect; failures have said themselves. */
+const reportDefect = (cause: Cause.Cause<unknown>) =>
+  Effect.sync(() => {
+    if (!Cause.isInterruptedOnly(cause) && Option.isNone(Cause.failureOption(cause))) writeDefect(cause)
   })

@@ -33,24 +33,29 @@ const explain = (cause: Cause.Cause<unknown>): string => {
 }
 
 /**
- * The loaded layers built in `scope`: their context, with at least one handler. Fails, with
- * the reason, when a layer needs a service nothing provides (it asked for it as it was built:
- * `Job.define(…).handleWith`, `Layer.effect`), when building fails, or when no layer
- * registers a handler.
+ * The loaded layers built in `scope`: their context. Fails, with the reason, when a layer
+ * needs a service nothing provides (it asked for it as it was built: `Job.define(…).handleWith`,
+ * `Layer.effect`), or when building fails.
+ */
+export const buildContext = (
+  layers: ReadonlyArray<Layer.Layer<never, unknown, never>>
+): Effect.Effect<Context.Context<never>, string, Scope.Scope> =>
+  Layer.build(Layer.mergeAll(Layer.empty, ...layers)).pipe(Effect.sandbox, Effect.mapError(explain))
+
+/** What a start with no handler at all says. */
+export const noHandlers = "the loaded modules register no handler: export the layers that Job.define(…).handle(…) returns"
+
+/**
+ * The loaded layers built in `scope`: their context, with at least one handler and one per
+ * jobtype. Fails, with the reason, as `buildContext` does, and when no layer registers a
+ * handler, or two register one for the same jobtype.
  */
 export const build = (
   layers: ReadonlyArray<Layer.Layer<never, unknown, never>>
 ): Effect.Effect<Context.Context<never>, string, Scope.Scope> =>
   Effect.gen(function*() {
-    const context = yield* Layer.build(Layer.mergeAll(Layer.empty, ...layers)).pipe(
-      Effect.sandbox,
-      Effect.mapError(explain)
-    )
+    const context = yield* buildContext(layers)
     const handlers = yield* Effect.mapError(JobHandler.collect(context), (error) => error.message)
-    if (handlers.size === 0) {
-      return yield* Effect.fail(
-        "the loaded modules register no handler: export the layers that Job.define(…).handle(…) returns"
-      )
-    }
+    if (handlers.size === 0) return yield* Effect.fail(noHandlers)
     return context
   })
