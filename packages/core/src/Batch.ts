@@ -7,7 +7,10 @@
  * the batch (`BATCH NEW`), runs `effect`, in which **every push joins the batch** (typed or
  * raw, `push` or `pushBulk`, through any client, in any fiber `effect` forks: the bid goes
  * into each job's `custom.bid`), then commits it (`BATCH COMMIT`). Jobs run as soon as they are
- * pushed; the callbacks fire only after the commit, once the jobs are done.
+ * pushed; the callbacks fire only after the commit, once the jobs are done. A fiber forked in
+ * `effect` that outlives it (`Effect.forkDaemon`) still carries the bid, as fibers carry what
+ * their parent had: its pushes after the commit join a committed batch, which Faktory's docs do
+ * not describe; join such fibers before `effect` ends, or push from them with `Batch.outside`.
  *
  * If `effect` fails or is interrupted, the batch is **not committed** and the error is the
  * caller's. The jobs already pushed still run, but the batch's callbacks never fire: the server

@@ -303,17 +303,13 @@ const withEnterpriseOptions = (
     delete custom.unique_for
     delete custom.unique_until
   } else if (unique !== undefined) {
+    // One message for every refusal: a unique job needs a time limit of at least a second,
+    // since the server counts the lock in whole seconds and takes less than one as none.
     const seconds = positiveSeconds(unique.for)
-    if (seconds === undefined) {
+    if (seconds === undefined || seconds < 1) {
       return Either.left(
-        `unique.for ${DurationInput.describe(unique.for)} is not a duration above 0 (${DurationInput.howToWrite}): ` +
-          "a unique job needs a time limit"
-      )
-    }
-    if (seconds < 1) {
-      return Either.left(
-        `unique.for ${DurationInput.describe(unique.for)} is under a second: the server counts the lock in whole seconds, ` +
-          "and would take less than one as none"
+        `unique.for ${DurationInput.describe(unique.for)} is not a duration of at least 1 second ` +
+          `(${DurationInput.howToWrite}; a number is milliseconds): a unique job needs a time limit, which the server counts in whole seconds`
       )
     }
     // Whole seconds, as the Go and Ruby clients send them; a fraction rounds up, never shortening the lock.

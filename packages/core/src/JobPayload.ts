@@ -515,6 +515,8 @@ const enterpriseChecked = (job: PushableJob, input: unknown): Either.Either<Push
 }
 
 const positiveSeconds = (value: unknown) => typeof value === "number" && Number.isFinite(value) && value > 0
+/** The server counts a lock in whole seconds, and takes less than one as none. */
+const lockSeconds = (value: unknown) => typeof value === "number" && Number.isFinite(value) && value >= 1
 
 /**
  * What is wrong with the keys of `custom` that Faktory Enterprise reads (`faktory-protocol.md`
@@ -522,8 +524,8 @@ const positiveSeconds = (value: unknown) => typeof value === "number" && Number.
  * value silently (a `unique_for` of `"600"`, a string, is the classic mistake).
  */
 const enterpriseProblem = (custom: { readonly [key: string]: unknown }): string | undefined => {
-  if (Object.hasOwn(custom, "unique_for") && !positiveSeconds(custom.unique_for)) {
-    return `custom.unique_for must be a number of seconds above 0 (how long the job stays unique), not ${brief(custom.unique_for)}`
+  if (Object.hasOwn(custom, "unique_for") && !lockSeconds(custom.unique_for)) {
+    return `custom.unique_for must be a number of seconds, at least 1 (how long the job stays unique; the server takes less as no lock), not ${brief(custom.unique_for)}`
   }
   if (Object.hasOwn(custom, "unique_until") && custom.unique_until !== "success" && custom.unique_until !== "start") {
     return `custom.unique_until must be "success" or "start", not ${brief(custom.unique_until)}`

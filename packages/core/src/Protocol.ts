@@ -639,7 +639,7 @@ export const trackGet = (
  */
 export interface TrackUpdate {
   readonly jid: string
-  /** How far the job is, 0 to 100; a fraction is rounded (the server keeps whole numbers). */
+  /** How far the job is, 0 to 100; a fraction is cut to a whole number (the server keeps whole numbers; 99.6 is 99). */
   readonly percent?: number | undefined
   /** What the job is doing, for whoever reads its status. */
   readonly description?: string | undefined
@@ -683,7 +683,9 @@ export const trackSet = (
   const { description, jid, percent, reserveUntil } = update
   if (typeof jid !== "string" || jid === "") return refused("a jid is required: tracking is kept per job")
   if (percent !== undefined && (typeof percent !== "number" || !(percent >= 0 && percent <= 100))) {
-    return refused(`percent must be a number from 0 to 100, not ${String(percent)}`)
+    return refused(
+      `percent must be a number from 0 to 100, not ${typeof percent === "number" ? String(percent) : `${JSON.stringify(percent) ?? String(percent)} (a ${typeof percent})`}`
+    )
   }
   if (description !== undefined && typeof description !== "string") {
     return refused(`the description must be a string, not ${typeof description}`)

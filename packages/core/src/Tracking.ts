@@ -62,7 +62,7 @@ import { CurrentJob } from "./JobHandler.js"
  * @category models
  */
 export interface Update {
-  /** How far the job is, 0 to 100 (a fraction is rounded). */
+  /** How far the job is, 0 to 100 (a fraction is cut to a whole number: 99.6 is 99). */
   readonly percent?: number | undefined
   /** What it is doing now. */
   readonly description?: string | undefined
@@ -141,7 +141,7 @@ export const set = (jid: string, update: Update): Effect.Effect<void, TrackingEr
 
 /**
  * Inside a handler: reports the running job's progress, `percent` from 0 to 100 (a fraction is
- * rounded) and what it is doing. The job must be tracked (`track: true`) for `status` to show
+ * cut to a whole number) and what it is doing. The job must be tracked (`track: true`) for `status` to show
  * it.
  *
  * @example

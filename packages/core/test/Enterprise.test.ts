@@ -91,6 +91,10 @@ describe("bad input is refused with a typed error naming what is wrong, before a
         `TRACK SET: percent must be a number from 0 to 100, not ${percent}`
       )
     }
+    // From untyped code: a string says it is one.
+    expect(refusal(Protocol.trackSet({ jid: "j1234567", percent: "50" as unknown as number }))).toBe(
+      `TRACK SET: percent must be a number from 0 to 100, not "50" (a string)`
+    )
   })
 
   it("a reservation extension in the past, now, or more than 24 h ahead", () => {
@@ -112,9 +116,11 @@ describe("bad input is refused with a typed error naming what is wrong, before a
       return Either.isLeft(result) ? result.left.message : "accepted"
     }
     expect(refused({ unique_for: "600" })).toBe(
-      "job Raw is invalid: custom.unique_for must be a number of seconds above 0 (how long the job stays unique), not \"600\""
+      "job Raw is invalid: custom.unique_for must be a number of seconds, at least 1 (how long the job stays unique; the server takes less as no lock), not \"600\""
     )
-    expect(refused({ unique_for: 0 })).toContain("custom.unique_for must be a number of seconds above 0")
+    expect(refused({ unique_for: 0 })).toContain("custom.unique_for must be a number of seconds, at least 1")
+    // As the typed option: under a second the server would take as no lock.
+    expect(refused({ unique_for: 0.5 })).toContain("custom.unique_for must be a number of seconds, at least 1")
     expect(refused({ unique_for: 60, unique_until: "finish" })).toContain("custom.unique_until must be \"success\" or \"start\"")
     expect(refused({ expires_at: "tomorrow" })).toContain("custom.expires_at must be an RFC 3339 time")
     expect(refused({ expires_in: -5 })).toContain("custom.expires_in must be a number of seconds above 0")
@@ -160,13 +166,14 @@ describe("typed job options written as the server reads them", () => {
       const refused = (options: Parameters<typeof Sync.with>[0]) =>
         Effect.map(Effect.flip(Sync.with(options).payload([1])), (error) => error.message)
       expect(yield* refused({ unique: { for: "0 seconds" } })).toBe(
-        "job Sync is invalid: unique.for \"0 seconds\" is not a duration above 0 (write it as \"10 seconds\", \"500 millis\" " +
-          "or a number of milliseconds): a unique job needs a time limit"
+        "job Sync is invalid: unique.for \"0 seconds\" is not a duration of at least 1 second (write it as \"10 seconds\", " +
+          "\"500 millis\" or a number of milliseconds; a number is milliseconds): a unique job needs a time limit, which the server counts in whole seconds"
       )
-      expect(yield* refused({ unique: { for: -5 } })).toContain("unique.for -5 is not a duration above 0")
-      // Under a second, which the server's whole seconds would take as no lock at all.
-      expect(yield* refused({ unique: { for: "500 millis" } })).toContain("unique.for \"500 millis\" is under a second")
-      expect(yield* refused({ unique: { for: "soon" as Duration.DurationInput } })).toContain("unique.for \"soon\" is not a duration above 0")
+      expect(yield* refused({ unique: { for: -5 } })).toContain("unique.for -5 is not a duration of at least 1 second")
+      // Under a second, which the server's whole seconds would take as no lock at all: the same message.
+      expect(yield* refused({ unique: { for: "500 millis" } })).toContain("unique.for \"500 millis\" is not a duration of at least 1 second")
+      expect(yield* refused({ unique: { for: 600 } })).toContain("a number is milliseconds")
+      expect(yield* refused({ unique: { for: "soon" as Duration.DurationInput } })).toContain("unique.for \"soon\" is not a duration of at least 1 second")
       expect(yield* refused({ unique: { for: "1 minute", until: "finish" as "start" } })).toContain(
         "unique.until must be \"success\" or \"start\", not \"finish\""
       )

@@ -374,9 +374,9 @@ describe("bad input: a typed error naming what is wrong, and nothing sent", () =
           ["is not in the future", Tracking.set("0123456789ab", { reserveUntil: new Date(Date.now() - 1000) })],
           ["is more than 24 hours ahead", Tracking.set("0123456789ab", { reserveUntil: new Date(Date.now() + 25 * 3_600_000) })],
           ["TRACK GET: jid", Tracking.status("two words")],
-          ["unique.for \"0 seconds\" is not a duration above 0", Sync.with({ unique: { for: "0 seconds" } }).push([1])],
+          ["unique.for \"0 seconds\" is not a duration of at least 1 second", Sync.with({ unique: { for: "0 seconds" } }).push([1])],
           ["expiresAt", Sync.with({ expiresAt: new Date(0) }).push([1])],
-          ["custom.unique_for must be a number of seconds above 0", client.push({ jobtype: "Raw", custom: { unique_for: "600" } })]
+          ["custom.unique_for must be a number of seconds, at least 1", client.push({ jobtype: "Raw", custom: { unique_for: "600" } })]
         ]
         for (const [says, refused] of cases) {
           const error = yield* Effect.flip(refused)
