@@ -3,7 +3,7 @@
  *
  * @since 0.1.0
  */
-import { Client } from "@effect-faktory/core"
+import * as Client from "@effect-faktory/core/Client"
 import type * as Config from "effect/Config"
 import * as Layer from "effect/Layer"
 import * as NodeTransport from "./NodeTransport.js"
@@ -15,7 +15,7 @@ import * as NodeTransport from "./NodeTransport.js"
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import { Client } from "@effect-faktory/core"
+ * import * as Client from "@effect-faktory/core/Client"
  * import { NodeClient } from "@effect-faktory/node"
  *
  * const program = Effect.flatMap(Client.Client, (client) => client.push({ jobtype: "Ping" })).pipe(

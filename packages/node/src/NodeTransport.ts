@@ -4,8 +4,8 @@
  *
  * @since 0.1.0
  */
-import * as NodeSocket from "@effect/platform-node/NodeSocket"
-import { ConnectionError, Transport } from "@effect-faktory/core"
+import { ConnectionError } from "@effect-faktory/core/Errors"
+import * as Transport from "@effect-faktory/core/Transport"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Net from "node:net"
@@ -141,14 +141,13 @@ const openRaw = (options: Transport.ConnectOptions): Effect.Effect<Net.Socket, C
  * @category constructors
  */
 export const connect = (options: Transport.ConnectOptions) =>
-  Effect.gen(function*() {
-    const raw = yield* Effect.acquireRelease(openRaw(options), (socket) =>
+  Effect.map(
+    Effect.acquireRelease(openRaw(options), (socket) =>
       Effect.sync(() => {
         if (!socket.destroyed) socket.destroySoon()
-      }))
-    const socket = yield* NodeSocket.fromDuplex(Effect.succeed(raw))
-    return {
-      socket,
+      })),
+    (raw) => ({
+      socket: reader(raw),
       write: (data) => {
         if (!raw.destroyed) raw.write(data)
       },
@@ -161,8 +160,46 @@ export const connect = (options: Transport.ConnectOptions) =>
       unref: () => {
         raw.unref()
       }
-    } satisfies Transport.TransportSocket
-  })
+    } satisfies Transport.TransportSocket)
+  )
+
+/**
+ * Reads a Node socket as `@effect/platform-node`'s `NodeSocket.fromDuplex` does (the end of
+ * the stream completes; an error fails with `Read`; a close without an end fails with
+ * `Close`), without loading `@effect/platform`'s socket, stream and WebSocket modules: a
+ * script that pushes one job pays for what it uses.
+ */
+const reader = (raw: Net.Socket): Transport.SocketReader => ({
+  run: (onData) =>
+    Effect.async<void, Transport.SocketFailure>((resume) => {
+      let done = false
+      const finish = (result: Effect.Effect<void, Transport.SocketFailure>) => {
+        if (done) return
+        done = true
+        detach()
+        resume(result)
+      }
+      const onChunk = (chunk: Buffer) => {
+        onData(chunk)
+      }
+      const onEnd = () => finish(Effect.void)
+      const onError = (cause: Error) => finish(Effect.fail({ reason: "Read", cause }))
+      const onClose = (hadError: boolean) => finish(Effect.fail({ reason: "Close", code: hadError ? 1006 : 1000 }))
+      const detach = () => {
+        raw.off("data", onChunk)
+        raw.off("end", onEnd)
+        raw.off("error", onError)
+        raw.off("close", onClose)
+      }
+      raw.on("end", onEnd)
+      raw.on("error", onError)
+      raw.on("close", onClose)
+      raw.on("data", onChunk)
+      // Closed before anyone read it: there is nothing more to come.
+      if (raw.destroyed) finish(Effect.fail({ reason: "Close", code: 1006 }))
+      return Effect.sync(detach)
+    })
+})
 
 /**
  * The Node transport as a service value.

@@ -8,7 +8,7 @@
  *
  * @since 0.1.0
  */
-import { DefaultClient } from "@effect-faktory/core"
+import * as DefaultClient from "@effect-faktory/core/DefaultClient"
 import * as NodeTransport from "./NodeTransport.js"
 
 DefaultClient.setPlatform(NodeTransport.platform)
@@ -30,7 +30,6 @@ export * as NodeWorker from "./NodeWorker.js"
  */
 export {
   batch,
-  DefaultClient,
   info,
   mutate,
   pauseQueues,
@@ -40,4 +39,7 @@ export {
   removeQueues,
   resumeQueues,
   track
-} from "@effect-faktory/core"
+} from "@effect-faktory/core/DefaultClient"
+
+/** @since 0.1.0 */
+export * as DefaultClient from "@effect-faktory/core/DefaultClient"
