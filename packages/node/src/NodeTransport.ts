@@ -9,7 +9,7 @@ import * as Transport from "@effect-faktory/core/Transport"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Net from "node:net"
-import * as Tls from "node:tls"
+import type * as TlsModule from "node:tls"
 
 const tlsCodes = new Set([
   "DEPTH_ZERO_SELF_SIGNED_CERT",
@@ -79,12 +79,23 @@ export const classifyConnectError = (cause: unknown, address: string, tls: boole
   })
 }
 
+/**
+ * `node:tls`, loaded for the first `tcp+tls://` connection rather than with this module: it
+ * costs a program that only speaks plain TCP about 2 MB. A literal `import()`, which bundlers
+ * see.
+ */
+let tlsModule: Promise<typeof TlsModule> | undefined = undefined
+const loadTls = Effect.promise(() => (tlsModule ??= import("node:tls")))
+
 const openRaw = (options: Transport.ConnectOptions): Effect.Effect<Net.Socket, ConnectionError> =>
+  options.url.tls ? Effect.flatMap(loadTls, (tls) => openWith(options, tls)) : openWith(options, undefined)
+
+const openWith = (options: Transport.ConnectOptions, Tls: typeof TlsModule | undefined): Effect.Effect<Net.Socket, ConnectionError> =>
   Effect.async<Net.Socket, ConnectionError>((resume) => {
     const { url } = options
     const address = url.address
     const tls = options.tls
-    const socket: Net.Socket = url.tls
+    const socket: Net.Socket = url.tls && Tls !== undefined
       ? Tls.connect({
         host: url.host,
         port: url.port,
