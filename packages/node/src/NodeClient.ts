@@ -15,7 +15,7 @@ import * as NodeTransport from "./NodeTransport.js"
  * @example
  * ```ts
  * import { Effect } from "effect"
- * import * as Client from "@effect-faktory/core/Client"
+ * import { Client } from "@effect-faktory/core"
  * import { NodeClient } from "@effect-faktory/node"
  *
  * const program = Effect.flatMap(Client.Client, (client) => client.push({ jobtype: "Ping" })).pipe(

@@ -93,7 +93,7 @@ export const layer = (options: Worker.WorkerOptions = {}): Layer.Layer<Worker.Wo
  * @example
  * ```ts
  * import { Config } from "effect"
- * import type * as Worker from "@effect-faktory/core/Worker"
+ * import { Worker } from "@effect-faktory/core"
  * import { NodeWorker } from "@effect-faktory/node"
  *
  * const WorkerLive = NodeWorker.layerConfig({
