@@ -90,6 +90,10 @@ func main() {
 	go func() { _ = mgr.RunWithContext(ctx) }()
 
 	if p.Scenario == "latency" {
+		// Every runner lets its worker start before the first push (see Scenario.ts's
+		// LATENCY_SETTLE_MILLIS): faktory_worker_go delays each processor's first FETCH by a
+		// random 0 to 2.1 s, and jobs pushed before one fetched waited for it.
+		time.Sleep(2500 * time.Millisecond)
 		client, err := faktory.Open()
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)

@@ -29,6 +29,12 @@ const readStat = (pid: string): { readonly parent: number; readonly ticks: numbe
   }
 }
 
+/** CPU seconds used so far by `pid` alone; undefined where /proc is not available. */
+export const ownCpuSecondsOf = (pid: number): number | undefined => {
+  const own = readStat(String(pid))
+  return own === undefined ? undefined : own.ticks / ticksPerSecond
+}
+
 /**
  * CPU seconds used so far by `pid` and its direct children (Faktory starts its own Redis);
  * undefined where /proc is not available.

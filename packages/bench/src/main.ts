@@ -3,11 +3,15 @@
  * the npm `faktory-worker` and `faktory_worker_go` (each in its own process, FLUSHing between
  * runs), and writes a Markdown table of medians (min–max) with the ratio effect-faktory ÷ peer.
  *
- *   node packages/bench/dist/main.js [--smoke] [--reps N] [--out DIR] [--no-go] [--only a,b] [--baseline DIR]
+ *   node packages/bench/dist/main.js [--smoke] [--reps N] [--out DIR] [--no-go] [--only a,b|startup] [--baseline DIR]
+ *
+ * Then the start-up scripts (`Startup.ts`): whole processes, a push script and the binary,
+ * beside the npm client's script and the Effect floor.
  *
  * `--baseline DIR` also runs effect-faktory as built in another checkout (DIR, with its own
  * `npm install` and build: a worktree of the commit before a change), taking turns with this
- * one, and adds a before/after section: a change's effect measured within one run.
+ * one: this checkout's runners and start-up scripts with that checkout's packages. It adds a
+ * before/after section: a change's effect measured within one run.
  */
 import { Client } from "@effect-faktory/core"
 import { NodeTransport } from "@effect-faktory/node"
@@ -22,6 +26,7 @@ import * as Chart from "./Chart.js"
 import type { RunResult, ScenarioName, ScenarioParams } from "./Scenario.js"
 import * as ScenarioSchema from "./ScenarioSchema.js"
 import * as ServerCpu from "./ServerCpu.js"
+import * as Startup from "./Startup.js"
 
 const here = Path.dirname(fileURLToPath(import.meta.url))
 const packageRoot = Path.resolve(here, "..")
@@ -50,7 +55,7 @@ interface Row {
 
 const args = process.argv.slice(2)
 const usage =
-  "usage: node packages/bench/dist/main.js [--smoke] [--reps N] [--out DIR] [--no-go] [--only a,b] [--baseline DIR] [--chart RESULTS.json]"
+  "usage: node packages/bench/dist/main.js [--smoke] [--reps N] [--out DIR] [--no-go] [--only a,b|startup] [--baseline DIR] [--chart RESULTS.json]"
 // Anything else (--help, a typo) stops here: a full run takes a quarter of an hour.
 for (let i = 0; i < args.length; i++) {
   const arg = args[i]!
@@ -72,13 +77,26 @@ const reps = Number(valueOf("--reps") ?? (smoke ? 1 : 3))
 const outDir = valueOf("--out") ?? Path.join(packageRoot, "results")
 const only = valueOf("--only")?.split(",")
 const baselineDir = valueOf("--baseline")
-const baselineRunner = baselineDir === undefined
-  ? undefined
-  : Path.resolve(baselineDir, "packages", "bench", "dist", "runners", "effect.js")
-if (baselineRunner !== undefined && !Fs.existsSync(baselineRunner)) {
-  console.error(`--baseline: ${baselineRunner} is missing (npm install and npm run build in that checkout first)`)
+if (baselineDir !== undefined && !Fs.existsSync(Path.resolve(baselineDir, "packages", "node", "dist", "index.js"))) {
+  console.error(`--baseline: ${baselineDir} has no built packages (npm install and npm run build in that checkout first)`)
   process.exit(2)
 }
+/**
+ * The baseline runs this checkout's runner (the same scenario code, the same settle times)
+ * with the baseline's packages: a copy of the runner and Scenario.js in a temporary
+ * directory whose node_modules is a link to the baseline's. Only the library differs.
+ */
+const baselineRunner = (() => {
+  if (baselineDir === undefined) return undefined
+  const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-faktory-baseline-"))
+  Fs.symlinkSync(Path.resolve(baselineDir, "node_modules"), Path.join(dir, "node_modules"), "dir")
+  Fs.writeFileSync(Path.join(dir, "package.json"), `{ "type": "module", "private": true }\n`)
+  Fs.mkdirSync(Path.join(dir, "runners"))
+  Fs.copyFileSync(Path.join(here, "Scenario.js"), Path.join(dir, "Scenario.js"))
+  Fs.copyFileSync(Path.join(here, "runners", "effect.js"), Path.join(dir, "runners", "effect.js"))
+  process.on("exit", () => Fs.rmSync(dir, { recursive: true, force: true }))
+  return Path.join(dir, "runners", "effect.js")
+})()
 const scale = (full: number, tiny: number) => (smoke ? tiny : full)
 
 const allRows: ReadonlyArray<Row> = [
@@ -97,6 +115,9 @@ const allRows: ReadonlyArray<Row> = [
   { id: "soak", title: "one worker, concurrency 10", scenario: "soak", count: scale(100_000, 1000), concurrency: 10, tools: ["effect", "npm"], prepush: true }
 ]
 const rows = allRows.filter((row) => only === undefined || only.includes(row.id))
+/** The start-up scripts run unless `--only` leaves "startup" out. */
+const runStartup = only === undefined || only.includes("startup")
+const startupReps = smoke ? 1 : 7
 
 const decodeResult = Schema.decodeUnknownSync(Schema.parseJson(ScenarioSchema.RunResult))
 
@@ -159,6 +180,47 @@ interface Measured extends RunResult {
 
 type Results = Record<string, Partial<Record<Tool, ReadonlyArray<Measured>>>>
 
+/** Start-up runs per script: this checkout's, and the baseline's for our own scripts. */
+type StartupResults = Record<string, { readonly effect?: ReadonlyArray<Startup.StartupRun>; readonly baseline?: ReadonlyArray<Startup.StartupRun> }>
+
+/**
+ * Every start-up script, `startupReps` times after one warm-up round (the file cache), taking
+ * turns: script by script, this checkout then the baseline, so the machine's drift spreads
+ * over all of them alike.
+ */
+const measureStartup = (url: string) =>
+  Effect.acquireUseRelease(
+    Effect.sync(() => ({
+      effect: Startup.prepare(Path.resolve(packageRoot, "..", "..")),
+      baseline: baselineDir === undefined ? undefined : Startup.prepare(Path.resolve(baselineDir))
+    })),
+    (prepared) =>
+      Effect.gen(function*() {
+        const runs: Record<string, { effect?: Array<Startup.StartupRun>; baseline?: Array<Startup.StartupRun> }> = {}
+        for (let rep = -1; rep < startupReps; rep++) {
+          for (const script of Startup.scripts) {
+            const sides = [["effect", prepared.effect] as const, ...(script.kind === "ours" && prepared.baseline !== undefined ? [["baseline", prepared.baseline] as const] : [])]
+            for (const [side, dir] of sides) {
+              const run = yield* Effect.tryPromise({
+                try: () => Startup.runOnce(dir, script, url),
+                catch: (error) => error instanceof Error ? error : new Error(String(error))
+              })
+              if (rep < 0) continue
+              const entry = (runs[script.id] ??= {})
+              entry[side] = [...(entry[side] ?? []), run]
+            }
+          }
+          if (rep >= 0) yield* Console.log(`startup #${rep + 1} of ${startupReps}`)
+        }
+        return runs as StartupResults
+      }),
+    (prepared) =>
+      Effect.sync(() => {
+        prepared.effect.remove()
+        prepared.baseline?.remove()
+      })
+  )
+
 const main = Effect.gen(function*() {
   const go = buildGo()
   const server = yield* FaktoryServer.make({ webUi: false })
@@ -202,30 +264,32 @@ const main = Effect.gen(function*() {
     results[row.id] = runs
   }
   if (go.binary !== undefined) Fs.rmSync(go.binary, { force: true })
-  const markdown = render(results, { version, goNote: go.reason })
+  const startup = runStartup ? yield* measureStartup(server.url) : {}
+  yield* client.flush
+  const markdown = render(results, startup, { version, goNote: go.reason })
   Fs.mkdirSync(outDir, { recursive: true })
   const name = smoke ? "smoke" : "latest"
   Fs.writeFileSync(Path.join(outDir, `${name}.md`), markdown)
-  Fs.writeFileSync(Path.join(outDir, `${name}.svg`), Chart.render(chartRows(results), chartTitle()))
+  Fs.writeFileSync(Path.join(outDir, `${name}.svg`), Chart.render(chartRows(results, startup), chartTitle()))
   Fs.writeFileSync(
     Path.join(outDir, `${name}.json`),
-    `${JSON.stringify({ date: new Date().toISOString(), faktory: version, node: process.version, cpus: Os.cpus().length, reps, smoke, rows: allRows.filter((r) => results[r.id] !== undefined), results }, null, 2)}\n`
+    `${JSON.stringify({ date: new Date().toISOString(), faktory: version, node: process.version, cpus: Os.cpus().length, reps, smoke, rows: allRows.filter((r) => results[r.id] !== undefined), results, startupReps, startup }, null, 2)}\n`
   )
   yield* Console.log(`\n${markdown}`)
 }).pipe(Effect.scoped, Effect.provide(NodeTransport.layer))
 
 const fmt = (value: number, digits = 0) =>
   value.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits })
-const cell = (runs: ReadonlyArray<Measured> | undefined, pick: (run: Measured) => number | undefined, digits = 0) => {
+const cell = <R,>(runs: ReadonlyArray<R> | undefined, pick: (run: R) => number | undefined, digits = 0) => {
   const values = (runs ?? []).map(pick).filter((value): value is number => value !== undefined)
   if (values.length === 0) return "–"
   const { max, median, min } = summarize(values)
   return values.length === 1 ? fmt(median, digits) : `${fmt(median, digits)} (${fmt(min, digits)}–${fmt(max, digits)})`
 }
-const ratio = (
-  ours: ReadonlyArray<Measured> | undefined,
-  theirs: ReadonlyArray<Measured> | undefined,
-  pick: (run: Measured) => number | undefined
+const ratio = <R,>(
+  ours: ReadonlyArray<R> | undefined,
+  theirs: ReadonlyArray<R> | undefined,
+  pick: (run: R) => number | undefined
 ) => {
   const a = (ours ?? []).map(pick).filter((value): value is number => value !== undefined)
   const b = (theirs ?? []).map(pick).filter((value): value is number => value !== undefined)
@@ -233,7 +297,7 @@ const ratio = (
   return `${(summarize(a).median / summarize(b).median).toFixed(2)}×`
 }
 
-const spreadOf = (runs: ReadonlyArray<Measured> | undefined, pick: (run: Measured) => number | undefined) => {
+const spreadOf = <R,>(runs: ReadonlyArray<R> | undefined, pick: (run: R) => number | undefined) => {
   const values = (runs ?? []).map(pick).filter((value): value is number => value !== undefined)
   return values.length === 0 ? undefined : summarize(values)
 }
@@ -241,8 +305,8 @@ const spreadOf = (runs: ReadonlyArray<Measured> | undefined, pick: (run: Measure
 const chartTitle = () =>
   `effect-faktory ÷ peers, ${Os.cpus().length} cores, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`
 
-/** The rows of the ratio chart: every throughput row, latency, and the worker's costs. */
-const chartRows = (results: Results): ReadonlyArray<Chart.ChartRow> => {
+/** The rows of the ratio chart: every throughput row, latency, the worker's costs, start-up. */
+const chartRows = (results: Results, startup: StartupResults): ReadonlyArray<Chart.ChartRow> => {
   const rows: Array<Chart.ChartRow> = []
   const add = (
     label: string,
@@ -263,15 +327,85 @@ const chartRows = (results: Results): ReadonlyArray<Chart.ChartRow> => {
   const resources = results["process-10"]
   add("CPU per 10k jobs (c=10)", false, resources, cpu)
   add("peak RSS (c=10)", false, resources, (run) => run.peakRssKb)
+  // Start-up beside the npm client's push script: our push scripts only (a worker's start is
+  // not a push's).
+  const npmStartup = startup["npm"]?.effect
+  for (const id of ["push-headline", "push-narrow", "push-typed"]) {
+    const ours = startup[id]?.effect
+    if (ours === undefined) continue
+    for (const [measure, pick] of startupMeasures) {
+      const spread = spreadOf(ours, pick)
+      if (spread !== undefined) rows.push({ label: `start-up ${measure}: ${id}`, higherIsBetter: false, ours: spread, npm: spreadOf(npmStartup, pick) })
+    }
+  }
   return rows
 }
+
+const startupMeasures = [
+  ["wall", (run: Startup.StartupRun) => run.wallSeconds],
+  ["CPU", (run: Startup.StartupRun) => run.cpuSeconds],
+  ["peak RSS", (run: Startup.StartupRun) => run.peakRssKb]
+] as const
 
 /** A run's CPU seconds, and their user-space part, per 10,000 jobs; its peak RSS in MB. */
 const cpu = (run: RunResult) => (run.cpuSeconds / run.jobsPerSecond / run.seconds) * 10_000
 const userCpu = (run: RunResult) => (run.userCpuSeconds / run.jobsPerSecond / run.seconds) * 10_000
 const rss = (run: RunResult) => run.peakRssKb / 1024
 
-const render = (results: Results, meta: { version: string; goNote: string | undefined }): string => {
+/** Median of ours less median of the floor: what the library adds to the program. */
+const share = <R,>(ours: ReadonlyArray<R> | undefined, floor: ReadonlyArray<R> | undefined, pick: (run: R) => number, digits: number) => {
+  if (ours === undefined || floor === undefined || ours.length === 0 || floor.length === 0) return "–"
+  const difference = summarize(ours.map(pick)).median - summarize(floor.map(pick)).median
+  return `${difference >= 0 ? "+" : "−"}${fmt(Math.abs(difference), digits)}`
+}
+
+const renderStartup = (startup: StartupResults, lines: Array<string>) => {
+  const header = (columns: ReadonlyArray<string>) => {
+    lines.push(`| ${columns.join(" | ")} |`)
+    lines.push(`|${columns.map(() => "---").join("|")}|`)
+  }
+  const measures = [
+    ["wall (s)", (run: Startup.StartupRun) => run.wallSeconds, 2],
+    ["CPU, user + system (s)", (run: Startup.StartupRun) => run.cpuSeconds, 2],
+    ["peak RSS (MB)", (run: Startup.StartupRun) => run.peakRssKb / 1024, 1]
+  ] as const
+  lines.push(
+    "",
+    `## Start-up: the whole process (lower is better, ${startupReps} run${startupReps === 1 ? "" : "s"} each, taking turns)`,
+    "",
+    "A push script from its start to its exit, one job pushed; `faktory-worker` from its start to its \"started\" line. " +
+      "The floors are programs that import what the script's own lines import from `effect` and run `Effect.void`: " +
+      "what a user's own `effect` import costs. Ours less its floor is what the library adds.",
+    ""
+  )
+  header(["yardstick", ...measures.map(([name]) => name)])
+  for (const script of Startup.scripts.filter((entry) => entry.kind === "yardstick")) {
+    const runs = startup[script.id]?.effect
+    if (runs === undefined) continue
+    lines.push(`| ${script.id}: ${script.title} | ${measures.map(([, pick, digits]) => cell(runs, pick, digits)).join(" | ")} |`)
+  }
+  lines.push("")
+  header(["script", "measure", toolNames.effect, "its floor", "library's share (ours − floor)", "npm client's push", "÷ npm"])
+  const npm = startup["npm"]?.effect
+  for (const script of Startup.scripts.filter((entry) => entry.kind === "ours")) {
+    const runs = startup[script.id]?.effect
+    if (runs === undefined) continue
+    const floor = script.floor === undefined ? undefined : startup[script.floor]?.effect
+    // The npm client is a push script: beside our workers it is no yardstick.
+    const beside = script.id.startsWith("push-") ? npm : undefined
+    measures.forEach(([name, pick, digits], index) => {
+      lines.push(
+        `| ${index === 0 ? `${script.id}: ${script.title}` : ""} | ${name} | ${cell(runs, pick, digits)} | ${
+          index === 0 ? `${script.floor ?? "–"}: ` : ""
+        }${cell(floor, pick, digits)} | ${share(runs, floor, pick, digits)} | ${beside === undefined ? "–" : cell(beside, pick, digits)} | ${
+          beside === undefined ? "–" : ratio(runs, beside, pick)
+        } |`
+      )
+    })
+  }
+}
+
+const render = (results: Results, startup: StartupResults, meta: { version: string; goNote: string | undefined }): string => {
   const lines: Array<string> = []
   const header = (columns: ReadonlyArray<string>) => {
     lines.push(`| ${columns.join(" | ")} |`)
@@ -285,11 +419,13 @@ const render = (results: Results, meta: { version: string; goNote: string | unde
   )
   if (meta.goNote !== undefined) lines.push("", `faktory_worker_go: ${meta.goNote}.`)
   const throughput = (run: RunResult) => run.jobsPerSecond
-  lines.push("", "## Throughput (jobs/s, higher is better)", "")
-  header(["scenario", "jobs", toolNames.effect, toolNames.npm, toolNames.go, "÷ npm", "÷ go"])
-  for (const row of allRows) {
-    const r = results[row.id]
-    if (r === undefined || row.scenario === "latency" || row.scenario === "soak") continue
+  const throughputRows = allRows.filter((row) => results[row.id] !== undefined && row.scenario !== "latency" && row.scenario !== "soak")
+  if (throughputRows.length > 0) {
+    lines.push("", "## Throughput (jobs/s, higher is better)", "")
+    header(["scenario", "jobs", toolNames.effect, toolNames.npm, toolNames.go, "÷ npm", "÷ go"])
+  }
+  for (const row of throughputRows) {
+    const r = results[row.id]!
     lines.push(
       `| ${row.title} | ${fmt(row.count)} | ${cell(r.effect, throughput)} | ${cell(r.npm, throughput)} | ${cell(r.go, throughput)} | ${
         ratio(r.effect, r.npm, throughput)
@@ -366,7 +502,7 @@ const render = (results: Results, meta: { version: string; goNote: string | unde
       )
     }
   }
-  if (allRows.some((row) => results[row.id]?.baseline !== undefined)) {
+  if (allRows.some((row) => results[row.id]?.baseline !== undefined) || Object.values(startup).some((entry) => entry.baseline !== undefined)) {
     lines.push("", `## Before/after: this checkout ÷ the baseline (${baselineDir ?? "another checkout"}), runs taking turns`, "")
     header(["row", "measure", "this checkout", toolNames.baseline, "÷ baseline"])
     const serverCpu = (run: Measured) =>
@@ -386,7 +522,20 @@ const render = (results: Results, meta: { version: string; goNote: string | unde
         lines.push(`| ${row.id} | ${name} | ${cell(r.effect, pick, digits)} | ${cell(r.baseline, pick, digits)} | ${ratio(r.effect, r.baseline, pick)} |`)
       }
     }
+    for (const script of Startup.scripts) {
+      const entry = startup[script.id]
+      if (entry?.baseline === undefined) continue
+      const startupRows = [
+        ["wall (s)", (run: Startup.StartupRun) => run.wallSeconds, 2],
+        ["CPU (s)", (run: Startup.StartupRun) => run.cpuSeconds, 2],
+        ["peak RSS (MB)", (run: Startup.StartupRun) => run.peakRssKb / 1024, 1]
+      ] as const
+      for (const [name, pick, digits] of startupRows) {
+        lines.push(`| start-up ${script.id} | ${name} | ${cell(entry.effect, pick, digits)} | ${cell(entry.baseline, pick, digits)} | ${ratio(entry.effect, entry.baseline, pick)} |`)
+      }
+    }
   }
+  if (Object.keys(startup).length > 0) renderStartup(startup, lines)
   const soak = results["soak"]
   const soakRow = allRows.find((row) => row.id === "soak")!
   if (soak !== undefined) {
@@ -414,11 +563,19 @@ const redraw = (file: string) =>
       npm: Schema.optionalWith(Schema.Array(ScenarioSchema.RunResult), { exact: true }),
       go: Schema.optionalWith(Schema.Array(ScenarioSchema.RunResult), { exact: true })
     })
+    const StartupRun = Schema.Struct({ wallSeconds: Schema.Number, cpuSeconds: Schema.Number, peakRssKb: Schema.Number })
+    const StartupRuns = Schema.Struct({
+      effect: Schema.optionalWith(Schema.Array(StartupRun), { exact: true }),
+      baseline: Schema.optionalWith(Schema.Array(StartupRun), { exact: true })
+    })
     const report = Schema.decodeUnknownSync(
-      Schema.parseJson(Schema.Struct({ results: Schema.Record({ key: Schema.String, value: Runs }) }))
+      Schema.parseJson(Schema.Struct({
+        results: Schema.Record({ key: Schema.String, value: Runs }),
+        startup: Schema.optionalWith(Schema.Record({ key: Schema.String, value: StartupRuns }), { default: () => ({}) })
+      }))
     )(Fs.readFileSync(file, "utf8"))
     const results: Results = report.results
-    Fs.writeFileSync(file.replace(/\.json$/, ".svg"), Chart.render(chartRows(results), chartTitle()))
+    Fs.writeFileSync(file.replace(/\.json$/, ".svg"), Chart.render(chartRows(results, report.startup), chartTitle()))
   })
 
 Effect.runPromise(chartOnly === undefined ? main : redraw(chartOnly)).catch((error: unknown) => {

@@ -43,11 +43,12 @@ it("the benchmark harness runs every scenario for every tool and writes its tabl
     const run = await runHarness(out)
     expect(run.status, run.stderr).toBe(0)
     const markdown = Fs.readFileSync(Path.join(out, "smoke.md"), "utf8")
-    for (const heading of ["## Throughput", "## Latency", "## Worker resources", "## The floor", "## Soak"]) {
+    for (const heading of ["## Throughput", "## Latency", "## Worker resources", "## The floor", "## Start-up", "## Soak"]) {
       expect(markdown).toContain(heading)
     }
     const report = JSON.parse(Fs.readFileSync(Path.join(out, "smoke.json"), "utf8")) as {
       results: Record<string, Record<string, Array<{ jobsPerSecond: number; serverCpuSeconds?: number }>>>
+      startup: Record<string, { effect?: Array<{ wallSeconds: number; cpuSeconds: number; peakRssKb: number }> }>
     }
     const rows = Object.entries(report.results)
     expect(rows.map(([id]) => id)).toEqual([
@@ -79,11 +80,21 @@ it("the benchmark harness runs every scenario for every tool and writes its tabl
       }
       expect(markdown).toMatch(/\| server \(Faktory \+ Redis\) CPU seconds per 10,000 jobs, meanwhile \| [0-9]/)
     }
-    // The ratio chart: one labelled row per throughput scenario and cost, ÷ npm on each.
+    // Start-up: every script measured as a whole process, the binary until "started" too.
+    for (const id of ["floor", "floor-barrel", "floor-schema", "npm", "push-headline", "push-narrow", "push-typed", "push-typed-barrels", "worker-started", "worker-help"]) {
+      const run = report.startup[id]?.effect?.[0]
+      expect(run?.wallSeconds, id).toBeGreaterThan(0)
+      expect(run?.peakRssKb, id).toBeGreaterThan(10_000)
+    }
+    expect(markdown).toMatch(/\| push-narrow: [^|]* \| wall \(s\) \| [0-9.]+ \| floor: [0-9.]+ \| [+−][0-9.]+ \| [0-9.]+ \| [0-9.]+× \|/)
+    // The ratio chart: one labelled row per throughput scenario and cost, ÷ npm on each, and
+    // the push scripts' start-up (wall, CPU, peak RSS) ÷ the npm client's.
     const svg = Fs.readFileSync(Path.join(out, "smoke.svg"), "utf8")
     expect(svg.startsWith("<svg ")).toBe(true)
-    for (const label of ["push-await", "process-10", "latency p50", "CPU per 10k jobs (c=10)"]) expect(svg).toContain(`>${label}<`)
-    expect(svg.match(/<circle /g)?.length).toBe(13)
+    for (const label of ["push-await", "process-10", "latency p50", "CPU per 10k jobs (c=10)", "start-up wall: push-headline"]) {
+      expect(svg).toContain(`>${label}<`)
+    }
+    expect(svg.match(/<circle /g)?.length).toBe(22)
   } finally {
     Fs.rmSync(out, { recursive: true, force: true })
   }

@@ -8,7 +8,6 @@
  *
  * @since 0.1.0
  */
-import type * as Socket from "@effect/platform/Socket"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -22,8 +21,8 @@ import type { FaktoryUrl } from "./FaktoryUrl.js"
 import { describeReply } from "./internal/wire/describeReply.js"
 import * as Handshake from "./internal/wire/handshake.js"
 import type * as Protocol from "./Protocol.js"
-import * as Resp from "./Resp.js"
-import { Transport, type TlsOptions } from "./Transport.js"
+import * as Resp from "./internal/wire/resp.js"
+import { type SocketFailure, Transport, type TlsOptions } from "./Transport.js"
 
 /**
  * How to open a connection.
@@ -160,7 +159,7 @@ const errnoCode = (cause: unknown): string | undefined => {
  * @since 0.1.0
  * @category errors
  */
-export const fromSocketError = (error: Socket.SocketError, address: string): ConnectionError => {
+export const fromSocketError = (error: SocketFailure, address: string): ConnectionError => {
   if (error.reason === "Close") {
     return new ConnectionError({ reason: "Closed", address, detail: "the server closed the connection" })
   }

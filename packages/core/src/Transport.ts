@@ -1,11 +1,12 @@
 /**
  * How bytes reach a Faktory server. The core package is platform-free: it asks a `Transport`
- * for an open `@effect/platform` `Socket`. `@effect-faktory/node` provides TCP and TLS
- * transports, and registers itself as the default client's platform when it is imported.
+ * for an open socket, which it reads with `run` (the one method of `@effect/platform`'s
+ * `Socket` it uses, so such a `Socket` serves as it is). `@effect-faktory/node` provides TCP
+ * and TLS transports, and registers itself as the default client's platform when it is
+ * imported.
  *
  * @since 0.1.0
  */
-import type * as Socket from "@effect/platform/Socket"
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
@@ -41,6 +42,33 @@ export interface ConnectOptions {
 }
 
 /**
+ * Why reading a socket stopped: `Close` when it closed without its end being read (`code`
+ * 1006 after an error, else 1000), `Read`, `Write` or `Open` with the platform's error as
+ * `cause`. `@effect/platform`'s `SocketError` is one.
+ *
+ * @since 0.6.0
+ * @category models
+ */
+export interface SocketFailure {
+  readonly reason: "Read" | "Write" | "Open" | "OpenTimeout" | "Close"
+  readonly cause?: unknown
+  readonly code?: number
+}
+
+/**
+ * The reading side of an open socket. `run` delivers the bytes as they arrive, and completes
+ * when the peer ends the connection, or fails with why reading stopped. `@effect/platform`'s
+ * `Socket` is one; `@effect-faktory/node` reads Node sockets directly, without loading
+ * `@effect/platform`'s socket and stream modules.
+ *
+ * @since 0.6.0
+ * @category models
+ */
+export interface SocketReader {
+  readonly run: (onData: (chunk: Uint8Array) => void) => Effect.Effect<void, SocketFailure>
+}
+
+/**
  * An open connection: the socket, plus whether it may keep the process alive.
  *
  * A connection with no command in flight calls `unref`, so an idle client never stops a
@@ -51,7 +79,7 @@ export interface ConnectOptions {
  */
 export interface TransportSocket {
   /** For reading: `run` delivers the bytes as they arrive. */
-  readonly socket: Socket.Socket
+  readonly socket: SocketReader
   /**
    * Writes at once, without waiting for the bytes to drain. Commands are small and their
    * replies are the flow control; a failed write surfaces as `socket.run` failing.

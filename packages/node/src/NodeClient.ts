@@ -3,7 +3,7 @@
  *
  * @since 0.1.0
  */
-import { Client } from "@effect-faktory/core"
+import * as Client from "@effect-faktory/core/Client"
 import type * as Config from "effect/Config"
 import * as Layer from "effect/Layer"
 import * as NodeTransport from "./NodeTransport.js"

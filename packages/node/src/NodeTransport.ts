@@ -4,12 +4,12 @@
  *
  * @since 0.1.0
  */
-import * as NodeSocket from "@effect/platform-node/NodeSocket"
-import { ConnectionError, Transport } from "@effect-faktory/core"
+import { ConnectionError } from "@effect-faktory/core/Errors"
+import * as Transport from "@effect-faktory/core/Transport"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Net from "node:net"
-import * as Tls from "node:tls"
+import type * as TlsModule from "node:tls"
 
 const tlsCodes = new Set([
   "DEPTH_ZERO_SELF_SIGNED_CERT",
@@ -79,12 +79,23 @@ export const classifyConnectError = (cause: unknown, address: string, tls: boole
   })
 }
 
+/**
+ * `node:tls`, loaded for the first `tcp+tls://` connection rather than with this module: it
+ * costs a program that only speaks plain TCP about 2 MB. A literal `import()`, which bundlers
+ * see.
+ */
+let tlsModule: Promise<typeof TlsModule> | undefined = undefined
+const loadTls = Effect.promise(() => (tlsModule ??= import("node:tls")))
+
 const openRaw = (options: Transport.ConnectOptions): Effect.Effect<Net.Socket, ConnectionError> =>
+  options.url.tls ? Effect.flatMap(loadTls, (tls) => openWith(options, tls)) : openWith(options, undefined)
+
+const openWith = (options: Transport.ConnectOptions, Tls: typeof TlsModule | undefined): Effect.Effect<Net.Socket, ConnectionError> =>
   Effect.async<Net.Socket, ConnectionError>((resume) => {
     const { url } = options
     const address = url.address
     const tls = options.tls
-    const socket: Net.Socket = url.tls
+    const socket: Net.Socket = url.tls && Tls !== undefined
       ? Tls.connect({
         host: url.host,
         port: url.port,
@@ -141,14 +152,13 @@ const openRaw = (options: Transport.ConnectOptions): Effect.Effect<Net.Socket, C
  * @category constructors
  */
 export const connect = (options: Transport.ConnectOptions) =>
-  Effect.gen(function*() {
-    const raw = yield* Effect.acquireRelease(openRaw(options), (socket) =>
+  Effect.map(
+    Effect.acquireRelease(openRaw(options), (socket) =>
       Effect.sync(() => {
         if (!socket.destroyed) socket.destroySoon()
-      }))
-    const socket = yield* NodeSocket.fromDuplex(Effect.succeed(raw))
-    return {
-      socket,
+      })),
+    (raw) => ({
+      socket: reader(raw),
       write: (data) => {
         if (!raw.destroyed) raw.write(data)
       },
@@ -161,8 +171,46 @@ export const connect = (options: Transport.ConnectOptions) =>
       unref: () => {
         raw.unref()
       }
-    } satisfies Transport.TransportSocket
-  })
+    } satisfies Transport.TransportSocket)
+  )
+
+/**
+ * Reads a Node socket as `@effect/platform-node`'s `NodeSocket.fromDuplex` does (the end of
+ * the stream completes; an error fails with `Read`; a close without an end fails with
+ * `Close`), without loading `@effect/platform`'s socket, stream and WebSocket modules: a
+ * script that pushes one job pays for what it uses.
+ */
+const reader = (raw: Net.Socket): Transport.SocketReader => ({
+  run: (onData) =>
+    Effect.async<void, Transport.SocketFailure>((resume) => {
+      let done = false
+      const finish = (result: Effect.Effect<void, Transport.SocketFailure>) => {
+        if (done) return
+        done = true
+        detach()
+        resume(result)
+      }
+      const onChunk = (chunk: Buffer) => {
+        onData(chunk)
+      }
+      const onEnd = () => finish(Effect.void)
+      const onError = (cause: Error) => finish(Effect.fail({ reason: "Read", cause }))
+      const onClose = (hadError: boolean) => finish(Effect.fail({ reason: "Close", code: hadError ? 1006 : 1000 }))
+      const detach = () => {
+        raw.off("data", onChunk)
+        raw.off("end", onEnd)
+        raw.off("error", onError)
+        raw.off("close", onClose)
+      }
+      raw.on("end", onEnd)
+      raw.on("error", onError)
+      raw.on("close", onClose)
+      raw.on("data", onChunk)
+      // Closed before anyone read it: there is nothing more to come.
+      if (raw.destroyed) finish(Effect.fail({ reason: "Close", code: 1006 }))
+      return Effect.sync(detach)
+    })
+})
 
 /**
  * The Node transport as a service value.

@@ -19,7 +19,7 @@
  * @since 0.1.0
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Worker } from "@effect-faktory/core"
+import type * as Worker from "@effect-faktory/core/Worker"
 import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import * as Deferred from "effect/Deferred"
@@ -37,6 +37,14 @@ import * as LogOutput from "./internal/logOutput.js"
 import * as PrettyLog from "./internal/prettyLog.js"
 import { shownArgument } from "./internal/shownArgument.js"
 import * as NodeTransport from "./NodeTransport.js"
+
+/**
+ * The worker's own modules (its processors, the job runner, the lifecycle), loaded when a
+ * worker is first built rather than with this module: a program that imports
+ * `@effect-faktory/node` to push never loads them. A literal `import()`, which bundlers
+ * follow and include.
+ */
+const WorkerModule = Effect.promise(() => import("@effect-faktory/core/Worker"))
 
 /**
  * Resident memory of this process in KB, as heartbeats report it.
@@ -72,10 +80,11 @@ export const rssKb = (): number => Math.round(process.memoryUsage.rss() / 1024)
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Worker.WorkerOptions = {}) =>
-  Worker.layer({ hostname: Os.hostname(), pid: process.pid, rssKb, ...options }).pipe(
-    Layer.provide(NodeTransport.layer)
-  )
+export const layer = (options: Worker.WorkerOptions = {}): Layer.Layer<Worker.Worker, Worker.StartError> =>
+  Layer.unwrapEffect(Effect.map(WorkerModule, (Worker) =>
+    Worker.layer({ hostname: Os.hostname(), pid: process.pid, rssKb, ...options }).pipe(
+      Layer.provide(NodeTransport.layer)
+    )))
 
 /**
  * `layer` with its options from `Config` (see `Worker.layerConfig`): this host's identity and
@@ -420,7 +429,7 @@ const runWorker = <E>(
   terms: { terminate: () => void }
 ): Effect.Effect<void, E | UncaughtExceptionError | LogOutputClosedError> =>
   Effect.gen(function*() {
-    const worker = yield* Worker.Worker
+    const worker = yield* Effect.flatMap(WorkerModule, (Worker) => Worker.Worker)
     const runFork = Runtime.runFork(yield* Effect.runtime<never>())
     terms.terminate = () => {
       runFork(worker.terminate)

@@ -11,15 +11,11 @@
  *
  * @since 0.1.0
  */
-import * as CliConfig from "@effect/cli/CliConfig"
-import * as Command from "@effect/cli/Command"
-import * as Descriptor from "@effect/cli/CommandDescriptor"
-import * as HelpDoc from "@effect/cli/HelpDoc"
-import * as Options from "@effect/cli/Options"
-import * as ValidationError from "@effect/cli/ValidationError"
-import { FaktoryUrl, Worker } from "@effect-faktory/core"
+import * as FaktoryUrl from "@effect-faktory/core/FaktoryUrl"
+import * as Worker from "@effect-faktory/core/Worker"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
@@ -28,7 +24,7 @@ import * as Schema from "effect/Schema"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
-import * as ContractsCommand from "./internal/contractsCommand.js"
+import { parseArgs } from "node:util"
 import * as ControlCharacters from "./internal/controlCharacters.js"
 import * as HandlerLayers from "./internal/handlerLayers.js"
 import { isUrlLike, shownArgument } from "./internal/shownArgument.js"
@@ -213,24 +209,6 @@ const VERSION = "0.1.0"
 
 const describe = (flag: Flag): string => flag.fallback === undefined ? flag.description : `${flag.description} (default: ${flag.fallback})`
 
-const text = (flag: Flag) => {
-  const option = Options.text(flag.name).pipe(Options.withDescription(describe(flag)))
-  return flag.alias === undefined ? option : Options.withAlias(option, flag.alias)
-}
-
-const require = text(flagsDoc.require).pipe(Options.repeated)
-const queue = text(flagsDoc.queue).pipe(Options.repeated)
-// Numbers are read as text and checked here, so that a bad one is named in the error.
-const concurrency = text(flagsDoc.concurrency).pipe(Options.optional)
-const timeout = text(flagsDoc.timeout).pipe(Options.optional)
-const label = text(flagsDoc.label).pipe(Options.repeated)
-const url = text(flagsDoc.url).pipe(Options.optional)
-const logFormat = text(flagsDoc.logFormat).pipe(Options.optional)
-const verbose = Options.boolean(flagsDoc.verbose.name).pipe(
-  Options.withAlias(flagsDoc.verbose.alias),
-  Options.withDescription(flagsDoc.verbose.description)
-)
-
 /**
  * What `faktory-worker --help` prints: every flag with what it does and its default, plain
  * text (no colour), as wide as a terminal's 100 columns.
@@ -301,129 +279,157 @@ const wholeNumber = (flag: Flag, value: string, least: number, most?: number): E
       })
     )
 
-/**
- * The command.
- *
- * @since 0.1.0
- * @category commands
- */
-export const command = Command.make(
-  "faktory-worker",
-  { require, queue, concurrency, timeout, label, url, logFormat, verbose },
-  (flags) =>
-    Effect.gen(function*() {
-      const format = Option.isSome(flags.logFormat)
-        ? yield* NodeWorker.parseLogFormat(flags.logFormat.value, "--log-format")
-        : yield* NodeWorker.logFormatFromEnv
-      yield* Effect.gen(function*() {
-        if (flags.require.length === 0) {
-          return yield* new CliError({ detail: "name at least one module of handlers with -r/--require (see --help)" })
-        }
-        const concurrency = Option.isSome(flags.concurrency) ? yield* wholeNumber(flagsDoc.concurrency, flags.concurrency.value, 1, Worker.MAX_CONCURRENCY) : 20
-        const timeout = Option.isSome(flags.timeout) ? yield* wholeNumber(flagsDoc.timeout, flags.timeout.value, 0) : 25
-        const queues = yield* parseQueues(flags.queue)
-        // A label goes to the server and into every start line: a URL given here (-l for -u)
-        // would show its password there. "region:eu" is a label; "tcp://…" or ":pw@" is not.
-        const urlLabel = flags.label.find(isUrlLike)
-        if (urlLabel !== undefined) {
-          return yield* new CliError({
-            detail: `-l ${FaktoryUrl.redact(urlLabel)}: expected a label, not a URL (the server's goes in -u/--url or FAKTORY_URL)`
-          })
-        }
-        const handlers = (yield* Effect.forEach(flags.require, loadHandlers)).flat()
-        // Startup checks: the handler layers are built before the worker connects; a missing
-        // service or no handler at all fails the start, before any job is fetched.
-        const built = yield* Effect.mapError(HandlerLayers.build(handlers), (detail) => new CliError({ detail }))
-        const workerLayer = NodeWorker.layer({
-          queues,
-          concurrency,
-          shutdownTimeout: `${timeout} seconds`,
-          labels: flags.label,
-          ...(Option.isSome(flags.url) ? { client: { url: flags.url.value } } : {})
-        }).pipe(Layer.provide(Layer.succeedContext(built)))
-        yield* NodeWorker.run(workerLayer)
-      }).pipe(
-        Effect.scoped,
-        Logger.withMinimumLogLevel(flags.verbose ? LogLevel.Debug : LogLevel.Info),
-        NodeWorker.withLogFormat(format)
-      )
-    })
-).pipe(Command.withDescription("Runs a Faktory worker for the handler layers that the required modules export."))
+/** The flags as read from the command line, before their values are checked. */
+interface Flags {
+  readonly require: ReadonlyArray<string>
+  readonly queue: ReadonlyArray<string>
+  readonly concurrency: Option.Option<string>
+  readonly timeout: Option.Option<string>
+  readonly label: ReadonlyArray<string>
+  readonly url: Option.Option<string>
+  readonly logFormat: Option.Option<string>
+  readonly verbose: boolean
+}
+
+/** Runs the worker for flags already read. */
+const runWorker = (flags: Flags) =>
+  Effect.gen(function*() {
+    const format = Option.isSome(flags.logFormat)
+      ? yield* NodeWorker.parseLogFormat(flags.logFormat.value, "--log-format")
+      : yield* NodeWorker.logFormatFromEnv
+    yield* Effect.gen(function*() {
+      if (flags.require.length === 0) {
+        return yield* new CliError({ detail: "name at least one module of handlers with -r/--require (see --help)" })
+      }
+      const concurrency = Option.isSome(flags.concurrency) ? yield* wholeNumber(flagsDoc.concurrency, flags.concurrency.value, 1, Worker.MAX_CONCURRENCY) : 20
+      const timeout = Option.isSome(flags.timeout) ? yield* wholeNumber(flagsDoc.timeout, flags.timeout.value, 0) : 25
+      const queues = yield* parseQueues(flags.queue)
+      // A label goes to the server and into every start line: a URL given here (-l for -u)
+      // would show its password there. "region:eu" is a label; "tcp://…" or ":pw@" is not.
+      const urlLabel = flags.label.find(isUrlLike)
+      if (urlLabel !== undefined) {
+        return yield* new CliError({
+          detail: `-l ${FaktoryUrl.redact(urlLabel)}: expected a label, not a URL (the server's goes in -u/--url or FAKTORY_URL)`
+        })
+      }
+      const handlers = (yield* Effect.forEach(flags.require, loadHandlers)).flat()
+      // Startup checks: the handler layers are built before the worker connects; a missing
+      // service or no handler at all fails the start, before any job is fetched.
+      const built = yield* Effect.mapError(HandlerLayers.build(handlers), (detail) => new CliError({ detail }))
+      const workerLayer = NodeWorker.layer({
+        queues,
+        concurrency,
+        shutdownTimeout: `${timeout} seconds`,
+        labels: flags.label,
+        ...(Option.isSome(flags.url) ? { client: { url: flags.url.value } } : {})
+      }).pipe(Layer.provide(Layer.succeedContext(built)))
+      yield* NodeWorker.run(workerLayer)
+    }).pipe(
+      Effect.scoped,
+      Logger.withMinimumLogLevel(flags.verbose ? LogLevel.Debug : LogLevel.Info),
+      NodeWorker.withLogFormat(format)
+    )
+  })
+
+const needsValue = (arg: string, value: string) => `${arg} needs a value: ${arg} <${value}>`
+
+/** The flags `util.parseArgs` is told of: each by its long name, with its alias. */
+const parseOptions = Object.fromEntries(
+  Object.values<Flag>(flagsDoc).map((flag) => [
+    flag.name,
+    { type: flag.value === undefined ? "boolean" as const : "string" as const, multiple: true, ...(flag.alias === undefined ? {} : { short: flag.alias }) }
+  ])
+)
+
+/** The flags that take one value: given twice, the second is refused. */
+const single = new Set<string>([flagsDoc.concurrency.name, flagsDoc.timeout.name, flagsDoc.url.name, flagsDoc.logFormat.name])
 
 /**
- * Parses `argv` and runs the command.
+ * Reads the worker's command line (the arguments after the script) with Node's
+ * `util.parseArgs`: the flags, or the one line that says why they cannot be used. A flag's
+ * value goes after it (`-q mail`) or, for a long name, after `=` (`--queue=mail`); a short
+ * flag glued to a value or to another flag (`-qmail`, `-q=mail`, `-vq`) is an unknown
+ * argument, as is anything that is not a flag: a URL typed there still holds its password, and is shown redacted.
  *
  * @example
  * ```ts
- * import { NodeContext, NodeRuntime } from "@effect/platform-node"
- * import { Effect } from "effect"
  * import * as WorkerCli from "@effect-faktory/node/WorkerCli"
  *
- * // The entry point's one statement.
- * export const main = () => WorkerCli.run(process.argv).pipe(Effect.provide(NodeContext.layer), NodeRuntime.runMain)
+ * WorkerCli.parseCommandLine(["-r", "./dist/jobs.js", "-q", "critical,3", "-c", "5"])
+ * // Either.right({ require: ["./dist/jobs.js"], queue: ["critical,3"], concurrency: Option.some("5"), … })
+ * WorkerCli.parseCommandLine(["-r", "./dist/jobs.js", "-c"]) // Either.left("-c needs a value: -c <jobs>")
+ * ```
+ *
+ * @since 0.6.0
+ * @category parsing
+ */
+export const parseCommandLine = (args: ReadonlyArray<string>): Either.Either<Flags, string> => {
+  const { tokens } = parseArgs({ args: [...args], options: parseOptions, strict: false, allowPositionals: true, tokens: true })
+  const values: Record<string, Array<string>> = {}
+  let verbose = false
+  let terminated = false
+  for (const token of tokens) {
+    if (token.kind === "option-terminator") {
+      terminated = true
+      continue
+    }
+    const raw = args[token.index] ?? ""
+    if (token.kind === "positional" || terminated) {
+      const hint = /^tcp(\+tls)?:/i.test(raw) ? ": the server's URL goes after -u/--url" : ""
+      return Either.left(`unknown argument ${JSON.stringify(shownArgument(raw))}${hint}`)
+    }
+    const flag = Object.values<Flag>(flagsDoc).find((known) => known.name === token.name)
+    // A short flag must stand alone: `-qmail`, `-q=mail` and `-vq` are not read as flags.
+    const glued = !token.rawName.startsWith("--") && raw !== token.rawName
+    if (flag === undefined || glued || (flag.value === undefined && token.value !== undefined)) {
+      return Either.left(`unknown argument ${JSON.stringify(shownArgument(raw))}`)
+    }
+    if (flag.value === undefined) {
+      verbose ||= flag.name === flagsDoc.verbose.name
+      continue
+    }
+    if (token.value === undefined || token.value.trim() === "") return Either.left(needsValue(token.rawName, flag.value))
+    const seen = (values[flag.name] ??= [])
+    if (single.has(flag.name) && seen.length > 0) return Either.left(`${token.rawName} is given more than once`)
+    seen.push(token.value)
+  }
+  const many = (flag: Flag): ReadonlyArray<string> => values[flag.name] ?? []
+  const one = (flag: Flag): Option.Option<string> => Option.fromNullable(values[flag.name]?.[0])
+  return Either.right({
+    require: many(flagsDoc.require),
+    queue: many(flagsDoc.queue),
+    concurrency: one(flagsDoc.concurrency),
+    timeout: one(flagsDoc.timeout),
+    label: many(flagsDoc.label),
+    url: one(flagsDoc.url),
+    logFormat: one(flagsDoc.logFormat),
+    verbose
+  })
+}
+
+/**
+ * Reads the arguments after the script and runs the worker, failing with a `CliError` for a
+ * command line it cannot use. `main` is the binary's whole program: it also says why, on
+ * stderr, and answers `--help`, `--version` and `contracts`.
+ *
+ * @example
+ * ```ts
+ * import * as WorkerCli from "@effect-faktory/node/WorkerCli"
+ *
+ * const worker = WorkerCli.run(["-r", "./dist/jobs.js", "-q", "critical,3", "-q", "default"])
  * ```
  *
  * @since 0.1.0
  * @category commands
  */
-export const run = Command.run(command, { name: "faktory-worker", version: VERSION })
+export const run = (args: ReadonlyArray<string>) =>
+  Effect.flatMap(
+    Either.mapLeft(parseCommandLine(args), (line) => new CliError({ detail: `${line} (see faktory-worker --help)` })),
+    runWorker
+  )
 
 const hasMessage = (error: unknown): error is { readonly message: string } =>
   typeof error === "object" && error !== null && "message" in error && typeof error.message === "string"
-
-/** The first line of a parser's message, without colour codes. */
-const firstLine = (doc: HelpDoc.HelpDoc): string =>
-  // eslint-disable-next-line no-control-regex
-  HelpDoc.toAnsiText(doc).replace(/\u001b\[[0-9;]*m/g, "").split("\n").map((line) => line.trim()).find((line) =>
-    line !== ""
-  ) ?? "invalid command line"
-
-/** What the flag that `arg` names (`--name` or `-alias`) takes (`<queue>`…), when it takes a value. */
-const valueOf = (arg: string): string | undefined =>
-  Object.values<Flag>(flagsDoc).find((flag) => arg === `--${flag.name}` || arg === `-${flag.alias}`)?.value
-
-const needsValue = (arg: string, value: string) => `${arg} needs a value: ${arg} <${value}>`
-
-/**
- * A flag that takes a value, given last without one or with an empty one: the parser drops
- * a repeated flag's (a trailing `-q` or `-q ""` left the worker on the default queue).
- */
-const valueMissing = (args: ReadonlyArray<string>): Option.Option<string> => {
-  for (const [index, arg] of args.entries()) {
-    const takes = valueOf(arg)
-    const given = args[index + 1]
-    if (takes !== undefined && (given === undefined || given.trim() === "")) return Option.some(needsValue(arg, takes))
-  }
-  return Option.none()
-}
-
-/** `--queue=mail` as `--queue mail`, for the flags that take a value (the parser knows only the latter). */
-const splitEquals = (args: ReadonlyArray<string>): ReadonlyArray<string> =>
-  args.flatMap((arg) => {
-    const equals = arg.indexOf("=")
-    if (!arg.startsWith("--") || equals === -1 || valueOf(arg.slice(0, equals)) === undefined) return [arg]
-    return [arg.slice(0, equals), arg.slice(equals + 1)]
-  })
-
-/** What the parser makes of the arguments, without printing anything. */
-const usageError = (args: ReadonlyArray<string>) => {
-  const missing = valueMissing(args)
-  if (Option.isSome(missing)) return Effect.succeed(missing)
-  return Descriptor.parse(command.descriptor, ["faktory-worker", ...args], CliConfig.defaultConfig).pipe(
-    Effect.map((directive) => {
-      if (directive._tag !== "UserDefined" || directive.leftover.length === 0) return Option.none()
-      const [head = "", next] = directive.leftover
-      const takes = valueOf(head)
-      if (takes === undefined) {
-        const hint = /^tcp(\+tls)?:/i.test(head) ? ": the server's URL goes after -u/--url" : ""
-        return Option.some(`unknown argument ${JSON.stringify(shownArgument(head))}${hint}`)
-      }
-      // The parser takes a flag's first value and leaves the flag over when it comes again.
-      return Option.some(next === undefined ? needsValue(head, takes) : `${head} is given more than once`)
-    }),
-    Effect.catchIf(ValidationError.isValidationError, (error) => Effect.succeed(Option.some(firstLine(error.error))))
-  )
-}
 
 const fail = (line: string) =>
   Effect.zipRight(
@@ -439,14 +445,11 @@ const fail = (line: string) =>
  *
  * @example
  * ```ts
- * import { NodeContext, NodeRuntime } from "@effect/platform-node"
- * import { Effect } from "effect"
+ * import { NodeRuntime } from "@effect/platform-node"
  * import * as WorkerCli from "@effect-faktory/node/WorkerCli"
  *
  * // What the faktory-worker binary runs.
- * export const main = () =>
- *   WorkerCli.main(process.argv).pipe(Effect.provide(NodeContext.layer), (program) =>
- *     NodeRuntime.runMain(program, { disableErrorReporting: true }))
+ * export const main = () => NodeRuntime.runMain(WorkerCli.main(process.argv), { disableErrorReporting: true })
  * ```
  *
  * @since 0.2.0
@@ -455,31 +458,30 @@ const fail = (line: string) =>
 export const main = (rawArgv: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     if (rawArgv[2] === "contracts") {
+      // Loaded only for this command: contracts need effect's JSON Schema modules, which a
+      // worker never does.
+      const ContractsCommand = yield* Effect.promise(() => import("./internal/contractsCommand.js"))
       return yield* ContractsCommand.run(rawArgv.slice(3), loadHandlers).pipe(
         Effect.scoped,
         Effect.catchAll((error) => fail(typeof error === "string" ? error : error.message)),
         Effect.tapErrorCause(reportDefect)
       )
     }
-    const argv = [...rawArgv.slice(0, 2), ...splitEquals(rawArgv.slice(2))]
-    const args = argv.slice(2)
+    const args = rawArgv.slice(2)
     if (args.includes("--help") || args.includes("-h")) {
       return yield* Effect.sync(() => void process.stdout.write(helpText))
     }
     if (args.length === 1 && args[0] === "--version") {
       return yield* Effect.sync(() => void process.stdout.write(`${VERSION}\n`))
     }
-    // Parsed once quietly first: the parser prints its own errors over several lines otherwise.
-    const problem = yield* usageError(args)
-    if (Option.isSome(problem)) return yield* fail(`${problem.value} (see faktory-worker --help)`)
-    yield* run(argv).pipe(
+    const flags = parseCommandLine(args)
+    if (Either.isLeft(flags)) return yield* fail(`${flags.left} (see faktory-worker --help)`)
+    yield* runWorker(flags.right).pipe(
       Effect.tapErrorCause((cause) =>
         Effect.sync(() => {
           if (Cause.isInterruptedOnly(cause)) return
           const failure = Cause.failureOption(cause)
           if (Option.isNone(failure)) return writeDefect(cause)
-          // @effect/cli has printed its usage errors already.
-          if (ValidationError.isValidationError(failure.value)) return
           const reason = hasMessage(failure.value) ? failure.value.message : String(failure.value)
           // Its first line: an uncaught exception's message may come from a job, line breaks and all.
           process.stderr.write(`faktory-worker: ${ControlCharacters.escape(reason.split("\n")[0] ?? "")}\n`)

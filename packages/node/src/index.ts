@@ -8,7 +8,7 @@
  *
  * @since 0.1.0
  */
-import { DefaultClient } from "@effect-faktory/core"
+import * as DefaultClient from "@effect-faktory/core/DefaultClient"
 import * as NodeTransport from "./NodeTransport.js"
 
 DefaultClient.setPlatform(NodeTransport.platform)
@@ -19,8 +19,8 @@ export * as NodeClient from "./NodeClient.js"
 export * as NodeTransport from "./NodeTransport.js"
 /** @since 0.1.0 */
 export * as NodeWorker from "./NodeWorker.js"
-// The `faktory-worker` command line (`@effect-faktory/node/WorkerCli`) is not re-exported:
-// loading @effect/cli costs every worker about 10 MB of memory, and only the binary needs it.
+// The `faktory-worker` command line (`@effect-faktory/node/WorkerCli`) is not re-exported: only
+// the binary needs its argument parsing, help text and the contracts command's modules.
 
 /**
  * The module-level commands of `@effect-faktory/core`, re-exported so that importing them
@@ -29,7 +29,6 @@ export * as NodeWorker from "./NodeWorker.js"
  * @since 0.1.0
  */
 export {
-  DefaultClient,
   info,
   mutate,
   pauseQueues,
@@ -38,4 +37,7 @@ export {
   queueLatency,
   removeQueues,
   resumeQueues
-} from "@effect-faktory/core"
+} from "@effect-faktory/core/DefaultClient"
+
+/** @since 0.1.0 */
+export * as DefaultClient from "@effect-faktory/core/DefaultClient"

@@ -6,7 +6,9 @@
  *
  * Its command line is read with `util.parseArgs`, and every problem is said in one line.
  */
-import { Contract, JobHandler, JobRunner } from "@effect-faktory/core"
+import * as Contract from "@effect-faktory/core/Contract"
+import * as JobHandler from "@effect-faktory/core/JobHandler"
+import * as JobRunner from "@effect-faktory/core/JobRunner"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import type * as Layer from "effect/Layer"

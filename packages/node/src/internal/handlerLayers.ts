@@ -4,7 +4,7 @@
  * written in TypeScript (every service a handler needs is provided) is checked here, as the
  * process starts, and said in one line.
  */
-import { JobHandler } from "@effect-faktory/core"
+import * as JobHandler from "@effect-faktory/core/JobHandler"
 import * as Cause from "effect/Cause"
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"

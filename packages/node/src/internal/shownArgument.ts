@@ -5,7 +5,7 @@
  *
  * @internal
  */
-import { FaktoryUrl } from "@effect-faktory/core"
+import * as FaktoryUrl from "@effect-faktory/core/FaktoryUrl"
 
 export const shownArgument = (value: string): string => (/[:@]|%40/i.test(value) ? FaktoryUrl.redact(value) : value)
 
