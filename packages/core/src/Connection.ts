@@ -20,6 +20,7 @@ import * as Redacted from "effect/Redacted"
 import { AuthenticationError, ConnectionError, ProtocolError } from "./Errors.js"
 import type { FaktoryUrl } from "./FaktoryUrl.js"
 import { describeReply } from "./internal/wire/describeReply.js"
+import * as LiveClock from "./internal/shared/liveClock.js"
 import * as Handshake from "./internal/wire/handshake.js"
 import type * as Protocol from "./Protocol.js"
 import * as Resp from "./Resp.js"
@@ -494,7 +495,8 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
   })
 
   const handshakeMillis = Duration.toMillis(options.handshakeTimeout ?? "5 seconds")
-  // Interruptible so that the deadline holds even when opened inside an uninterruptible region.
+  // Interruptible so that the deadline holds even when opened inside an uninterruptible region;
+  // on the live clock so that it holds under a TestClock too.
   yield* handshake.pipe(
     Effect.interruptible,
     Effect.timeoutFail({
@@ -514,6 +516,7 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
           }`
         })
     }),
+    LiveClock.onLiveClock,
     Effect.mapError((error) => error._tag === "ProtocolError" ? error.at(address) : error),
     Effect.tapError((error) =>
       Effect.sync(() => shutdown(error._tag === "AuthenticationError" ? toClosed(error, address) : error))

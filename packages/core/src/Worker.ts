@@ -39,6 +39,7 @@ import * as ConnectionPool from "./ConnectionPool.js"
 import { type CommandError, InvalidArgumentError, type InvalidUrlError, type JobValidationError } from "./Errors.js"
 import * as Recorders from "./internal/observability/metrics.js"
 import * as DurationInput from "./internal/shared/durationInput.js"
+import * as LiveClock from "./internal/shared/liveClock.js"
 import * as Lifecycle from "./internal/worker/lifecycle.js"
 import * as Processor from "./internal/worker/processor.js"
 import * as JobHandler from "./JobHandler.js"
@@ -336,6 +337,15 @@ const checkOptions = (options: WorkerOptions): Effect.Effect<CheckedOptions, Inv
 export const make = (
   options: WorkerOptions = {}
 ): Effect.Effect<Service, StartError, Scope.Scope | Transport> =>
+  // Jobs start from the caller's runtime: a handler keeps the caller's clock (the TestClock
+  // under @effect/vitest's it.effect or layer(...)), while the worker's own timers (heartbeats,
+  // backoffs, shutdown) run on the live clock, as do the fibers it forks.
+  Effect.flatMap(JobRunner.currentRuntime, (jobRuntime) => LiveClock.onLiveClock(start(options, jobRuntime)))
+
+const start = (
+  options: WorkerOptions,
+  jobRuntime: JobRunner.JobRuntime
+): Effect.Effect<Service, StartError, Scope.Scope | Transport> =>
   Effect.gen(function*() {
     const handlers = yield* JobHandler.collect(yield* Effect.context<never>())
     const { concurrency, heartbeatInterval, queues, shutdownTimeout } = yield* checkOptions(options)
@@ -428,7 +438,8 @@ export const make = (
      * Close the gate, wait up to the shutdown timeout, interrupt what is left, report, END
      * (the pool says END as the scope closes).
      */
-    const terminate: Effect.Effect<void> = Effect.uninterruptible(Effect.gen(function*() {
+    // On the live clock itself: it also runs as a finalizer, on the fiber that closes the scope.
+    const terminate: Effect.Effect<void> = LiveClock.onLiveClock(Effect.uninterruptible(Effect.gen(function*() {
       const first = yield* lifecycle.transition((current) =>
         current === "running" || current === "quiet" ? [true, "draining"] : [false, current])
       if (!first) return yield* Deferred.await(stopped)
@@ -475,7 +486,7 @@ export const make = (
       // A last BEAT tells the Web UI this worker is going away; a server that is away gets 2 s.
       yield* beatOnce.pipe(Effect.interruptible, Effect.timeout("2 seconds"), Effect.ignore)
       yield* Deferred.succeed(stopped, undefined)
-    }))
+    })))
 
     // The first BEAT registers the worker: a refusal (a wrong password, TLS trouble) fails the
     // start; a server not yet reachable is retried, with one warning for the whole wait.
@@ -500,7 +511,7 @@ export const make = (
       Effect.interruptible,
       Effect.forkScoped
     )
-    const processor = Processor.make({ client, runner, lifecycle, fetchCommand, recorders })
+    const processor = Processor.make({ client, runner, lifecycle, fetchCommand, recorders, jobRuntime })
     for (let i = 0; i < concurrency; i++) yield* FiberSet.run(processors, processor)
     const jobtypes = [...handlers.keys()].sort()
     yield* Effect.logInfo(
