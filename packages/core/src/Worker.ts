@@ -32,6 +32,7 @@ import * as FiberRef from "effect/FiberRef"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Client from "./Client.js"
@@ -143,6 +144,31 @@ export interface Service {
   readonly terminateNow: Effect.Effect<void>
   /** Completes when the worker has stopped (after a terminate from any source). */
   readonly awaitStopped: Effect.Effect<void>
+  /**
+   * Subscribes, for the life of the scope, to the reports the server accepts from now on: each
+   * ACK or FAIL lands in the queue as its reply arrives (when `processed()` counts it). Jobs
+   * pay for it only while someone subscribes. `@effect-faktory/testing`'s `TestWorker` waits
+   * for jobs with it.
+   */
+  readonly subscribeReports: Effect.Effect<Queue.Dequeue<Reported>, never, Scope.Scope>
+}
+
+/**
+ * A job's report that the server accepted: its ACK, or its FAIL and what that said (errtype,
+ * message, backtrace).
+ *
+ * @since 0.5.0
+ * @category models
+ */
+export interface Reported {
+  readonly jid: string
+  /** `unknown` for a job that could not be read (FAILed as `MalformedJob`). */
+  readonly jobtype: string
+  /** `unknown` for a job that could not be read. */
+  readonly queue: string
+  readonly verb: "ACK" | "FAIL"
+  /** What the FAIL said; undefined for an ACK. */
+  readonly failure: JobRunner.FailureReport | undefined
 }
 
 /**
@@ -544,7 +570,25 @@ const start = (
         yield* FiberSet.run(lifecycleFibers, terminate)
         yield* Deferred.await(stopped)
       }),
-      awaitStopped: Deferred.await(stopped)
+      awaitStopped: Deferred.await(stopped),
+      subscribeReports: Effect.flatMap(Queue.unbounded<Reported>(), (queue) => {
+        const listener: Lifecycle.ReportListener = (jid, job, failure) => {
+          queue.unsafeOffer({
+            jid,
+            jobtype: job?.jobtype ?? "unknown",
+            queue: job === undefined ? "unknown" : job.queue ?? "default",
+            verb: failure === undefined ? "ACK" : "FAIL",
+            failure
+          })
+        }
+        return Effect.as(
+          Effect.acquireRelease(
+            Effect.sync(() => lifecycle.reportListeners.add(listener)),
+            () => Effect.zipRight(Effect.sync(() => lifecycle.reportListeners.delete(listener)), Queue.shutdown(queue))
+          ),
+          queue
+        )
+      })
     })
   })
 

@@ -116,7 +116,7 @@ export const make = (options: ProcessorOptions): Effect.Effect<void> => {
   /** An outcome the server accepted: the worker's counters and the metrics. */
   const counted = (job: JobPayload.Job, report: JobRunner.Report) => {
     const errtype = report.failure?.errtype
-    lifecycle.recordReport(errtype === undefined, errtype)
+    lifecycle.recordReport(job.jid, job, report.failure)
     const recorder = recorders.forJob(job.jobtype, job.queue ?? "default")
     if (errtype === undefined) recorder.acked()
     else recorder.failed(errtype)
@@ -176,12 +176,13 @@ export const make = (options: ProcessorOptions): Effect.Effect<void> => {
     const jid = error.jid
     const logged = Effect.logError(`${quoted(error.message)}${jid !== undefined ? "; FAILed as MalformedJob" : ""}`)
     if (jid === undefined) return Effect.as(logged, Option.none())
-    const fail = Protocol.fail({ jid, errtype: "MalformedJob", message: quoted(error.message), backtrace: [] })
+    const failure: JobRunner.FailureReport = { errtype: "MalformedJob", message: quoted(error.message), backtrace: [] }
+    const fail = Protocol.fail({ jid, ...failure })
     return logged.pipe(
       Effect.zipRight(connection.send(settled(fail))),
       Effect.map((told) => {
         if (Either.isRight(told)) {
-          lifecycle.recordReport(false, "MalformedJob")
+          lifecycle.recordReport(jid, undefined, failure)
           // Its jobtype and queue could not be read.
           recorders.forJob("unknown", "unknown").failed("MalformedJob")
         }
