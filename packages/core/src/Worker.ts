@@ -39,6 +39,7 @@ import * as Client from "./Client.js"
 import * as ConnectionPool from "./ConnectionPool.js"
 import { type CommandError, InvalidArgumentError, type InvalidUrlError, type JobValidationError } from "./Errors.js"
 import * as Recorders from "./internal/observability/metrics.js"
+import * as Spans from "./internal/observability/spans.js"
 import * as DurationInput from "./internal/shared/durationInput.js"
 import * as LiveClock from "./internal/shared/liveClock.js"
 import * as Lifecycle from "./internal/worker/lifecycle.js"
@@ -403,12 +404,16 @@ const start = (
       reservationLimit: options.reservationLimit
     })
 
+    // Sent as the worker's own background work: a trace of its own for every BEAT only when
+    // Tracing.traceInternals is on (not client.beat's span, which a caller's span would hold).
     const beat = (phase: Lifecycle.Phase) =>
-      client.beat({
-        wid,
-        currentState: phase === "quiet" ? "quiet" : phase === "running" ? undefined : "terminate",
-        rssKb: options.rssKb?.()
-      })
+      Effect.suspend(() =>
+        client.send(Protocol.beat({
+          wid,
+          currentState: phase === "quiet" ? "quiet" : phase === "running" ? undefined : "terminate",
+          rssKb: options.rssKb?.()
+        }))
+      ).pipe(Spans.internal("Faktory.beat"))
 
     const beatOnce = Effect.gen(function*() {
       const phase = lifecycle.phase()
