@@ -9,7 +9,7 @@
  *     Effect.gen(function* () {
  *       const jid = yield* SignUp.push({ email: "ada@example.com" })
  *       const [report] = yield* TestWorker.awaitReported({ jids: [jid] })
- *       expect(report.verb).toBe("ACK")
+ *       expect(report?.verb).toBe("ACK")
  *     }))
  * })
  * ```
@@ -279,12 +279,12 @@ export const workerLayer = <ROut, E, RIn>(
 ): Layer.Layer<TestWorker | Worker.Worker, E | Worker.StartError, FaktoryServer.FaktoryServer | RIn> =>
   Layer.scopedContext(Effect.gen(function*() {
     const server = yield* FaktoryServer.FaktoryServer
-    const { client, server: _server, ...workerOptions } = options
     const built = yield* Layer.build(handlers)
+    // The options' `server`, which only `layer` reads, is no worker option: Worker.make ignores it.
     const worker = yield* Worker.make({
       shutdownTimeout: "2 seconds",
-      ...workerOptions,
-      client: { ...server.clientOptions, ...client }
+      ...options,
+      client: { ...server.clientOptions, ...options.client }
     }).pipe(Effect.provide(built), Effect.provide(NodeTransport.layer))
     // Handlers start from this fiber's runtime, and so keep its clock: is it the TestClock?
     const clock = yield* Effect.clock
@@ -301,22 +301,20 @@ export const workerLayer = <ROut, E, RIn>(
  *
  * @example
  * ```ts
- * import { expect, layer } from "@effect/vitest"
+ * import { Effect, Schema } from "effect"
  * import { Job } from "@effect-faktory/core"
  * import { TestWorker } from "@effect-faktory/testing"
- * import { Effect, Schema } from "effect"
  *
  * const SendEmail = Job.define("SendEmail", { args: Schema.Tuple(Schema.String), queue: "mail" })
  * const Handlers = SendEmail.handle(([to]) => Effect.log(`sending to ${to}`))
+ * // With @effect/vitest: layer(Env)("emails", (it) => { it.effect(…) })
+ * const Env = TestWorker.layer(Handlers, { queues: ["mail"] })
  *
- * layer(TestWorker.layer(Handlers, { queues: ["mail"] }))("emails", (it) => {
- *   it.effect("are sent", () =>
- *     Effect.gen(function* () {
- *       const jid = yield* SendEmail.push(["ada@example.com"])
- *       const [report] = yield* TestWorker.awaitReported({ jids: [jid] })
- *       expect(report.verb).toBe("ACK")
- *     }))
- * })
+ * const sent = Effect.gen(function* () {
+ *   const jid = yield* SendEmail.push(["ada@example.com"])
+ *   const [report] = yield* TestWorker.awaitReported({ jids: [jid] })
+ *   return report?.verb // "ACK"
+ * }).pipe(Effect.provide(Env))
  * ```
  *
  * @since 0.5.0
