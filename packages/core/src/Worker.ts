@@ -346,6 +346,11 @@ const checkOptions = (options: WorkerOptions): Effect.Effect<CheckedOptions, Inv
  * `AuthenticationError`); a server that cannot be reached yet is retried with backoff, with
  * one warning.
  *
+ * The worker's own timers (heartbeats, backoffs, report retries, the shutdown timeout, the
+ * reservation guard) run on the live clock whatever clock the caller has; handlers run on the
+ * caller's, as their fibers start from its runtime: under `@effect/vitest`'s `it.effect` or
+ * `layer(...)` a handler's `Effect.sleep` waits for `TestClock.adjust`.
+ *
  * @example
  * ```ts
  * import { Effect, Schema } from "effect"
