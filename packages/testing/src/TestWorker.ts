@@ -93,6 +93,8 @@ export class NotReportedError extends Data.TaggedError("NotReportedError")<{
   readonly wanted: number
   /** The jids waited for that were not reported (empty when waiting for a count). */
   readonly missing: ReadonlyArray<string>
+  /** Those of `missing` whose report an earlier wait took (a wait takes each report once). */
+  readonly takenEarlier: ReadonlyArray<string>
   /** Reports that no wait has taken. */
   readonly reported: ReadonlyArray<Worker.Reported>
   /** Jobs running when the wait gave up. */
@@ -118,10 +120,13 @@ export class NotReportedError extends Data.TaggedError("NotReportedError")<{
         (this.testClock
           ? " on the TestClock (a handler's sleep waits for TestClock.adjust; build the layer with excludeTestServices: true for real time)"
           : "")
-    const idle = this.running === 0 && this.reported.length === 0
+    const taken = this.takenEarlier.length === 0
+      ? ""
+      : `; an earlier wait took the report of ${list(this.takenEarlier)}`
+    const idle = this.running === 0 && this.reported.length === 0 && this.takenEarlier.length === 0
       ? `; the worker fetches from ${JSON.stringify(this.queues)}: was the job pushed to one of those?`
       : ""
-    return `${head}; ${instead}${running}${idle}`
+    return `${head}; ${instead}${taken}${running}${idle}`
   }
 }
 
@@ -216,10 +221,12 @@ const makeService = (worker: Worker.Service, queues: Worker.Queues, testClock: b
           return left <= 0
         })
         : []
+      const takenEarlier = missing.filter((jid) => log.some((entry) => entry.taken && entry.report.jid === jid))
       return new NotReportedError({
         timeout,
         wanted: "jids" in jobs ? jobs.jids.length : jobs.count,
         missing,
+        takenEarlier,
         reported: untaken,
         running: worker.running(),
         queues,

@@ -100,6 +100,13 @@ layer(TestWorker.layer(Handlers, { queues: ["tw-main"], concurrency: 2 }), { tim
           "within 200ms, 0 of 1 report came; nothing else was reported; " +
             "the worker fetches from [\"tw-main\"]: was the job pushed to one of those?"
         )
+        // Each report is taken once: waiting for it again says where it went.
+        const again = yield* Effect.flip(TestWorker.awaitReported({ jids: [unknown] }, { timeout: "200 millis" }))
+        expect(again).toMatchObject({ missing: [unknown], takenEarlier: [unknown] })
+        expect(again.message).toBe(
+          `within 200ms, 1 of 1 job was not reported: ${unknown}; nothing else was reported; ` +
+            `an earlier wait took the report of ${unknown}`
+        )
       }))
   }
 )
