@@ -303,8 +303,8 @@ export const workerLayer = <ROut, E, RIn>(
 /**
  * Everything an integration test of handlers needs, in one layer: a throwaway server
  * (`options.server`; no Web UI by default), a worker running `handlers` on it, a `Client` of it
- * for the test's pushes (also given to the handlers' layer), and the `TestWorker` to wait for
- * jobs with `awaitReported`.
+ * for the test's pushes (the handlers' layer is built with it in context, so handlers push
+ * through it), and the `TestWorker` to wait for jobs with `awaitReported`.
  *
  * @example
  * ```ts
