@@ -30,7 +30,7 @@ const CORE_LAYERS = [
     name: "wire",
     paths: ["Resp.ts", "JobPayload.ts", "ServerInfo.ts", "Enterprise.ts", "Replies.ts", "Protocol.ts", "internal/wire/"]
   },
-  { name: "observability", paths: ["Metrics.ts", "TraceContext.ts", "internal/observability/"] },
+  { name: "observability", paths: ["Metrics.ts", "TraceContext.ts", "Tracing.ts", "internal/observability/"] },
   { name: "connection", paths: ["Transport.ts", "Connection.ts", "ConnectionPool.ts"] },
   { name: "client", paths: ["Client.ts", "DefaultClient.ts", "internal/client/"] },
   { name: "job", paths: ["JobHandler.ts", "Job.ts", "Contract.ts", "Batch.ts", "Tracking.ts", "internal/job/"] },

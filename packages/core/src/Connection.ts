@@ -16,9 +16,12 @@ import * as Exit from "effect/Exit"
 import * as MutableList from "effect/MutableList"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
 import { AuthenticationError, ConnectionError, ProtocolError } from "./Errors.js"
 import type { FaktoryUrl } from "./FaktoryUrl.js"
 import { describeReply } from "./internal/wire/describeReply.js"
+import * as Spans from "./internal/observability/spans.js"
+import * as LiveClock from "./internal/shared/liveClock.js"
 import * as Handshake from "./internal/wire/handshake.js"
 import type * as Protocol from "./Protocol.js"
 import * as Resp from "./internal/wire/resp.js"
@@ -196,11 +199,20 @@ export const fromSocketError = (error: SocketFailure, address: string): Connecti
  * @since 0.1.0
  * @category constructors
  */
-export const make = Effect.fn("Connection.make")(function*(options: ConnectionOptions) {
+export const make = (
+  options: ConnectionOptions
+): Effect.Effect<Connection, ConnectionError | AuthenticationError | ProtocolError, Transport | Scope.Scope> =>
+  // A span of its own only when the library's own work is traced (Tracing.traceInternals).
+  open(options).pipe(
+    Spans.internal("Connection.make", {
+      attributes: { "faktory.address": options.url.address, "faktory.tls": options.url.tls }
+    })
+  )
+
+const open = Effect.fnUntraced(function*(options: ConnectionOptions) {
   const transport = yield* Transport
   const address = options.url.address
   const replyTimeoutMillis = Duration.toMillis(options.replyTimeout ?? "15 seconds")
-  yield* Effect.annotateCurrentSpan({ "faktory.address": address, "faktory.tls": options.url.tls })
 
   const opened = yield* transport.connect({
     url: options.url,
@@ -493,7 +505,8 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
   })
 
   const handshakeMillis = Duration.toMillis(options.handshakeTimeout ?? "5 seconds")
-  // Interruptible so that the deadline holds even when opened inside an uninterruptible region.
+  // Interruptible so that the deadline holds even when opened inside an uninterruptible region;
+  // on the live clock so that it holds under a TestClock too.
   yield* handshake.pipe(
     Effect.interruptible,
     Effect.timeoutFail({
@@ -513,6 +526,7 @@ export const make = Effect.fn("Connection.make")(function*(options: ConnectionOp
           }`
         })
     }),
+    LiveClock.onLiveClock,
     Effect.mapError((error) => error._tag === "ProtocolError" ? error.at(address) : error),
     Effect.tapError((error) =>
       Effect.sync(() => shutdown(error._tag === "AuthenticationError" ? toClosed(error, address) : error))

@@ -24,6 +24,7 @@ import * as Scope from "effect/Scope"
 import type { Connection } from "./Connection.js"
 import { type AuthenticationError, ConnectionError, type ProtocolError } from "./Errors.js"
 import { connectionInUse as inUse } from "./internal/observability/metrics.js"
+import * as LiveClock from "./internal/shared/liveClock.js"
 import type * as Protocol from "./Protocol.js"
 
 /**
@@ -223,7 +224,10 @@ export const make = (options: ConnectionPoolOptions): Effect.Effect<ConnectionPo
       })),
       // Callers may be inside uninterruptible regions; connecting and its backoff must still
       // honour deadlines and interruption (the child scope is closed then).
-      Effect.interruptible
+      Effect.interruptible,
+      // The retry schedule and the deadline pass in real time, whatever clock the caller has
+      // (a handler's push under the TestClock would otherwise wait for it for ever).
+      LiveClock.onLiveClock
     )
 
     /** Drops broken connections (they may break while idle). */

@@ -35,6 +35,7 @@ import * as Spans from "./internal/observability/spans.js"
 import * as Failure from "./internal/runner/failure.js"
 import * as ReservationGuard from "./internal/runner/reservationGuard.js"
 import * as DurationInput from "./internal/shared/durationInput.js"
+import * as LiveClock from "./internal/shared/liveClock.js"
 import * as JobHandler from "./JobHandler.js"
 import * as JobPayload from "./JobPayload.js"
 import * as Protocol from "./Protocol.js"
@@ -676,8 +677,11 @@ export const make = (options: JobRunnerOptions): Effect.Effect<JobRunner, never,
       return true
     })
     if (options.guardReservations === true) {
+      // Deadlines are wall-clock times; the tick runs on the live clock too, whatever the
+      // caller's (under a TestClock it would never come).
       yield* Effect.forever(Effect.zipRight(Effect.sleep("200 millis"), guard.tick)).pipe(
         Effect.interruptible,
+        LiveClock.onLiveClock,
         Effect.forkScoped
       )
     }

@@ -32,13 +32,16 @@ import * as FiberRef from "effect/FiberRef"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Client from "./Client.js"
 import * as ConnectionPool from "./ConnectionPool.js"
 import { type CommandError, InvalidArgumentError, type InvalidUrlError, type JobValidationError } from "./Errors.js"
 import * as Recorders from "./internal/observability/metrics.js"
+import * as Spans from "./internal/observability/spans.js"
 import * as DurationInput from "./internal/shared/durationInput.js"
+import * as LiveClock from "./internal/shared/liveClock.js"
 import * as Lifecycle from "./internal/worker/lifecycle.js"
 import * as Processor from "./internal/worker/processor.js"
 import * as JobHandler from "./JobHandler.js"
@@ -144,6 +147,31 @@ export interface Service {
   readonly terminateNow: Effect.Effect<void>
   /** Completes when the worker has stopped (after a terminate from any source). */
   readonly awaitStopped: Effect.Effect<void>
+  /**
+   * Subscribes, for the life of the scope, to the reports the server accepts from now on: each
+   * ACK or FAIL lands in the queue as its reply arrives (when `processed()` counts it). Jobs
+   * pay for it only while someone subscribes. `@effect-faktory/testing`'s `TestWorker` waits
+   * for jobs with it.
+   */
+  readonly subscribeReports: Effect.Effect<Queue.Dequeue<Reported>, never, Scope.Scope>
+}
+
+/**
+ * A job's report that the server accepted: its ACK, or its FAIL and what that said (errtype,
+ * message, backtrace).
+ *
+ * @since 0.5.0
+ * @category models
+ */
+export interface Reported {
+  readonly jid: string
+  /** `unknown` for a job that could not be read (FAILed as `MalformedJob`). */
+  readonly jobtype: string
+  /** `unknown` for a job that could not be read. */
+  readonly queue: string
+  readonly verb: "ACK" | "FAIL"
+  /** What the FAIL said; undefined for an ACK. */
+  readonly failure: JobRunner.FailureReport | undefined
 }
 
 /**
@@ -320,6 +348,11 @@ const checkOptions = (options: WorkerOptions): Effect.Effect<CheckedOptions, Inv
  * `AuthenticationError`); a server that cannot be reached yet is retried with backoff, with
  * one warning.
  *
+ * The worker's own timers (heartbeats, backoffs, report retries, the shutdown timeout, the
+ * reservation guard) run on the live clock whatever clock the caller has; handlers run on the
+ * caller's, as their fibers start from its runtime: under `@effect/vitest`'s `it.effect` or
+ * `layer(...)` a handler's `Effect.sleep` waits for `TestClock.adjust`.
+ *
  * @example
  * ```ts
  * import { Effect, Schema } from "effect"
@@ -337,6 +370,15 @@ const checkOptions = (options: WorkerOptions): Effect.Effect<CheckedOptions, Inv
  */
 export const make = (
   options: WorkerOptions = {}
+): Effect.Effect<Service, StartError, Scope.Scope | Transport> =>
+  // Jobs start from the caller's runtime: a handler keeps the caller's clock (the TestClock
+  // under @effect/vitest's it.effect or layer(...)), while the worker's own timers (heartbeats,
+  // backoffs, shutdown) run on the live clock, as do the fibers it forks.
+  Effect.flatMap(JobRunner.currentRuntime, (jobRuntime) => LiveClock.onLiveClock(start(options, jobRuntime)))
+
+const start = (
+  options: WorkerOptions,
+  jobRuntime: JobRunner.JobRuntime
 ): Effect.Effect<Service, StartError, Scope.Scope | Transport> =>
   Effect.gen(function*() {
     const handlers = yield* JobHandler.collect(yield* Effect.context<never>())
@@ -369,12 +411,16 @@ export const make = (
       reservationLimit: options.reservationLimit
     })
 
+    // Sent as the worker's own background work: a trace of its own for every BEAT only when
+    // Tracing.traceInternals is on (not client.beat's span, which a caller's span would hold).
     const beat = (phase: Lifecycle.Phase) =>
-      client.beat({
-        wid,
-        currentState: phase === "quiet" ? "quiet" : phase === "running" ? undefined : "terminate",
-        rssKb: options.rssKb?.()
-      })
+      Effect.suspend(() =>
+        client.send(Protocol.beat({
+          wid,
+          currentState: phase === "quiet" ? "quiet" : phase === "running" ? undefined : "terminate",
+          rssKb: options.rssKb?.()
+        }))
+      ).pipe(Spans.internal("Faktory.beat"))
 
     const beatOnce = Effect.gen(function*() {
       const phase = lifecycle.phase()
@@ -430,7 +476,8 @@ export const make = (
      * Close the gate, wait up to the shutdown timeout, interrupt what is left, report, END
      * (the pool says END as the scope closes).
      */
-    const terminate: Effect.Effect<void> = Effect.uninterruptible(Effect.gen(function*() {
+    // On the live clock itself: it also runs as a finalizer, on the fiber that closes the scope.
+    const terminate: Effect.Effect<void> = LiveClock.onLiveClock(Effect.uninterruptible(Effect.gen(function*() {
       const first = yield* lifecycle.transition((current) =>
         current === "running" || current === "quiet" ? [true, "draining"] : [false, current])
       if (!first) return yield* Deferred.await(stopped)
@@ -477,7 +524,7 @@ export const make = (
       // A last BEAT tells the Web UI this worker is going away; a server that is away gets 2 s.
       yield* beatOnce.pipe(Effect.interruptible, Effect.timeout("2 seconds"), Effect.ignore)
       yield* Deferred.succeed(stopped, undefined)
-    }))
+    })))
 
     // The first BEAT registers the worker: a refusal (a wrong password, TLS trouble) fails the
     // start; a server not yet reachable is retried, with one warning for the whole wait.
@@ -502,7 +549,7 @@ export const make = (
       Effect.interruptible,
       Effect.forkScoped
     )
-    const processor = Processor.make({ client, runner, lifecycle, fetchCommand, recorders })
+    const processor = Processor.make({ client, runner, lifecycle, fetchCommand, recorders, jobRuntime })
     for (let i = 0; i < concurrency; i++) yield* FiberSet.run(processors, processor)
     const jobtypes = [...handlers.keys()].sort()
     yield* Effect.logInfo(
@@ -535,7 +582,25 @@ export const make = (
         yield* FiberSet.run(lifecycleFibers, terminate)
         yield* Deferred.await(stopped)
       }),
-      awaitStopped: Deferred.await(stopped)
+      awaitStopped: Deferred.await(stopped),
+      subscribeReports: Effect.flatMap(Queue.unbounded<Reported>(), (queue) => {
+        const listener: Lifecycle.ReportListener = (jid, job, failure) => {
+          queue.unsafeOffer({
+            jid,
+            jobtype: job?.jobtype ?? "unknown",
+            queue: job === undefined ? "unknown" : job.queue ?? "default",
+            verb: failure === undefined ? "ACK" : "FAIL",
+            failure
+          })
+        }
+        return Effect.as(
+          Effect.acquireRelease(
+            Effect.sync(() => lifecycle.reportListeners.add(listener)),
+            () => Effect.zipRight(Effect.sync(() => lifecycle.reportListeners.delete(listener)), Queue.shutdown(queue))
+          ),
+          queue
+        )
+      })
     })
   })
 

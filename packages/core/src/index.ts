@@ -43,6 +43,8 @@ export * as ServerInfo from "./ServerInfo.js"
 /** @since 0.3.0 */
 export * as TraceContext from "./TraceContext.js"
 /** @since 0.5.0 */
+export * as Tracing from "./Tracing.js"
+/** @since 0.5.0 */
 export * as Tracking from "./Tracking.js"
 /** @since 0.1.0 */
 export * as Transport from "./Transport.js"

@@ -1,5 +1,5 @@
 import { describe, expect, it, layer } from "@effect/vitest"
-import { Client, Job, type JobHandler, TraceContext, Worker } from "@effect-faktory/core"
+import { Client, Job, type JobHandler, TraceContext, Tracing, Worker } from "@effect-faktory/core"
 import { NodeTransport } from "@effect-faktory/node"
 import { FaktoryServer } from "@effect-faktory/testing"
 import { Effect, Layer, Option, Schema, type Tracer } from "effect"
@@ -109,10 +109,60 @@ layer(Env, { excludeTestServices: true, timeout: "90 seconds" })("one trace from
       })
       yield* waitFor("the span to end", () => process.status._tag === "Ended")
       expect(made).toContain(process)
-      // The worker's own connections are not filed under its heartbeat.
+    }))
+
+  it.scoped("by default a worker's heartbeats and connections make no span: a push and its job make the only two", () =>
+    Effect.gen(function*() {
+      const server = yield* FaktoryServer.FaktoryServer
+      const { made, tracer } = yield* recordingTracer
+      const Quiet = Job.define("Quiet", { args: Schema.Tuple(), queue: "tr-quiet" })
+      const worker = yield* Worker.make({
+        queues: ["tr-quiet"],
+        concurrency: 2,
+        heartbeatInterval: "1 second",
+        shutdownTimeout: "2 seconds",
+        client: server.clientOptions
+      }).pipe(
+        Effect.provide(Layer.merge(Quiet.handle(() => Effect.void), NodeTransport.layer)),
+        // Started inside a span of the application's: the heartbeats are not filed under it either.
+        Effect.withSpan("main"),
+        Effect.withTracer(tracer)
+      )
+      // Two heartbeats and some idle FETCHes (each waits 2 s on an empty queue).
+      yield* Effect.sleep("2500 millis")
+      expect(made.map((span) => span.name)).toEqual(["main"])
+      made.length = 0
+      // A client of the producer's own, so that its connection is opened under the tracer.
+      const producer = yield* Client.make(server.clientOptions).pipe(Effect.provide(NodeTransport.layer), Effect.withTracer(tracer))
+      const jid = yield* producer.push({ jobtype: "Quiet", args: [], queue: "tr-quiet" }).pipe(Effect.withTracer(tracer))
+      yield* waitFor("the job", () => worker.processed().acked === 1)
+      yield* waitFor("its span to end", () => made.some((span) => span.name === "process tr-quiet" && span.status._tag === "Ended"))
+      expect(made.map((span) => span.name)).toEqual(["send tr-quiet", "process tr-quiet"])
+      expect(parentIdOf(made[1]!)).toBe(made[0]!.spanId)
+      expect(made[1]!.attributes.get("messaging.message.id")).toBe(jid)
+    }))
+
+  it.scoped("with Tracing.verbose, heartbeats and connections are traced too, each a trace of its own", () =>
+    Effect.gen(function*() {
+      const server = yield* FaktoryServer.FaktoryServer
+      const { made, tracer } = yield* recordingTracer
+      const WorkerLive = Worker.layer({
+        queues: ["tr-verbose"],
+        concurrency: 2,
+        heartbeatInterval: "1 second",
+        shutdownTimeout: "2 seconds",
+        client: server.clientOptions
+      }).pipe(Layer.provide(NodeTransport.layer), Layer.provide(Tracing.verbose))
+      yield* Layer.build(WorkerLive).pipe(Effect.withSpan("main"), Effect.withTracer(tracer))
+      yield* waitFor("two heartbeats", () => made.filter((span) => span.name === "Faktory.beat").length >= 2)
+      const beats = made.filter((span) => span.name === "Faktory.beat")
       const connects = made.filter((span) => span.name === "Connection.make")
-      expect(connects.length).toBeGreaterThan(0)
-      expect(connects.map(parentIdOf).filter((parent) => parent !== null)).toEqual([])
+      // A connection for each processor and one for the heartbeats.
+      expect(connects.length).toBeGreaterThanOrEqual(3)
+      expect(Object.fromEntries(connects[0]!.attributes)).toMatchObject({ "faktory.address": `127.0.0.1:${server.port}` })
+      // Roots, not children of "main" nor of each other.
+      expect([...beats, ...connects].map(parentIdOf).filter((parent) => parent !== null)).toEqual([])
+      expect(new Set([...beats, ...connects].map((span) => span.traceId)).size).toBe(beats.length + connects.length)
     }))
 
   it.scoped("jobs with no trace context, or a malformed one, run in a fresh trace; a traceparent given by the caller is kept", () =>

@@ -1,7 +1,7 @@
 import { expect, layer } from "@effect/vitest"
 import { Client, Job, JobHandler, type JobRunner } from "@effect-faktory/core"
 import { FaktoryServer } from "@effect-faktory/testing"
-import { Deferred, Effect, HashMap, Layer, Logger, Option, ParseResult, Schema } from "effect"
+import { Deferred, Effect, Exit, HashMap, Layer, Logger, Option, ParseResult, Queue, Schema, Scope } from "effect"
 import * as Http from "node:http"
 import { recordingTracer } from "./RecordingTracer.js"
 import { EnvWithWebUi, failureOf, MailerError, queueSize, startWorker, waitFor } from "./support.js"
@@ -93,6 +93,36 @@ layer(EnvWithWebUi, { excludeTestServices: true, timeout: "90 seconds" })("Worke
         errtype: "UnknownJobType",
         message: "no handler for jobtype Mystery"
       })
+    }))
+
+  it.scoped("tells subscribers of each report the server accepted from the moment they subscribe, until their scope closes", () =>
+    Effect.gen(function*() {
+      const Told = Job.define("Told", { args: Schema.Tuple(Schema.Boolean), queue: "w-reports", retry: 0 })
+      const worker = yield* startWorker(
+        { queues: ["w-reports"] },
+        Told.handle(([ok]) => (ok ? Effect.void : new MailerError({ detail: "down" })))
+      )
+      const client = yield* Client.Client
+      yield* Told.push([true])
+      yield* waitFor("the job before the subscription", () => worker.processed().acked === 1)
+      const scope = yield* Scope.make()
+      const reports = yield* Scope.extend(worker.subscribeReports, scope)
+      const acked = yield* Told.push([true])
+      const failed = yield* Told.push([false])
+      const unknown = yield* client.push({ jobtype: "Nobody", queue: "w-reports", args: [], retry: 0 })
+      const got = yield* Effect.forEach([1, 2, 3], () => Queue.take(reports))
+      const byJid = new Map(got.map((report) => [report.jid, report]))
+      expect(byJid.get(acked)).toEqual({ jid: acked, jobtype: "Told", queue: "w-reports", verb: "ACK", failure: undefined })
+      expect(byJid.get(failed)).toMatchObject({
+        jid: failed,
+        jobtype: "Told",
+        verb: "FAIL",
+        failure: { errtype: "MailerError", message: "smtp: down" }
+      })
+      expect(byJid.get(unknown)).toMatchObject({ jobtype: "Nobody", verb: "FAIL", failure: { errtype: "UnknownJobType" } })
+      expect(worker.processed()).toEqual({ acked: 2, failed: 2 })
+      yield* Scope.close(scope, Exit.void)
+      expect(yield* Queue.isShutdown(reports)).toBe(true)
     }))
 
   it.scoped("never runs more than `concurrency` jobs at once", () =>

@@ -53,8 +53,9 @@ const program = Effect.gen(function*() {
   const text = yield* scrape
   console.log(text.split("\n").filter((line) => line.startsWith("faktory_") && !line.includes("_bucket")).join("\n"))
   console.log("--- spans (OpenTelemetry) ---")
+  // Only the pushes' and jobs' spans: heartbeats and connections are traced only with
+  // Tracing.verbose (each a trace of its own).
   for (const span of spans.getFinishedSpans()) {
-    if (span.name.startsWith("Faktory.") || span.name === "Connection.make") continue
     console.log(JSON.stringify({
       name: span.name,
       kind: span.kind,

@@ -4,9 +4,17 @@
  * Effect's built-in tracer, which every program has unless it installs another (an
  * OpenTelemetry layer, say), records nothing; yet making a span draws random trace and span
  * ids, which costs as much as the rest of a small command. Under it, no span is made.
+ *
+ * Under a recording tracer, what explains a push or a job is always traced: a push's `send`
+ * span and a job's `process` span. A command the application calls is traced inside the
+ * caller's span, never as a trace of its own. The library's own background work (heartbeats,
+ * opening connections) would be a trace of its own every time (thousands a day per worker):
+ * it is traced only when `traceInternals` is on, as did commands called outside any span.
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
+import { globalValue } from "effect/GlobalValue"
 import * as Option from "effect/Option"
 import * as Tracer from "effect/Tracer"
 import type * as JobPayload from "../../JobPayload.js"
@@ -23,14 +31,53 @@ export const builtInTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
 export const isRecording: Effect.Effect<boolean> = Effect.map(Effect.tracer, (tracer) => tracer !== builtInTracer)
 
 /**
- * `Effect.withSpan` (without a captured stack trace) when the tracer records spans; the
- * effect as it is otherwise.
+ * Whether the library traces its own background work (heartbeats, opening connections) and
+ * commands called outside any span. Off by default. One value for every copy of this module.
+ */
+export const traceInternals: FiberRef.FiberRef<boolean> = globalValue(
+  Symbol.for("@effect-faktory/core/Tracing/traceInternals"),
+  () => FiberRef.unsafeMake(false)
+)
+
+/** Whether a command's span is made: inside a span of the caller's, or with `traceInternals`. */
+const commandTraced: Effect.Effect<boolean> = Effect.flatMap(
+  FiberRef.get(traceInternals),
+  (verbose) => verbose ? Effect.succeed(true) : Effect.map(Effect.serviceOption(Tracer.ParentSpan), Option.isSome)
+)
+
+/**
+ * The span of a command the application calls: `Effect.withSpan` (without a captured stack
+ * trace) when the tracer records spans and the caller is inside a span (or `traceInternals` is
+ * on); the effect as it is otherwise.
  */
 export const withSpan = (name: string, options?: Omit<Tracer.SpanOptions, "captureStackTrace">) =>
 <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.flatMap(
     isRecording,
-    (recording) => recording ? Effect.withSpan(self, name, { ...options, captureStackTrace: false }) : self
+    (recording) =>
+      recording
+        ? Effect.flatMap(
+          commandTraced,
+          (traced) => traced ? Effect.withSpan(self, name, { ...options, captureStackTrace: false }) : self
+        )
+        : self
+  )
+
+/**
+ * The span of the library's own background work (a heartbeat, opening a connection): the root
+ * of a trace of its own, made only when the tracer records spans and `traceInternals` is on.
+ */
+export const internal = (name: string, options?: Omit<Tracer.SpanOptions, "captureStackTrace" | "root">) =>
+<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.flatMap(
+    isRecording,
+    (recording) =>
+      recording
+        ? Effect.flatMap(
+          FiberRef.get(traceInternals),
+          (verbose) => verbose ? Effect.withSpan(self, name, { ...options, root: true, captureStackTrace: false }) : self
+        )
+        : self
   )
 
 /**
@@ -135,8 +182,8 @@ export const consumerName = (job: JobPayload.Job): string => `process ${job.queu
 /**
  * Opens a connection outside the caller's trace. The pool opens connections inside whichever
  * command first needs one, which would file the connection's span (and all it does) under
- * that unrelated command (a `Connection.make` under a heartbeat); detached, it is a trace of
- * its own.
+ * that unrelated command (a `Connection.make` under a push); detached, it is a trace of its
+ * own, when traced at all (`traceInternals`).
  */
 export const detached = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.mapInputContext(self, (context: Context.Context<R>) => {

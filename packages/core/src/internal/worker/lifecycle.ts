@@ -9,6 +9,8 @@ import * as Effect from "effect/Effect"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import type * as Stream from "effect/Stream"
 import type { CommandError } from "../../Errors.js"
+import type * as JobPayload from "../../JobPayload.js"
+import type { FailureReport } from "../../JobRunner.js"
 
 /**
  * The worker's life in finer steps than its public state: `draining` is terminate waiting for
@@ -26,6 +28,12 @@ export interface Counts {
   /** Given up on because the server stayed away past shutdown's bounded wait. */
   readonly unreported: number
 }
+
+/**
+ * Hears of each report the server accepted: the job (undefined for one that could not be read,
+ * FAILed as `MalformedJob`) and, for a FAIL, what it said.
+ */
+export type ReportListener = (jid: string, job: JobPayload.Job | undefined, failure: FailureReport | undefined) => void
 
 /**
  * One WARN when the server becomes unreachable and one INFO when it is back, for all
@@ -63,8 +71,13 @@ export interface Lifecycle {
   readonly stopped: Deferred.Deferred<void>
   /** Completed by terminateNow: terminate's waits end at once. */
   readonly hurried: Deferred.Deferred<void>
-  /** Counts an outcome the server accepted (with its errtype when FAILed). */
-  readonly recordReport: (acked: boolean, errtype: string | undefined) => void
+  /**
+   * Counts an outcome the server accepted (a FAIL when `failure` is given), and tells the
+   * listeners; with none, that costs one size check.
+   */
+  readonly recordReport: (jid: string, job: JobPayload.Job | undefined, failure: FailureReport | undefined) => void
+  /** Whoever subscribed to the reports (`Worker.subscribeReports`); empty unless a test listens. */
+  readonly reportListeners: Set<ReportListener>
   /** Counts a report given up on. */
   readonly recordUnreported: () => void
   readonly counts: () => Counts
@@ -104,6 +117,7 @@ export const make = (address: string): Effect.Effect<Lifecycle> =>
     // synchronous step as the ref.
     let now: Phase = "running"
     const counts = { acked: 0, failed: 0, interrupted: 0, unreported: 0 }
+    const reportListeners = new Set<ReportListener>()
     return {
       phase: () => now,
       phases: ref.changes,
@@ -117,11 +131,15 @@ export const make = (address: string): Effect.Effect<Lifecycle> =>
       stopping: yield* Deferred.make<void>(),
       stopped: yield* Deferred.make<void>(),
       hurried: yield* Deferred.make<void>(),
-      recordReport: (acked, errtype) => {
-        if (acked) counts.acked++
-        else counts.failed++
-        if (errtype === "Shutdown") counts.interrupted++
+      recordReport: (jid, job, failure) => {
+        if (failure === undefined) counts.acked++
+        else {
+          counts.failed++
+          if (failure.errtype === "Shutdown") counts.interrupted++
+        }
+        if (reportListeners.size > 0) for (const listener of reportListeners) listener(jid, job, failure)
       },
+      reportListeners,
       recordUnreported: () => {
         counts.unreported++
       },

@@ -44,6 +44,11 @@ export interface ProcessorOptions {
   /** The next FETCH (weighted queues draw their order per fetch). */
   readonly fetchCommand: () => FetchCommand
   readonly recorders: Metrics.Recorders
+  /**
+   * What jobs start from: the runtime of whoever made the worker (its loggers, log level,
+   * clock), not the processor's, which runs on the live clock.
+   */
+  readonly jobRuntime: JobRunner.JobRuntime
 }
 
 /** Retries for ACK/FAIL while the server is away: 200 ms doubling, at most 5 s apart. */
@@ -100,13 +105,18 @@ const settled = <A, E>(command: Protocol.Command<A, E>): Protocol.Command<Either
 })
 
 export const make = (options: ProcessorOptions): Effect.Effect<void> => {
-  const { client, fetchCommand, lifecycle, recorders, runner } = options
+  const { client, fetchCommand, jobRuntime, lifecycle, recorders, runner } = options
   const { gate, outage } = lifecycle
+  // Read once: a job's start and end lines cost nothing while DEBUG is off.
+  const debug = LogLevel.lessThanEqual(
+    FiberRefs.getOrDefault(jobRuntime.fiberRefs, FiberRef.currentMinimumLogLevel),
+    LogLevel.Debug
+  )
 
   /** An outcome the server accepted: the worker's counters and the metrics. */
   const counted = (job: JobPayload.Job, report: JobRunner.Report) => {
     const errtype = report.failure?.errtype
-    lifecycle.recordReport(errtype === undefined, errtype)
+    lifecycle.recordReport(job.jid, job, report.failure)
     const recorder = recorders.forJob(job.jobtype, job.queue ?? "default")
     if (errtype === undefined) recorder.acked()
     else recorder.failed(errtype)
@@ -166,12 +176,13 @@ export const make = (options: ProcessorOptions): Effect.Effect<void> => {
     const jid = error.jid
     const logged = Effect.logError(`${quoted(error.message)}${jid !== undefined ? "; FAILed as MalformedJob" : ""}`)
     if (jid === undefined) return Effect.as(logged, Option.none())
-    const fail = Protocol.fail({ jid, errtype: "MalformedJob", message: quoted(error.message), backtrace: [] })
+    const failure: JobRunner.FailureReport = { errtype: "MalformedJob", message: quoted(error.message), backtrace: [] }
+    const fail = Protocol.fail({ jid, ...failure })
     return logged.pipe(
       Effect.zipRight(connection.send(settled(fail))),
       Effect.map((told) => {
         if (Either.isRight(told)) {
-          lifecycle.recordReport(false, "MalformedJob")
+          lifecycle.recordReport(jid, undefined, failure)
           // Its jobtype and queue could not be read.
           recorders.forJob("unknown", "unknown").failed("MalformedJob")
         }
@@ -191,12 +202,6 @@ export const make = (options: ProcessorOptions): Effect.Effect<void> => {
     self: object
   ) =>
     Effect.gen(function*() {
-      const jobRuntime = yield* JobRunner.currentRuntime
-      // Read once: a job's start and end lines cost nothing while DEBUG is off.
-      const debug = LogLevel.lessThanEqual(
-        FiberRefs.getOrDefault(jobRuntime.fiberRefs, FiberRef.currentMinimumLogLevel),
-        LogLevel.Debug
-      )
       let next: Option.Option<JobPayload.Job> = Option.none()
       while (true) {
         if (Option.isNone(next)) {
