@@ -1,5 +1,5 @@
-// Compiles every ```ts block of the READMEs (the root one and each published package's) as
-// its own ES module, against the workspace's packages, so the documented code cannot drift
+// Compiles every ```ts block of the READMEs (the root one and each published package's) and of
+// the guides (docs/*.md) as its own ES module, against the workspace's packages, so the documented code cannot drift
 // from the API. Each block must be a whole program or module: imports included, nothing
 // undefined. Errors are reported at the README's own line numbers.
 // Usage: node scripts/check-readme-code.mjs   (after `tsc -b`; exits 1 on any error)
@@ -9,7 +9,17 @@ import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 
 const root = Path.resolve(Path.dirname(fileURLToPath(import.meta.url)), "..")
-const readmes = ["README.md", "packages/core/README.md", "packages/node/README.md", "packages/testing/README.md"]
+/** The Markdown files whose ```ts blocks are compiled: the READMEs, then every guide in docs/. */
+export const documents = () => [
+  "README.md",
+  "packages/core/README.md",
+  "packages/node/README.md",
+  "packages/testing/README.md",
+  ...Fs.readdirSync(Path.join(root, "docs"))
+    .filter((name) => name.endsWith(".md"))
+    .sort()
+    .map((name) => `docs/${name}`)
+]
 
 /** The ```ts blocks of a Markdown file, with the line (1-based) of each block's first code line. */
 export const tsBlocks = (markdown) => {
@@ -37,7 +47,7 @@ const main = () => {
   Fs.mkdirSync(directory, { recursive: true })
   Fs.writeFileSync(Path.join(directory, "package.json"), JSON.stringify({ type: "module", private: true }))
   const origins = new Map()
-  for (const readme of readmes) {
+  for (const readme of documents()) {
     const blocks = tsBlocks(Fs.readFileSync(Path.join(root, readme), "utf8"))
     blocks.forEach((block, index) => {
       const name = `${readme.replace(/[/.]/g, "_")}_${index + 1}.ts`

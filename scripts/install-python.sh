@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes a Python 3 with the `jsonschema` package available for the cross-language contract test
-# (packages/node/test/ContractsPython.test.ts runs the README's Python producer): the system's
+# (packages/node/test/ContractsPython.test.ts runs docs/contracts.md's Python producer): the system's
 # python3 when it has jsonschema, else a virtual environment in node_modules/.cache. Idempotent,
 # and quick when everything is already there. `bash scripts/install-python.sh --print` prints
 # the interpreter to use.

@@ -4,7 +4,7 @@
  *
  * Its first line names Node alone: `env -S` (to pass V8 flags there) is missing from BusyBox,
  * so from Alpine images, where the binary would not start at all. Memory settings such as
- * `--max-semi-space-size=4` go in `NODE_OPTIONS` (see the README).
+ * `--max-semi-space-size=4` go in `NODE_OPTIONS` (see docs/operations.md, "Memory").
  *
  * @since 0.1.0
  */

@@ -10,18 +10,18 @@ import { fileURLToPath } from "node:url"
 import { faktoryWorker, fixture, runToEnd, waitForOutput } from "./support/binary.js"
 import { env } from "./support/server.js"
 
-// The README's Python producer, run as it is written there: it checks jobs against a contract
-// that `faktory-worker contracts` generated, pushes the valid one to a real server with a
-// password, refuses the invalid one before any push; our worker then runs the job.
+// The contracts guide's Python producer (docs/contracts.md), run as it is written there: it
+// checks jobs against a contract that `faktory-worker contracts` generated, pushes the valid
+// one to a real server with a password, refuses the invalid one before any push; our worker
+// then runs the job.
 
 const root = fileURLToPath(new URL("../../../", import.meta.url))
 
-/** The README's first ```python block under "Contracts for other languages". */
+/** The first ```python block of the contracts guide (docs/contracts.md). */
 const pythonProducer = (): string => {
-  const readme = Fs.readFileSync(Path.join(root, "README.md"), "utf8")
-  const section = readme.slice(readme.indexOf("## Contracts for other languages"))
-  const block = /```python\n([\s\S]*?)\n```/.exec(section)?.[1]
-  if (block === undefined) throw new Error("README.md has no ```python block under \"Contracts for other languages\"")
+  const guide = Fs.readFileSync(Path.join(root, "docs", "contracts.md"), "utf8")
+  const block = /```python\n([\s\S]*?)\n```/.exec(guide)?.[1]
+  if (block === undefined) throw new Error("docs/contracts.md has no ```python block")
   return `${block}\n`
 }
 
@@ -34,7 +34,7 @@ const python = (): string => {
 
 const Env = env({ password: "py-secret" })
 
-layer(Env, { excludeTestServices: true, timeout: "120 seconds" })("the README's Python producer", (it) => {
+layer(Env, { excludeTestServices: true, timeout: "120 seconds" })("the contracts guide's Python producer", (it) => {
   it.scoped("checks jobs against the generated contract, pushes the valid one, and the worker runs it", () =>
     Effect.gen(function*() {
       const server = yield* FaktoryServer.FaktoryServer
