@@ -99,6 +99,8 @@ export interface WorkerOptions {
    * How long start may wait for the server: past it, start fails with `StartTimeoutError`,
    * saying why the last attempt failed (refused, not a Faktory server…). Default: no limit,
    * retrying with backoff for ever. A refusal (a wrong password) fails at once either way.
+   * One attempt may take up to the client's connect deadline (10 s by default): give more than
+   * that, or the error may only say that the first attempt had no answer yet.
    */
   readonly startTimeout?: Duration.DurationInput | undefined
 }
@@ -654,7 +656,9 @@ const start = (
               // An attempt still waiting when time ran out: a port that accepts connections but
               // never greets (an HTTP server, say) keeps it waiting for the handshake timeout.
               reason: Option.match(tries.last, {
-                onNone: () => "the first attempt had no answer yet (a slow network, or a port that is not a Faktory server's)",
+                onNone: () =>
+                  "the first attempt had no answer yet (opening a connection may take up to the client's connect " +
+                  "deadline, 10 s by default: a slow network, or a port that accepts connections but is not a Faktory server's)",
                 onSome: (error) => error.message
               })
             })
