@@ -41,6 +41,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Http from "node:http"
+import { shownArgument } from "./internal/shownArgument.js"
 
 /**
  * Where to serve the probes, and when a worker counts as stuck.
@@ -251,7 +252,8 @@ export const serve = (options: ProbeOptions) =>
 ): Layer.Layer<Worker.Worker, E | ProbeServerError | InvalidArgumentError, R> =>
   Layer.scopedContext(
     Effect.gen(function*() {
-      const host = options.host ?? "every interface"
+      // As errors show it: a URL typed as the host still holds its password.
+      const host = options.host === undefined ? "every interface" : shownArgument(options.host)
       if (!isPort(options.port)) {
         return yield* new InvalidArgumentError({
           command: "WorkerProbes",
