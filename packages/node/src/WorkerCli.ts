@@ -218,9 +218,9 @@ const flagsDoc = {
   },
   healthHost: { name: "health-host", value: "host", description: "the address the probes listen on", fallback: "every interface" },
   healthStuckAfter: {
-    name: "health-stuck-after",
+    name: "stuck-after",
     value: "duration",
-    description: "/alive answers 503 once no processor has made progress (fetched, or finished a job) for this long " +
+    description: "with --health-port: /alive answers 503 once no processor has made progress (fetched, or finished a job) for this long " +
       "while jobs wait in its queues; set it above your longest job",
     fallback: "30m"
   },
