@@ -33,6 +33,7 @@ import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
+import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Client from "./Client.js"
@@ -94,6 +95,14 @@ export interface WorkerOptions {
    * its handlers get, unless their layer was given one.
    */
   readonly client?: Client.ClientOptions | undefined
+  /**
+   * How long start may wait for the server: past it, start fails with `StartTimeoutError`,
+   * saying why the last attempt failed (refused, not a Faktory server…). Default: no limit,
+   * retrying with backoff for ever. A refusal (a wrong password) fails at once either way.
+   * One attempt may take up to the client's connect deadline (10 s by default): give more than
+   * that, or the error may only say that the first attempt had no answer yet.
+   */
+  readonly startTimeout?: Duration.DurationInput | undefined
 }
 
 /**
@@ -154,6 +163,36 @@ export interface Service {
    * for jobs with it.
    */
   readonly subscribeReports: Effect.Effect<Queue.Dequeue<Reported>, never, Scope.Scope>
+  /** What the worker is doing now: state, outage, processors, time since progress. */
+  readonly activity: Effect.Effect<Activity>
+  /** Jobs waiting in the worker's queues now, as the server's INFO counts them. */
+  readonly waiting: Effect.Effect<number, CommandError>
+}
+
+/**
+ * What the worker is doing, as probes read it (`@effect-faktory/node/WorkerProbes`): one
+ * reading of the state its lifecycle holds, not a copy kept elsewhere.
+ *
+ * @since 0.7.0
+ * @category models
+ */
+export interface Activity {
+  readonly state: WorkerState
+  /**
+   * The processors cannot reach the server: from the first failed FETCH until a processor
+   * fetches again (the outage the WARN and INFO lines announce).
+   */
+  readonly outage: boolean
+  /** Processors alive; while running or quiet this is `concurrency` unless one ended by a bug. */
+  readonly processors: number
+  readonly concurrency: number
+  /**
+   * Since a processor last made progress: a FETCH answered (with a job or, after the server's
+   * 2 s wait, none) or a report accepted; since start when none has yet.
+   */
+  readonly sinceProgress: Duration.Duration
+  /** The queues the worker fetches from. */
+  readonly queues: ReadonlyArray<string>
 }
 
 /**
@@ -184,13 +223,47 @@ export class Worker extends Context.Tag("@effect-faktory/core/Worker")<Worker, S
 
 
 /**
+ * The worker did not reach the server within its `startTimeout`: `reason` is why the last
+ * attempt failed (nothing listens there, the port is not a Faktory server's…). `address` is
+ * `host:port`, never the password.
+ *
+ * @example
+ * ```ts
+ * import { Worker } from "@effect-faktory/core"
+ *
+ * new Worker.StartTimeoutError({ address: "localhost:7419", timeout: "30s", attempts: 9, reason: "Refused: …" }).message
+ * // could not start within 30s: the server at localhost:7419 was not reached (9 attempts); the last: Refused: …
+ * ```
+ *
+ * @since 0.7.0
+ * @category errors
+ */
+export class StartTimeoutError extends Schema.TaggedError<StartTimeoutError>()("StartTimeoutError", {
+  address: Schema.String,
+  timeout: Schema.String,
+  attempts: Schema.Number,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `could not start within ${this.timeout}: the server at ${this.address} was not reached ` +
+      `(${this.attempts} ${this.attempts === 1 ? "attempt" : "attempts"}); the last: ${this.reason}`
+  }
+}
+
+/**
  * Why a worker could not start: bad options, or a server that refuses it (a wrong password,
- * TLS trouble, not a Faktory server).
+ * TLS trouble, not a Faktory server), or one not reached within `startTimeout`.
  *
  * @since 0.2.0
  * @category errors
  */
-export type StartError = JobValidationError | InvalidArgumentError | InvalidUrlError | ConfigError.ConfigError | CommandError
+export type StartError =
+  | JobValidationError
+  | InvalidArgumentError
+  | InvalidUrlError
+  | ConfigError.ConfigError
+  | CommandError
+  | StartTimeoutError
 
 const randomWid = (): string => {
   const bytes = crypto.getRandomValues(new Uint8Array(8))
@@ -340,13 +413,32 @@ const checkOptions = (options: WorkerOptions): Effect.Effect<CheckedOptions, Inv
     return { queues, concurrency, shutdownTimeout, heartbeatInterval }
   })
 
+/** `startTimeout`: none for no limit (the default, as for "infinity"), else above 0. */
+const checkStartTimeout = (
+  input: Duration.DurationInput | undefined
+): Effect.Effect<Option.Option<Duration.Duration>, InvalidArgumentError> => {
+  if (input === undefined) return Effect.succeed(Option.none())
+  const refuse = (why: string) =>
+    new InvalidArgumentError({
+      command: "Worker",
+      detail: `startTimeout ${DurationInput.describe(input)} ${why} (leave it out to retry for ever)`
+    })
+  if (isNegative(input)) return Effect.fail(refuse("is negative"))
+  return Effect.flatMap(durationOption("startTimeout", input), (limit) =>
+    !Duration.isFinite(limit)
+      ? Effect.succeed(Option.none())
+      : Duration.toMillis(limit) <= 0
+      ? Effect.fail(refuse("is not above 0"))
+      : Effect.succeed(Option.some(limit)))
+}
+
 /**
  * Builds and starts a worker; it stops (terminate) when the scope closes.
  *
  * Handlers are found in the context: provide the layers that `Job.define(…).handle(…)`
  * returns. The start fails when the server refuses the worker (a wrong or missing password:
  * `AuthenticationError`); a server that cannot be reached yet is retried with backoff, with
- * one warning.
+ * one warning, for ever or up to `startTimeout` (then `StartTimeoutError`, with the reason).
  *
  * The worker's own timers (heartbeats, backoffs, report retries, the shutdown timeout, the
  * reservation guard) run on the live clock whatever clock the caller has; handlers run on the
@@ -383,6 +475,7 @@ const start = (
   Effect.gen(function*() {
     const handlers = yield* JobHandler.collect(yield* Effect.context<never>())
     const { concurrency, heartbeatInterval, queues, shutdownTimeout } = yield* checkOptions(options)
+    const startTimeout = yield* checkStartTimeout(options.startTimeout)
     const wid = options.wid ?? randomWid()
     // Queue names are checked here, once; weighted queues draw an order for each FETCH.
     const strictFetch = yield* Protocol.fetch(queueOrder(queues))
@@ -527,9 +620,12 @@ const start = (
     })))
 
     // The first BEAT registers the worker: a refusal (a wrong password, TLS trouble) fails the
-    // start; a server not yet reachable is retried, with one warning for the whole wait.
-    const firstReply = yield* Effect.gen(function*() {
+    // start; a server not yet reachable is retried, with one warning for the whole wait, for
+    // ever unless startTimeout bounds it.
+    const tries = { attempts: 0, last: Option.none<CommandError>() }
+    const reachServer = Effect.gen(function*() {
       for (let attempt = 0;; attempt++) {
+        tries.attempts = attempt + 1
         const result = yield* Effect.either(beat("running"))
         if (Either.isRight(result)) {
           if (attempt > 0) yield* Effect.logInfo(`reached ${address}`)
@@ -537,11 +633,36 @@ const start = (
         }
         const error = result.left
         if (!(error._tag === "ConnectionError" && ConnectionPool.isTransient(error))) return yield* Effect.fail(error)
+        tries.last = Option.some(error)
         if (attempt === 0) {
-          yield* Effect.logWarning(`cannot reach ${address}: ${error.message}; retrying with backoff (0.1 s doubling to 10 s)`)
+          yield* Effect.logWarning(
+            `cannot reach ${address}: ${error.message}; retrying with backoff (0.1 s doubling to 10 s)` +
+              Option.match(startTimeout, { onNone: () => "", onSome: (limit) => ` for up to ${Duration.format(limit)}` })
+          )
         }
         yield* Effect.sleep(startBackoff(attempt))
       }
+    })
+    const firstReply = yield* Option.match(startTimeout, {
+      onNone: () => reachServer,
+      onSome: (limit) =>
+        Effect.timeoutFail(reachServer, {
+          duration: limit,
+          onTimeout: () =>
+            new StartTimeoutError({
+              address,
+              timeout: Duration.format(limit),
+              attempts: tries.attempts,
+              // An attempt still waiting when time ran out: a port that accepts connections but
+              // never greets (an HTTP server, say) keeps it waiting for the handshake timeout.
+              reason: Option.match(tries.last, {
+                onNone: () =>
+                  "the first attempt had no answer yet (opening a connection may take up to the client's connect " +
+                  "deadline, 10 s by default: a slow network, or a port that accepts connections but is not a Faktory server's)",
+                onSome: (error) => error.message
+              })
+            })
+        })
     })
 
     yield* Effect.addFinalizer(() => terminate)
@@ -552,6 +673,7 @@ const start = (
     const processor = Processor.make({ client, runner, lifecycle, fetchCommand, recorders, jobRuntime })
     for (let i = 0; i < concurrency; i++) yield* FiberSet.run(processors, processor)
     const jobtypes = [...handlers.keys()].sort()
+    const queueNames = Array.isArray(queues) ? queues : Object.keys(queues)
     yield* Effect.logInfo(
       `worker ${wid} started on ${address}: ${concurrency} at once from ${JSON.stringify(queues)}` +
         `${options.labels === undefined || options.labels.length === 0 ? "" : `, labels ${options.labels.join(",")}`}` +
@@ -583,6 +705,16 @@ const start = (
         yield* Deferred.await(stopped)
       }),
       awaitStopped: Deferred.await(stopped),
+      activity: Effect.map(FiberSet.size(processors), (alive): Activity => ({
+        state: publicState(lifecycle.phase()),
+        outage: outage.isDown(),
+        processors: alive,
+        concurrency,
+        sinceProgress: Duration.millis(Math.max(0, performance.now() - lifecycle.lastProgress())),
+        queues: queueNames
+      })),
+      waiting: Effect.map(client.info, (info) =>
+        queueNames.reduce((sum, queue) => sum + (info.faktory.queues[queue] ?? 0), 0)),
       subscribeReports: Effect.flatMap(Queue.unbounded<Reported>(), (queue) => {
         const listener: Lifecycle.ReportListener = (jid, job, failure) => {
           queue.unsafeOffer({

@@ -6,6 +6,7 @@
  *
  * ```
  * faktory-worker -r ./dist/jobs.js -q critical,3 -q default,1 -c 20 -t 25 -l billing
+ * faktory-worker -r ./dist/jobs.js --start-timeout 30s --health-port 8080 --log-format json
  * faktory-worker contracts -r ./dist/jobs.js --out contracts.json
  * ```
  *
@@ -14,6 +15,7 @@
 import * as FaktoryUrl from "@effect-faktory/core/FaktoryUrl"
 import * as Worker from "@effect-faktory/core/Worker"
 import * as Cause from "effect/Cause"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
@@ -200,6 +202,28 @@ const flagsDoc = {
     description: "json: one JSON object a line, for production; pretty: for people (coloured on a terminal unless NO_COLOR is set)",
     fallback: "$FAKTORY_LOG_FORMAT, else pretty"
   },
+  startTimeout: {
+    name: "start-timeout",
+    value: "duration",
+    description: "how long start may wait for the server (30s, 2m, 500ms; a bare number is seconds) before it fails, " +
+      "saying why: refused, not a Faktory server (give more than the 10 s one connection attempt may take)",
+    fallback: "no limit: retry for ever"
+  },
+  healthPort: {
+    name: "health-port",
+    value: "port",
+    description: "serve health probes over HTTP on this port: GET /ready (200 while running and connected) and " +
+      "GET /alive (200 unless stuck); the port is bound before the worker connects",
+    fallback: "no probes"
+  },
+  healthHost: { name: "health-host", value: "host", description: "the address the probes listen on", fallback: "every interface" },
+  healthStuckAfter: {
+    name: "stuck-after",
+    value: "duration",
+    description: "with --health-port: /alive answers 503 once no processor has made progress (fetched, or finished a job) for this long " +
+      "while jobs wait in its queues; set it above your longest job",
+    fallback: "30m"
+  },
   verbose: { name: "verbose", alias: "v", description: "log debug lines too" },
   help: { name: "help", alias: "h", description: "show this help" },
   version: { name: "version", description: "show the version" }
@@ -279,6 +303,24 @@ const wholeNumber = (flag: Flag, value: string, least: number, most?: number): E
       })
     )
 
+/**
+ * A duration as people type it on a command line: `30s`, `2m`, `500ms`, `1h`, or a bare
+ * number of seconds (as `--timeout` takes them).
+ */
+const duration = (flag: Flag, value: string): Effect.Effect<Duration.Duration, CliError> => {
+  const match = /^([0-9]+(?:\.[0-9]+)?)\s*(ms|s|m|h)?$/.exec(value.trim())
+  const amount = match === null ? Number.NaN : Number(match[1])
+  const unit = match?.[2] ?? "s"
+  const millis = amount * (unit === "ms" ? 1 : unit === "s" ? 1000 : unit === "m" ? 60_000 : 3_600_000)
+  return Number.isFinite(millis) && millis > 0
+    ? Effect.succeed(Duration.millis(millis))
+    : Effect.fail(
+      new CliError({
+        detail: `--${flag.name} ${JSON.stringify(shownArgument(value))}: expected a duration above 0 such as 30s, 2m or 500ms`
+      })
+    )
+}
+
 /** The flags as read from the command line, before their values are checked. */
 interface Flags {
   readonly require: ReadonlyArray<string>
@@ -288,15 +330,48 @@ interface Flags {
   readonly label: ReadonlyArray<string>
   readonly url: Option.Option<string>
   readonly logFormat: Option.Option<string>
+  readonly startTimeout: Option.Option<string>
+  readonly healthPort: Option.Option<string>
+  readonly healthHost: Option.Option<string>
+  readonly healthStuckAfter: Option.Option<string>
   readonly verbose: boolean
 }
 
-/** Runs the worker for flags already read. */
-const runWorker = (flags: Flags) =>
+/** The log format the flags (else FAKTORY_LOG_FORMAT) name. */
+const formatOf = (flags: Pick<Flags, "logFormat">): Effect.Effect<NodeWorker.LogFormat, NodeWorker.LogFormatError> =>
+  Option.match(flags.logFormat, {
+    onNone: () => NodeWorker.logFormatFromEnv,
+    onSome: (value) => NodeWorker.parseLogFormat(value, "--log-format")
+  })
+
+/**
+ * The probes, when --health-port asks for them, around the worker's layer. Their module is
+ * loaded only then: a worker without probes never loads the HTTP server's modules.
+ */
+const withProbes = <E>(flags: Flags, workerLayer: Layer.Layer<Worker.Worker, E>) =>
   Effect.gen(function*() {
-    const format = Option.isSome(flags.logFormat)
-      ? yield* NodeWorker.parseLogFormat(flags.logFormat.value, "--log-format")
-      : yield* NodeWorker.logFormatFromEnv
+    if (Option.isNone(flags.healthPort)) {
+      if (Option.isSome(flags.healthHost) || Option.isSome(flags.healthStuckAfter)) {
+        const given = Option.isSome(flags.healthHost) ? flagsDoc.healthHost : flagsDoc.healthStuckAfter
+        return yield* new CliError({ detail: `--${given.name} needs --health-port: it configures the health probes` })
+      }
+      return workerLayer
+    }
+    const port = yield* wholeNumber(flagsDoc.healthPort, flags.healthPort.value, 1, 65535)
+    const host = Option.getOrUndefined(flags.healthHost)
+    if (host !== undefined && isUrlLike(host)) {
+      return yield* new CliError({ detail: `--health-host ${FaktoryUrl.redact(host)}: expected a host name or an address, not a URL` })
+    }
+    const stuckAfter = Option.isSome(flags.healthStuckAfter)
+      ? yield* duration(flagsDoc.healthStuckAfter, flags.healthStuckAfter.value)
+      : undefined
+    const WorkerProbes = yield* Effect.promise(() => import("./WorkerProbes.js"))
+    return WorkerProbes.serve({ port, host, stuckAfter })(workerLayer)
+  })
+
+/** Runs the worker for flags already read, logging in `format`. */
+const runWorker = (flags: Flags, format: NodeWorker.LogFormat) =>
+  Effect.gen(function*() {
     yield* Effect.gen(function*() {
       if (flags.require.length === 0) {
         return yield* new CliError({ detail: "name at least one module of handlers with -r/--require (see --help)" })
@@ -316,14 +391,18 @@ const runWorker = (flags: Flags) =>
       // Startup checks: the handler layers are built before the worker connects; a missing
       // service or no handler at all fails the start, before any job is fetched.
       const built = yield* Effect.mapError(HandlerLayers.build(handlers), (detail) => new CliError({ detail }))
+      const startTimeout = Option.isSome(flags.startTimeout)
+        ? yield* duration(flagsDoc.startTimeout, flags.startTimeout.value)
+        : undefined
       const workerLayer = NodeWorker.layer({
         queues,
         concurrency,
         shutdownTimeout: `${timeout} seconds`,
         labels: flags.label,
+        startTimeout,
         ...(Option.isSome(flags.url) ? { client: { url: flags.url.value } } : {})
       }).pipe(Layer.provide(Layer.succeedContext(built)))
-      yield* NodeWorker.run(workerLayer)
+      yield* NodeWorker.run(yield* withProbes(flags, workerLayer))
     }).pipe(
       Effect.scoped,
       Logger.withMinimumLogLevel(flags.verbose ? LogLevel.Debug : LogLevel.Info),
@@ -342,7 +421,16 @@ const parseOptions = Object.fromEntries(
 )
 
 /** The flags that take one value: given twice, the second is refused. */
-const single = new Set<string>([flagsDoc.concurrency.name, flagsDoc.timeout.name, flagsDoc.url.name, flagsDoc.logFormat.name])
+const single = new Set<string>([
+  flagsDoc.concurrency.name,
+  flagsDoc.timeout.name,
+  flagsDoc.url.name,
+  flagsDoc.logFormat.name,
+  flagsDoc.startTimeout.name,
+  flagsDoc.healthPort.name,
+  flagsDoc.healthHost.name,
+  flagsDoc.healthStuckAfter.name
+])
 
 /**
  * Reads the worker's command line (the arguments after the script) with Node's
@@ -403,8 +491,23 @@ export const parseCommandLine = (args: ReadonlyArray<string>): Either.Either<Fla
     label: many(flagsDoc.label),
     url: one(flagsDoc.url),
     logFormat: one(flagsDoc.logFormat),
+    startTimeout: one(flagsDoc.startTimeout),
+    healthPort: one(flagsDoc.healthPort),
+    healthHost: one(flagsDoc.healthHost),
+    healthStuckAfter: one(flagsDoc.healthStuckAfter),
     verbose
   })
+}
+
+/**
+ * The log format the command line names, read before the rest of it: a bad flag elsewhere is
+ * then reported in that format. The first `--log-format` counts (a second is refused later, in
+ * the first one's format); without one, FAKTORY_LOG_FORMAT; else pretty.
+ */
+const logFormatOfArgs = (args: ReadonlyArray<string>): Effect.Effect<NodeWorker.LogFormat, NodeWorker.LogFormatError> => {
+  const { tokens } = parseArgs({ args: [...args], options: parseOptions, strict: false, allowPositionals: true, tokens: true })
+  const given = tokens.find((token) => token.kind === "option" && token.name === flagsDoc.logFormat.name && token.value !== undefined)
+  return formatOf({ logFormat: Option.fromNullable(given?.kind === "option" ? given.value : undefined) })
 }
 
 /**
@@ -425,7 +528,7 @@ export const parseCommandLine = (args: ReadonlyArray<string>): Either.Either<Fla
 export const run = (args: ReadonlyArray<string>) =>
   Effect.flatMap(
     Either.mapLeft(parseCommandLine(args), (line) => new CliError({ detail: `${line} (see faktory-worker --help)` })),
-    runWorker
+    (flags) => Effect.flatMap(formatOf(flags), (format) => runWorker(flags, format))
   )
 
 const hasMessage = (error: unknown): error is { readonly message: string } =>
@@ -436,6 +539,22 @@ const fail = (line: string) =>
     Effect.sync(() => process.stderr.write(`faktory-worker: ${ControlCharacters.escape(line)}\n`)),
     Effect.fail(new CliError({ detail: line }))
   )
+
+/**
+ * Says why the command failed, in the log format: pretty, one plain line on stderr; json, one
+ * ERROR record on stdout in the shape of every other line (a collector parsing JSON would
+ * drop a plain one), its error's tag annotated.
+ */
+const report = (format: NodeWorker.LogFormat, line: string, tag?: string) =>
+  format === "json"
+    ? Effect.logError(line).pipe(
+      Effect.annotateLogs(tag === undefined ? {} : { error: tag }),
+      NodeWorker.withLogFormat("json")
+    )
+    : Effect.sync(() => void process.stderr.write(`faktory-worker: ${ControlCharacters.escape(line)}\n`))
+
+const tagOf = (error: unknown): string | undefined =>
+  typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string" ? error._tag : undefined
 
 /**
  * Runs the command and says why it failed in one line on stderr, with no stack trace: a
@@ -474,19 +593,28 @@ export const main = (rawArgv: ReadonlyArray<string>) =>
     if (args.length === 1 && args[0] === "--version") {
       return yield* Effect.sync(() => void process.stdout.write(`${VERSION}\n`))
     }
+    // The format first: every line after this one follows it. An unknown format is said in
+    // plain text, since the format asked for is unknown.
+    const format = yield* Effect.either(logFormatOfArgs(args))
+    if (Either.isLeft(format)) return yield* fail(format.left.message)
     const flags = parseCommandLine(args)
-    if (Either.isLeft(flags)) return yield* fail(`${flags.left} (see faktory-worker --help)`)
-    yield* runWorker(flags.right).pipe(
-      Effect.tapErrorCause((cause) =>
-        Effect.sync(() => {
-          if (Cause.isInterruptedOnly(cause)) return
-          const failure = Cause.failureOption(cause)
-          if (Option.isNone(failure)) return writeDefect(cause)
-          const reason = hasMessage(failure.value) ? failure.value.message : String(failure.value)
-          // Its first line: an uncaught exception's message may come from a job, line breaks and all.
-          process.stderr.write(`faktory-worker: ${ControlCharacters.escape(reason.split("\n")[0] ?? "")}\n`)
-        })
-      )
+    if (Either.isLeft(flags)) {
+      const line = `${flags.left} (see faktory-worker --help)`
+      return yield* Effect.zipRight(report(format.right, line, "CliError"), Effect.fail(new CliError({ detail: line })))
+    }
+    yield* runWorker(flags.right, format.right).pipe(
+      Effect.tapErrorCause((cause) => {
+        if (Cause.isInterruptedOnly(cause)) return Effect.void
+        const failure = Cause.failureOption(cause)
+        if (Option.isNone(failure)) {
+          return format.right === "json"
+            ? Effect.logError("a defect", cause).pipe(NodeWorker.withLogFormat("json"))
+            : Effect.sync(() => writeDefect(cause))
+        }
+        const reason = hasMessage(failure.value) ? failure.value.message : String(failure.value)
+        // Its first line: an uncaught exception's message may come from a job, line breaks and all.
+        return report(format.right, reason.split("\n")[0] ?? "", tagOf(failure.value))
+      })
     )
   })
 

@@ -82,6 +82,10 @@ export interface Lifecycle {
   readonly recordUnreported: () => void
   readonly counts: () => Counts
   readonly outage: Outage
+  /** A processor made progress: a FETCH answered (a report accepted counts by itself). */
+  readonly progressed: () => void
+  /** When a processor last made progress (`performance.now()`: monotonic, whatever the clock). */
+  readonly lastProgress: () => number
 }
 
 const makeOutage = (address: string): Outage => {
@@ -118,6 +122,8 @@ export const make = (address: string): Effect.Effect<Lifecycle> =>
     let now: Phase = "running"
     const counts = { acked: 0, failed: 0, interrupted: 0, unreported: 0 }
     const reportListeners = new Set<ReportListener>()
+    // Start counts as progress: a worker is not stuck before its first FETCH is answered.
+    let lastProgress = performance.now()
     return {
       phase: () => now,
       phases: ref.changes,
@@ -132,6 +138,7 @@ export const make = (address: string): Effect.Effect<Lifecycle> =>
       stopped: yield* Deferred.make<void>(),
       hurried: yield* Deferred.make<void>(),
       recordReport: (jid, job, failure) => {
+        lastProgress = performance.now()
         if (failure === undefined) counts.acked++
         else {
           counts.failed++
@@ -144,6 +151,10 @@ export const make = (address: string): Effect.Effect<Lifecycle> =>
         counts.unreported++
       },
       counts: () => ({ ...counts }),
-      outage: makeOutage(address)
+      outage: makeOutage(address),
+      progressed: () => {
+        lastProgress = performance.now()
+      },
+      lastProgress: () => lastProgress
     } satisfies Lifecycle
   })

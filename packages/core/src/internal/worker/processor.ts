@@ -214,6 +214,7 @@ export const make = (options: ProcessorOptions): Effect.Effect<void> => {
           // Back only once a FETCH is answered as it should be: a server shutting down answers
           // with errors (ERR redis: client is closed), which are the outage, not its end.
           progressed()
+          lifecycle.progressed()
           yield* outage.recovered(self)
           continue
         }
