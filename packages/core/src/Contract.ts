@@ -1181,7 +1181,7 @@ const makeOne = (
 
 /**
  * Each jobtype once: a jobtype given twice with the same contract counts once, with different
- * ones it is refused.
+ * ones it is refused. Every jobtype that has no contract is said, in one error.
  */
 const makeAll = (
   sources: Iterable<Source>,
@@ -1189,11 +1189,15 @@ const makeAll = (
   definitionPath: string
 ): Either.Either<Array<Made>, ContractError> => {
   const made = new Map<string, Made>()
+  const failed: Array<ContractError> = []
   for (const source of sources) {
     const located = locate(source)
     if (Either.isLeft(located)) return Either.left(located.left)
     const one = makeOne(located.right, draft, definitionPath)
-    if (Either.isLeft(one)) return Either.left(one.left)
+    if (Either.isLeft(one)) {
+      if (!failed.some((error) => error.message === one.left.message)) failed.push(one.left)
+      continue
+    }
     const job = one.right
     const first = made.get(job.jobtype)
     if (first === undefined) {
@@ -1210,6 +1214,16 @@ const makeAll = (
         jobtype: job.jobtype,
         detail: `it is defined twice with different ${whatDiffers(first, job)}${places}: define each jobtype once, ` +
           "and share the definition"
+      })
+    )
+  }
+  const [first, ...others] = failed
+  if (first !== undefined && others.length === 0) return Either.left(first)
+  if (first !== undefined) {
+    return Either.left(
+      new ContractError({
+        reason: failed.every((error) => error.reason === first.reason) ? first.reason : "Inexpressible",
+        detail: `${failed.length} jobtypes have no contract: ${failed.map((error) => error.message).join("; ")}`
       })
     )
   }
