@@ -24,6 +24,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as SchemaAST from "effect/SchemaAST"
 import * as JobHandler from "./JobHandler.js"
+import * as Pattern from "./internal/job/pattern.js"
 import { DEFAULT_RETRY } from "./JobPayload.js"
 
 /**
@@ -171,11 +172,137 @@ const STRICTER = "x-effect-faktory-stricter"
 
 /** The queue-name rule of the server (`JobPayload.QueueName`), as JSON Schema writes it. */
 const QUEUE_PATTERN = "^[a-zA-Z0-9._-]+$"
-/** The server decodes its integers into Go's 64-bit int. */
-const GO_INT = { minimum: -(2 ** 63), exclusiveMaximum: 2 ** 63 } as const
+/**
+ * The server decodes its integers into Go's 64-bit int. The bounds are the doubles closest to
+ * ±2^63 inside it (2^63 - 1024): JavaScript prints ±2^63 as ±9223372036854776000, outside
+ * int64, which a validator that reads its numbers exactly (Python's) would take as the bound.
+ */
+const GO_INT = { minimum: -9223372036854774784, maximum: 9223372036854774784 } as const
 
 /** What a job's `queue` may be: a queue name, or empty for `default`. */
 const JOB_QUEUE_PATTERN = "^[a-zA-Z0-9._-]*$"
+
+/**
+ * A nullable string that ends in a line break: refused beside each pattern of this library
+ * that ends in `$`, which Python's `re` also matches before a final line break.
+ */
+const NO_FINAL_LINE_BREAK = { not: { type: "string", pattern: Pattern.FINAL_LINE_BREAK } } as const
+
+/**
+ * The prefix of internal keywords (one per kind of check, as `${NOT_PATTERN}trimmed`) whose
+ * value is a pattern the string must not match: `toJson` writes each as `allOf: [{ not: {
+ * pattern } }]`. One keyword per kind, as Effect merges the jsonSchema annotations of stacked
+ * filters into one object, where a second `not` would replace the first; the same kind always
+ * has the same pattern.
+ */
+const NOT_PATTERN = "effect-faktory/not-pattern/"
+
+/** Effect's pattern for `Schema.ULID`, which it checks case-insensitively (`/…/i`). */
+const EFFECT_ULID_PATTERN = "^[0-7][0-9A-HJKMNP-TV-Z]{25}$"
+
+/** Effect's pattern for `Schema.Trimmed`, whose `\s` and `$` other engines read differently. */
+const EFFECT_TRIMMED_PATTERN = "^\\S[\\s\\S]*\\S$|^\\S$|^$"
+
+/** A lone surrogate, which a pattern read with `u` never matches alone. */
+const LONE_SURROGATE = /\p{Cs}/u
+
+/**
+ * What the contract says for one of Effect's string filters whose own jsonSchema annotation
+ * is not exact: its exact JSON Schema (`jsonSchema`), or why there is none (`inexpressible`).
+ * Undefined for any other filter, and for a filter whose annotation is not Effect's own (its
+ * author wrote one, taken at its word).
+ */
+const builtInStringFilter = (
+  ast: SchemaAST.Refinement,
+  annotation: object
+): { readonly jsonSchema: Record<string, unknown> } | { readonly inexpressible: string } | undefined => {
+  const isEffects = (effects: object) => JSON.stringify(annotation) === JSON.stringify(effects)
+  const argument = (id: symbol, field: string): string | undefined => {
+    const value: unknown = ast.annotations[id]
+    return isRecord(value) && typeof value[field] === "string" ? value[field] : undefined
+  }
+  const guard = { [`${NOT_PATTERN}line-break`]: Pattern.FINAL_LINE_BREAK }
+  const literal = (
+    id: symbol,
+    field: string,
+    effects: (text: string) => string,
+    exact: (text: string) => Record<string, unknown>
+  ) => {
+    const text = argument(id, field)
+    if (text === undefined || !isEffects({ pattern: effects(text) })) return undefined
+    if (text === "") return { jsonSchema: {} }
+    if (LONE_SURROGATE.test(text)) {
+      return { inexpressible: "its text has a lone surrogate, which a pattern read with the u flag never matches" }
+    }
+    return { jsonSchema: exact(text) }
+  }
+  switch (schemaIdOf(ast)) {
+    case Schema.StartsWithSchemaId:
+      return literal(Schema.StartsWithSchemaId, "startsWith", (text) => `^${text}`, (text) => ({ pattern: `^${Pattern.escape(text)}` }))
+    case Schema.IncludesSchemaId:
+      return literal(Schema.IncludesSchemaId, "includes", (text) => `.*${text}.*`, (text) => ({ pattern: Pattern.escape(text) }))
+    case Schema.EndsWithSchemaId: {
+      const text = argument(Schema.EndsWithSchemaId, "endsWith")
+      if (text !== undefined && text.endsWith("\n") && isEffects({ pattern: `^.*${text}$` })) {
+        return { inexpressible: "its text ends in a line break, and Python's $ also matches one line break earlier" }
+      }
+      return literal(Schema.EndsWithSchemaId, "endsWith", (text) => `^.*${text}$`, (text) => ({
+        pattern: `${Pattern.escape(text)}$`,
+        ...guard
+      }))
+    }
+    case Schema.TrimmedSchemaId:
+      if (!isEffects({ pattern: EFFECT_TRIMMED_PATTERN })) return undefined
+      return { jsonSchema: { [`${NOT_PATTERN}trimmed`]: `^[${Pattern.JS_WHITE_SPACE}]|[${Pattern.JS_WHITE_SPACE}]$` } }
+    case Schema.LowercasedSchemaId:
+      if (!isEffects({ pattern: "^[^A-Z]*$" })) return undefined
+      return { jsonSchema: { [`${NOT_PATTERN}lowercased`]: Pattern.changedByLowerCase() } }
+    case Schema.UppercasedSchemaId:
+      if (!isEffects({ pattern: "^[^a-z]*$" })) return undefined
+      return { jsonSchema: { [`${NOT_PATTERN}uppercased`]: Pattern.changedByUpperCase() } }
+    case Schema.CapitalizedSchemaId:
+      if (!isEffects({ pattern: "^[^a-z]?.*$" })) return undefined
+      return { jsonSchema: { [`${NOT_PATTERN}capitalized`]: `^${Pattern.bmpChangedByUpperCase()}` } }
+    case Schema.UncapitalizedSchemaId:
+      if (!isEffects({ pattern: "^[^A-Z]?.*$" })) return undefined
+      return { jsonSchema: { [`${NOT_PATTERN}uncapitalized`]: `^${Pattern.bmpChangedByLowerCase()}` } }
+    case Schema.ULIDSchemaId:
+      if (!isEffects({ pattern: EFFECT_ULID_PATTERN })) return undefined
+      return { jsonSchema: { pattern: "^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$", ...guard } }
+    case Schema.UUIDSchemaId:
+      if (!("pattern" in annotation) || annotation.pattern !== UUID_PATTERN) return undefined
+      return { jsonSchema: { ...annotation, ...guard } }
+    default:
+      return undefined
+  }
+}
+
+const UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+
+/**
+ * Whether no string that ends in a line break matches a template literal, so that refusing
+ * one (Python's `$`) takes nothing away: it ends in a literal that does not, or a number.
+ */
+const templateEndsWithoutLineBreak = (ast: SchemaAST.TemplateLiteral): boolean => {
+  const last = ast.spans[ast.spans.length - 1]
+  if (last === undefined) return ast.head !== "" && !ast.head.endsWith("\n")
+  if (last.literal !== "") return !last.literal.endsWith("\n")
+  const endsWithout = (type: SchemaAST.TemplateLiteralSpan["type"]): boolean => {
+    switch (type._tag) {
+      case "NumberKeyword":
+        return true
+      case "Literal":
+        return String(type.literal) !== "" && !String(type.literal).endsWith("\n")
+      case "TemplateLiteral":
+        return templateEndsWithoutLineBreak(type)
+      case "Union":
+        return type.types.every(endsWithout)
+      default:
+        return false
+    }
+  }
+  return endsWithout(last.type)
+}
 
 /**
  * An RFC 3339 time that JavaScript's `Date` always reads (`Schema.Date`'s contract): years
@@ -429,6 +556,8 @@ class Walk {
         return keepUndefined ? ast : SchemaAST.neverKeyword
       case "Suspend":
         return this.suspend(ast, path, excessError)
+      case "TemplateLiteral":
+        return this.templateLiteral(ast)
       case "TupleType":
         return this.tuple(ast, path, excessError)
       case "TypeLiteral":
@@ -447,6 +576,24 @@ class Walk {
       default:
         return ast
     }
+  }
+
+  /**
+   * A template literal's pattern as every engine reads it: ASCII digits (Python's `\d` takes
+   * other scripts'), and no final line break where none could match in JavaScript. Where the
+   * template ends in a string (`[\s\S]*?$`), Python's `$` adds nothing: that part takes the
+   * line break itself.
+   */
+  private templateLiteral(ast: SchemaAST.TemplateLiteral): SchemaAST.AST {
+    return SchemaAST.annotations(ast, {
+      [SchemaAST.JSONSchemaAnnotationId]: {
+        type: "string",
+        pattern: Pattern.asciiDigits(SchemaAST.getTemplateLiteralRegExp(ast).source),
+        ...(templateEndsWithoutLineBreak(ast) ? { [`${NOT_PATTERN}line-break`]: Pattern.FINAL_LINE_BREAK } : {}),
+        title: String(ast),
+        description: "a template literal"
+      }
+    })
   }
 
   private declaration(ast: SchemaAST.Declaration, path: string, why: string): SchemaAST.AST {
@@ -548,7 +695,9 @@ class Walk {
       const type = this.rewrite(index.type, `${path}.*`, excessError, true)
       indexes.push(new SchemaAST.IndexSignature(parameter, type, index.isReadonly))
       if (parameter._tag === "StringKeyword") anyKey = this.json(type)
-      else if (parameter._tag === "TemplateLiteral") templates[SchemaAST.getTemplateLiteralRegExp(parameter).source] = this.json(type)
+      else if (parameter._tag === "TemplateLiteral") {
+        templates[Pattern.asciiDigits(SchemaAST.getTemplateLiteralRegExp(parameter).source)] = this.json(type)
+      }
       // Stricter whatever the key Schema says: the contract checks every property's value
       // and name, the worker only the properties whose names the key Schema takes.
       else refinedKeys = true
@@ -601,7 +750,19 @@ class Walk {
     let annotations: SchemaAST.Annotations = ast.annotations
     const findings: Array<Finding> = []
     const schemaId = schemaIdOf(ast)
-    if (schemaId === Schema.IntSchemaId) {
+    const builtIn = builtInStringFilter(ast, annotation)
+    if (builtIn !== undefined && "inexpressible" in builtIn) {
+      findings.push(this.find({
+        path,
+        what: `${describe(ast)}: ${builtIn.inexpressible}`,
+        direction: "weaker",
+        kind: "accept",
+        reason: "no pattern says it alike in every validator's engine"
+      }))
+      annotations = { ...annotations, [SchemaAST.JSONSchemaAnnotationId]: {} }
+    } else if (builtIn !== undefined) {
+      annotations = { ...annotations, [SchemaAST.JSONSchemaAnnotationId]: builtIn.jsonSchema }
+    } else if (schemaId === Schema.IntSchemaId) {
       // Schema.Int takes safe integers only; JSON Schema's "integer" takes 2^60 too.
       annotations = {
         ...annotations,
@@ -677,6 +838,7 @@ class Walk {
             type: "string",
             format: "date-time",
             pattern: DATE_TIME_PATTERN,
+            [`${NOT_PATTERN}date`]: Pattern.FINAL_LINE_BREAK,
             description: "an RFC 3339 time, decoded into a Date",
             [STRICTER]: "JavaScript's Date reads other dates too"
           }
@@ -744,11 +906,20 @@ const toJson = (value: unknown, draft: Draft): Json => {
   if (Array.isArray(value)) return value.map((item) => toJson(item, draft))
   if (!isRecord(value)) return null
   const out: Record<string, Json> = {}
+  const refused: Array<Json> = []
   for (const [key, item] of Object.entries(value)) {
     if (item === undefined) continue
+    if (key.startsWith(NOT_PATTERN)) {
+      if (typeof item === "string") refused.push({ not: { pattern: item } })
+      continue
+    }
     if (key === "$id" && typeof item === "string" && item.startsWith("/schemas/")) continue
     if (key === "$comment" && typeof item === "string" && item.startsWith("/schemas/")) continue
     out[key] = toJson(item, draft)
+  }
+  if (refused.length > 0) {
+    const allOf = out.allOf
+    out.allOf = [...(allOf !== undefined && isJsonArray(allOf) ? allOf : []), ...refused]
   }
   const ref = out.$ref
   if (draft === "07" && ref !== undefined && Object.keys(out).length > 1) {
@@ -783,6 +954,23 @@ const renameRefsIn = (json: JsonObject, refs: ReadonlyMap<string, string>): Json
 }
 
 const sameJson = (a: Json, b: Json) => JSON.stringify(a) === JSON.stringify(b)
+
+/** Keywords whose value is data, not a schema: a "pattern" in it is no pattern. */
+const dataKeywords: ReadonlySet<string> = new Set(["const", "enum", "default", "examples"])
+
+/** The regular expressions of a schema: its `pattern`s and its `patternProperties`' names. */
+const patternsIn = (json: Json): Array<string> => {
+  if (isJsonArray(json)) return json.flatMap(patternsIn)
+  if (json === null || typeof json !== "object") return []
+  return Object.entries(json).flatMap(([key, value]) => {
+    if (dataKeywords.has(key)) return []
+    if (key === "pattern" && typeof value === "string") return [value]
+    const names = key === "patternProperties" && isJsonObject(value) ? Object.keys(value) : []
+    return [...names, ...patternsIn(value)]
+  })
+}
+
+const isJsonObject = (json: Json): json is JsonObject => typeof json === "object" && json !== null && !isJsonArray(json)
 
 // ---------------------------------------------------------------------------------------------
 // Sources
@@ -888,6 +1076,24 @@ const makeOne = (
     ]
     return Either.left(new ContractError({ reason: "Inexpressible", jobtype, detail: parts.join("; ") }))
   }
+  const argsJson = toJson(args, draft)
+  const defs: Record<string, Json> = {}
+  for (const [name, def] of Object.entries(definitions)) defs[name] = toJson(def, draft)
+  const broken = [...patternsIn(argsJson), ...patternsIn(defs)].flatMap((pattern) => {
+    const error = Pattern.ecmaError(pattern)
+    return error === undefined ? [] : [`${JSON.stringify(pattern)} (${error})`]
+  })
+  if (broken.length > 0) {
+    return Either.left(
+      new ContractError({
+        reason: "Inexpressible",
+        jobtype,
+        detail: `its contract would have patterns that JSON Schema cannot read (as ECMA-262 with the u flag), which ` +
+          `validators refuse or misread: ${Array.from(new Set(broken)).join("; ")}: write each so that new RegExp(pattern, "u") ` +
+          "takes it"
+      })
+    )
+  }
   const differences: Array<Difference> = walk.findings.map((finding) => ({
     jobtype,
     path: finding.path,
@@ -922,11 +1128,12 @@ const makeOne = (
         description: "The job's id, unique: the server asks for at least 8 bytes (8 characters here)."
       },
       jobtype: { const: jobtype },
-      args: toJson(args, draft),
+      args: argsJson,
       // The server's fields: null is as good as absent to its decoder.
       queue: {
         type: ["string", "null"],
         pattern: JOB_QUEUE_PATTERN,
+        ...NO_FINAL_LINE_BREAK,
         default: queue,
         description: "The queue the job waits in (empty: default)."
       },
@@ -947,6 +1154,7 @@ const makeOne = (
       at: {
         type: ["string", "null"],
         pattern: AT_PATTERN,
+        ...NO_FINAL_LINE_BREAK,
         description: "When to run it: an RFC 3339 time (the server also refuses days a month lacks, such as 02-30); empty, " +
           "null or absent: now."
       },
@@ -968,14 +1176,12 @@ const makeOne = (
     ...stated("weaker"),
     ...stated("stricter")
   }
-  const defs: Record<string, Json> = {}
-  for (const [name, def] of Object.entries(definitions)) defs[name] = toJson(def, draft)
   return Either.right({ jobtype, queue, schema, definitions: defs, differences, registeredAt: located.registeredAt })
 }
 
 /**
  * Each jobtype once: a jobtype given twice with the same contract counts once, with different
- * ones it is refused.
+ * ones it is refused. Every jobtype that has no contract is said, in one error.
  */
 const makeAll = (
   sources: Iterable<Source>,
@@ -983,11 +1189,15 @@ const makeAll = (
   definitionPath: string
 ): Either.Either<Array<Made>, ContractError> => {
   const made = new Map<string, Made>()
+  const failed: Array<ContractError> = []
   for (const source of sources) {
     const located = locate(source)
     if (Either.isLeft(located)) return Either.left(located.left)
     const one = makeOne(located.right, draft, definitionPath)
-    if (Either.isLeft(one)) return Either.left(one.left)
+    if (Either.isLeft(one)) {
+      if (!failed.some((error) => error.message === one.left.message)) failed.push(one.left)
+      continue
+    }
     const job = one.right
     const first = made.get(job.jobtype)
     if (first === undefined) {
@@ -1004,6 +1214,16 @@ const makeAll = (
         jobtype: job.jobtype,
         detail: `it is defined twice with different ${whatDiffers(first, job)}${places}: define each jobtype once, ` +
           "and share the definition"
+      })
+    )
+  }
+  const [first, ...others] = failed
+  if (first !== undefined && others.length === 0) return Either.left(first)
+  if (first !== undefined) {
+    return Either.left(
+      new ContractError({
+        reason: failed.every((error) => error.reason === first.reason) ? first.reason : "Inexpressible",
+        detail: `${failed.length} jobtypes have no contract: ${failed.map((error) => error.message).join("; ")}`
       })
     )
   }
@@ -1140,9 +1360,12 @@ export const document = (sources: Iterable<Source>, options: Options = {}): Eith
   })
 }
 
-/** A name AsyncAPI takes as a component or channel key (`^[\w\d.\-_]+$`), unique among `taken`. */
+/** A name as AsyncAPI takes a component or channel key (`^[\w\d.\-_]+$`). */
+const asComponentName = (name: string): string => name.replace(/[^A-Za-z0-9._-]/g, "_") || "_"
+
+/** A name AsyncAPI takes as a component or channel key, unique among `taken`. */
 const componentKey = (name: string, taken: Set<string>): string => {
-  const base = name.replace(/[^A-Za-z0-9._-]/g, "_") || "_"
+  const base = asComponentName(name)
   let key = base
   for (let n = 2; taken.has(key); n++) key = `${base}_${n}`
   taken.add(key)
@@ -1172,9 +1395,9 @@ const componentKey = (name: string, taken: Set<string>): string => {
 export const asyncApi = (sources: Iterable<Source>, options: AsyncApiOptions = {}): Either.Either<JsonObject, ContractError> => {
   const prefix = "#/components/schemas/"
   return Either.map(makeAll(sources, "07", prefix), (jobs) => {
-    const schemaKeys = new Set<string>()
     const messageKeys = new Set<string>()
-    const { definitions, schemas } = gather(jobs, prefix, (name) => componentKey(name, schemaKeys))
+    // Names made alike that differ are told apart by gather (name_2), like any others.
+    const { definitions, schemas } = gather(jobs, prefix, asComponentName)
     const messages: Record<string, Json> = {}
     const byQueue = new Map<string, Array<string>>()
     jobs.forEach((job, i) => {

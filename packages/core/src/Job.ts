@@ -120,6 +120,7 @@ export interface UniqueOptions {
  * @category models
  */
 export interface JobDefinition<Name extends string, A, I> {
+  readonly [DefinitionTypeId]: typeof DefinitionTypeId
   readonly jobtype: Name
   readonly args: Schema.Schema<A, I>
   /** True when the Schema maps onto `args` itself, false when it travels as `args[0]`. */
@@ -225,6 +226,39 @@ const mergeOptions = (base: JobOptions, extra: JobOptions): JobOptions => {
   const custom = mergeCustom(base.custom, extra.custom)
   return custom === undefined ? merged : { ...merged, custom }
 }
+
+/**
+ * The brand of a job definition. A global symbol: an application may load another copy of
+ * this library than the one a module of its jobs imported.
+ *
+ * @since 0.5.0
+ * @category symbols
+ */
+export const DefinitionTypeId: unique symbol = Symbol.for("@effect-faktory/core/Job/Definition")
+
+/**
+ * Whether a value is a job definition (`Job.define(…)`, or one made from it with `.with`):
+ * by brand, not `instanceof`, so that a definition made by another copy of this library counts.
+ * `faktory-worker contracts --definitions` finds a module's jobs with it, without building
+ * any layer.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Job } from "@effect-faktory/core"
+ *
+ * const Ping = Job.define("Ping", { args: Schema.Tuple(Schema.String) })
+ * Job.isDefinition(Ping) // true
+ * Job.isDefinition({ jobtype: "Ping" }) // false
+ * ```
+ *
+ * @since 0.5.0
+ * @category guards
+ */
+export const isDefinition = (value: unknown): value is JobDefinition<string, unknown, unknown> =>
+  typeof value === "object" && value !== null && Reflect.get(value, DefinitionTypeId) === DefinitionTypeId &&
+  typeof Reflect.get(value, "jobtype") === "string" && Schema.isSchema(Reflect.get(value, "args")) &&
+  typeof Reflect.get(value, "positional") === "boolean" && typeof Reflect.get(value, "options") === "object"
 
 /**
  * Defines a job type.
@@ -443,6 +477,7 @@ const makeDefinition = <Name extends string, A, I>(
   }
 
   return {
+    [DefinitionTypeId]: DefinitionTypeId,
     jobtype,
     args: schema,
     positional,

@@ -290,6 +290,22 @@ const serverFields: ReadonlyArray<readonly [string, "string" | "array" | "intege
 /** Go's int: 64 bits. */
 const GO_INT_MAX = 2 ** 63
 
+/**
+ * Where in `value` a number lies beyond a 64-bit float's range, or undefined. JSON.parse reads
+ * such a number (1e400) as ±Infinity; Go's decoder refuses it, and with it the whole job.
+ * Walked with a stack of its own: parsed JSON may nest deeper than the call stack goes.
+ */
+const beyondFloat64 = (value: unknown, path: string): string | undefined => {
+  const pending: Array<readonly [unknown, string]> = [[value, path]]
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [item, at] = next
+    if (typeof item === "number" && !Number.isFinite(item)) return at
+    if (Array.isArray(item)) item.forEach((element, i) => pending.push([element, `${at}[${i}]`]))
+    else if (isRecord(item)) for (const [key, property] of Object.entries(item)) pending.push([property, `${at}.${key}`])
+  }
+  return undefined
+}
+
 const jsonType = (value: unknown): string =>
   value === null ? "null" : Array.isArray(value) ? "an array" : typeof value === "object" ? "an object" : `a ${typeof value}`
 
@@ -298,7 +314,8 @@ const jsonType = (value: unknown): string =>
  * or `undefined` when it takes it: each field of the JSON type the server's Go decoder needs
  * (null counts as absent; other fields are dropped), a jid of at least 8 bytes, a jobtype,
  * `args`, `reserve_for` at most a day, `at` an RFC 3339 time, and a queue name the server
- * creates (an empty one means `default`). What `prepare` checks for this client's own pushes
+ * creates (an empty one means `default`), and no number in `args` or `custom` beyond a 64-bit
+ * float's range (`1e400`, which JSON.parse reads as Infinity). What `prepare` checks for this client's own pushes
  * is stricter.
  *
  * @example
@@ -330,10 +347,12 @@ export const serverRefusal = (job: unknown): string | undefined => {
       } (the server cannot decode the job)`
     }
   }
-  const { args, at, jid, jobtype, queue, reserve_for } = job
+  const { args, at, custom, jid, jobtype, queue, reserve_for } = job
   if (typeof jid !== "string" || utf8.encode(jid).byteLength < 8) return "jobs must have a reasonable jid parameter"
   if (typeof jobtype !== "string" || jobtype === "") return "jobs must have a jobtype parameter"
   if (!Array.isArray(args)) return "jobs must have an args parameter"
+  const beyond = beyondFloat64(args, "args") ?? beyondFloat64(custom, "custom")
+  if (beyond !== undefined) return `${beyond} is a number beyond the range of a 64-bit float (the server cannot decode the job)`
   if (typeof reserve_for === "number" && reserve_for > 86400) return "jobs cannot be reserved for more than one day"
   if (typeof at === "string" && at !== "" && !isRfc3339(at)) return `invalid timestamp for 'at': ${JSON.stringify(at)}`
   if (typeof queue === "string" && queue !== "" && !queueName.test(queue)) {

@@ -256,6 +256,20 @@ describe("Contract.document", () => {
   })
 })
 
+describe("Contract.document and asyncApi, with several jobtypes that have no contract", () => {
+  it("name each of them, not only the first", () => {
+    const A = Job.define("A", { args: Schema.Tuple(Schema.NumberFromString) })
+    const B = Job.define("B", { args: Schema.Tuple(Schema.DateFromSelf) })
+    for (const made of [Contract.document([A, SendEmail, B]), Contract.asyncApi([A, SendEmail, B])]) {
+      const error = refusal(made)
+      expect(error.reason).toBe("Inexpressible")
+      expect(error.jobtype).toBeUndefined()
+      expect(error.message).toMatch(/^2 jobtypes have no contract: A: its contract would be weaker .*; B: cannot be said in JSON: /)
+    }
+    expect(refusal(Contract.document([A, SendEmail])).message).toMatch(/^A: its contract would be weaker/)
+  })
+})
+
 describe("Contract.asyncApi", () => {
   it("an AsyncAPI 3.0.0 document that the official schema accepts: channels per queue, messages per jobtype", () => {
     const Ruby = Job.define("Mailer::Deliver", { args: Schema.Tuple(Schema.String), queue: "mail" })

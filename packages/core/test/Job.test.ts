@@ -211,3 +211,18 @@ layer(Env, { excludeTestServices: true })("typed jobs against a real server", (i
       expect(error._tag).toBe("JobValidationError")
     }))
 })
+
+describe("Job.isDefinition", () => {
+  it("tells a job definition (and one made by .with) from other exports: by brand, across copies of the library", () => {
+    const Ping = Job.define("Ping", { args: Schema.Tuple(Schema.String) })
+    expect(Job.isDefinition(Ping)).toBe(true)
+    expect(Job.isDefinition(Ping.with({ queue: "other" }))).toBe(true)
+    expect(Job.isDefinition({ jobtype: "Ping", args: Schema.String, positional: false, options: {} })).toBe(false)
+    expect(Job.isDefinition(Ping.handle(() => Effect.void))).toBe(false)
+    expect(Job.isDefinition(null)).toBe(false)
+    // A copy carries the brand, as a definition from another copy of the library does.
+    expect(Job.isDefinition({ ...Ping })).toBe(true)
+    const brand = Symbol.for("@effect-faktory/core/Job/Definition")
+    expect(Job.isDefinition({ [brand]: brand })).toBe(false)
+  })
+})

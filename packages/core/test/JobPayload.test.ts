@@ -246,3 +246,17 @@ describe("JobPayload.decode", () => {
     expect(Either.isLeft(result) && result.left._tag).toBe("ProtocolError")
   })
 })
+
+describe("JobPayload.serverRefusal", () => {
+  it("refuses a number beyond a 64-bit float's range in args or custom (1e400 reads as Infinity), which Go cannot decode", () => {
+    const job = (extra: Record<string, unknown>) => ({ jid: "0123456789abcdef", jobtype: "Ping", args: [], ...extra })
+    expect(JobPayload.serverRefusal(job({ args: [JSON.parse("1e400")] }))).toBe(
+      "args[0] is a number beyond the range of a 64-bit float (the server cannot decode the job)"
+    )
+    expect(JobPayload.serverRefusal(job({ args: [{ amounts: [1, JSON.parse("-1e400")] }] }))).toBe(
+      "args[0].amounts[1] is a number beyond the range of a 64-bit float (the server cannot decode the job)"
+    )
+    expect(JobPayload.serverRefusal(job({ custom: { big: JSON.parse("1.7976931348623159e308") } }))).toContain("custom.big is a number")
+    expect(JobPayload.serverRefusal(job({ args: [1.7976931348623157e308, JSON.parse("1e-400")] }))).toBeUndefined()
+  })
+})

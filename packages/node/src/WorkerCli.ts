@@ -129,10 +129,24 @@ const describeLoadFailure = (cause: unknown, module: string): string => {
  */
 export const loadHandlers = (module: string) =>
   Effect.gen(function*() {
+    const { exports, named } = yield* importModule("--require", module)
+    const layers = Object.values(exports).filter(isSelfContainedLayer)
+    if (layers.length === 0) {
+      return yield* new CliError({ detail: `--require ${named}: it exports no handler layer` })
+    }
+    return layers
+  })
+
+/**
+ * A module as `flag` names it, imported: its exports, and its name as messages may show it
+ * (a URL's password left out).
+ */
+const importModule = (flag: string, module: string) =>
+  Effect.gen(function*() {
     const scheme = /^([A-Za-z][A-Za-z0-9+.-]+):/.exec(module)?.[1]?.toLowerCase()
     if (scheme === "tcp" || scheme === "tcp+tls") {
       return yield* new CliError({
-        detail: `--require ${FaktoryUrl.redact(module)}: expected a module, not the server's URL (that goes in -u/--url or FAKTORY_URL)`
+        detail: `${flag} ${FaktoryUrl.redact(module)}: expected a module, not the server's URL (that goes in -u/--url or FAKTORY_URL)`
       })
     }
     // Node loads no scheme but these; a URL of any other may hold a password too.
@@ -145,13 +159,9 @@ export const loadHandlers = (module: string) =>
     const url = isFile ? pathToFileURL(Path.resolve(module)).href : module
     const loaded = yield* Effect.tryPromise({
       try: () => import(url) as Promise<Record<string, unknown>>,
-      catch: (cause) => new CliError({ detail: `--require ${named}: cannot load it: ${describeLoadFailure(cause, named)}` })
+      catch: (cause) => new CliError({ detail: `${flag} ${named}: cannot load it: ${describeLoadFailure(cause, named)}` })
     })
-    const layers = Object.values(loaded).filter(isSelfContainedLayer)
-    if (layers.length === 0) {
-      return yield* new CliError({ detail: `--require ${named}: it exports no handler layer` })
-    }
-    return layers
+    return { exports: loaded, named }
   })
 
 /**
@@ -275,7 +285,8 @@ export const helpText: string = (() => {
     `faktory-worker ${VERSION}: runs a Faktory worker for the handler layers that the required modules export.`,
     "",
     "Usage: faktory-worker -r <module> [-r <module>...] [options]",
-    "       faktory-worker contracts -r <module> [-r <module>...] [--format jsonschema|asyncapi] [--out <file>] [--check <file>]",
+    "       faktory-worker contracts -r <module>... | --definitions <module>... [--format jsonschema|asyncapi] [--draft 2020-12|07]",
+    "                                [--out <file>] [--check <file>|-]",
     "",
     "Options:",
     ...rows,
@@ -580,7 +591,10 @@ export const main = (rawArgv: ReadonlyArray<string>) =>
       // Loaded only for this command: contracts need effect's JSON Schema modules, which a
       // worker never does.
       const ContractsCommand = yield* Effect.promise(() => import("./internal/contractsCommand.js"))
-      return yield* ContractsCommand.run(rawArgv.slice(3), loadHandlers).pipe(
+      return yield* ContractsCommand.run(rawArgv.slice(3), {
+        handlers: loadHandlers,
+        exports: (module) => importModule("--definitions", module)
+      }).pipe(
         Effect.scoped,
         Effect.catchAll((error) => fail(typeof error === "string" ? error : error.message)),
         Effect.tapErrorCause(reportDefect)

@@ -33,6 +33,8 @@ const parsed = (text: string): Record<string, unknown> => {
 
 const jobs = fixture("contract-jobs.mjs")
 
+const faktoryWorkerHelp = Effect.map(runToEnd(faktoryWorker(["--help"])), (result) => result.stdout)
+
 layer(Env, { excludeTestServices: true, timeout: "120 seconds" })("faktory-worker contracts", (it) => {
   it.effect("prints one JSON Schema for the loaded handlers' jobtypes, without a server", () =>
     Effect.gen(function*() {
@@ -124,6 +126,84 @@ layer(Env, { excludeTestServices: true, timeout: "120 seconds" })("faktory-worke
       const empty = yield* contracts(["-r", jobs, "--check", "-"], "\n\n")
       expect(empty.code).toBe(1)
       expect(empty.stderr).toBe("faktory-worker: --check -: it holds no job (one JSON object a line)\n")
+    }))
+
+  it.scoped("--definitions MODULE reads its exported job definitions and builds no layer; --check too", () =>
+    Effect.gen(function*() {
+      const definitions = fixture("contract-definitions.mjs")
+      const result = yield* contracts(["--definitions", definitions])
+      expect(result.stderr).toBe("")
+      expect(result.code).toBe(0)
+      const fromHandlers = yield* contracts(["-r", jobs])
+      // The same contracts; in the order of the module's exports, as handlers come in theirs.
+      const byJobtype = (text: string): Record<string, unknown> => {
+        const { allOf } = parsed(text)
+        const parts: ReadonlyArray<unknown> = Array.isArray(allOf) ? allOf : []
+        return Object.fromEntries(
+          parts.map((part) => [JSON.stringify(Reflect.get(Object(part), "if")), Reflect.get(Object(part), "then")])
+        )
+      }
+      expect(byJobtype(result.stdout)).toEqual(byJobtype(fromHandlers.stdout))
+      expect(Object.keys(byJobtype(result.stdout))).toHaveLength(2)
+      const line = JSON.stringify({ jid: "0123456789ac", jobtype: "SendEmail", args: ["a@example.com", "three"] })
+      const checked = yield* contracts(["--definitions", definitions, "--check", "-"], line)
+      expect(checked.code).toBe(1)
+      expect(checked.stdout.split("\n")[0]).toBe(
+        `line 1: InvalidArguments: invalid arguments for SendEmail: 1: Expected number, actual "three"`
+      )
+      const none = yield* contracts(["--definitions", fixture("no-handlers.mjs")])
+      expect(none.code).toBe(1)
+      expect(none.stderr).toMatch(/^faktory-worker: --definitions \S*no-handlers\.mjs: it exports no job definition \(Job\.define\(…\)\)\n$/)
+      const both = yield* contracts(["--definitions", definitions, "-r", jobs])
+      expect(both.code).toBe(1)
+      expect(both.stderr).toContain("either -r/--require (handler layers, built) or --definitions (job definitions, no layer built)")
+    }))
+
+  it.scoped("--out naming a directory is refused, saying so; a write that fails names the file, not a temporary one", () =>
+    Effect.gen(function*() {
+      const directory = yield* temporaryDirectory
+      for (const out of [`${directory}${Path.sep}`, directory, `${Path.join(directory, "sub")}/`]) {
+        const result = yield* contracts(["-r", jobs, "--out", out])
+        expect(result.code).toBe(1)
+        expect(result.stderr).toBe(`faktory-worker: --out ${out}: it names a directory: name the file to write\n`)
+      }
+      expect(Fs.readdirSync(directory)).toEqual([])
+      const missing = Path.join(directory, "missing", "x.json")
+      const unwritable = yield* contracts(["-r", jobs, "--out", missing])
+      expect(unwritable.code).toBe(1)
+      expect(unwritable.stderr).toContain(missing)
+      expect(unwritable.stderr).not.toContain(".tmp")
+    }))
+
+  it.effect("several jobtypes without a contract: each is named, in one line", () =>
+    Effect.gen(function*() {
+      const result = yield* contracts(["--definitions", fixture("contract-lossy-many.mjs")])
+      expect(result.code).toBe(1)
+      expect(result.stderr).toMatch(/^faktory-worker: 2 jobtypes have no contract: Charge: .*; Remind: .*\n$/)
+    }))
+
+  it.effect("--check: a very long jobtype is cut short; a number beyond a 64-bit float is refused as the server would", () =>
+    Effect.gen(function*() {
+      const long = "J".repeat(5000)
+      const lines = [
+        JSON.stringify({ jid: "0123456789ad", jobtype: long, args: [] }),
+        `{"jid":"0123456789ae","jobtype":"SendEmail","args":["a@example.com",1e400]}`
+      ]
+      const result = yield* contracts(["-r", jobs, "--check", "-"], lines.join("\n"))
+      expect(result.code).toBe(1)
+      const [first, second] = result.stdout.split("\n")
+      expect(first).toBe(`line 1: UnknownJobType: no handler for jobtype ${"J".repeat(99)}…`)
+      expect(second).toBe("line 2: RefusedByServer: args[1] is a number beyond the range of a 64-bit float (the server cannot decode the job)")
+    }))
+
+  it.effect("--help names --definitions and says that --check of no job exits 1; the worker's usage shows --draft", () =>
+    Effect.gen(function*() {
+      const help = yield* contracts(["--help"])
+      expect(help.stdout).toContain("--definitions <module>")
+      expect(help.stdout).toContain("holds no job")
+      const usage = yield* faktoryWorkerHelp
+      expect(usage).toContain("[--draft 2020-12|07]")
+      expect(usage).toContain("--definitions <module>")
     }))
 
   it.effect("--check says what the worker's FAIL says for the same job", () =>

@@ -1,12 +1,15 @@
 /**
  * `faktory-worker contracts`: the contracts of the jobs that the required modules' handlers
  * take, as one JSON Schema document or an AsyncAPI 3 document, printed or written to a file;
- * or, with `--check`, which jobs of a file the worker would refuse, and why. It loads and
- * builds the modules' handler layers as the worker would, and connects to no server.
+ * or, with `--check`, which jobs of a file the worker would refuse, and why. With `-r`, it loads
+ * and builds the modules' handler layers as the worker would (their side effects run); with
+ * `--definitions`, it reads the job definitions the modules export and builds no layer. It
+ * connects to no server.
  *
  * Its command line is read with `util.parseArgs`, and every problem is said in one line.
  */
 import * as Contract from "@effect-faktory/core/Contract"
+import * as Job from "@effect-faktory/core/Job"
 import * as JobHandler from "@effect-faktory/core/JobHandler"
 import * as JobRunner from "@effect-faktory/core/JobRunner"
 import * as Effect from "effect/Effect"
@@ -35,7 +38,14 @@ const flags = {
     name: "require",
     alias: "r",
     value: "module",
-    description: "required: a module whose exports are handler layers, as the worker loads it; repeatable"
+    description: "a module whose exports are handler layers, loaded and built as the worker does (their side effects " +
+      "run); repeatable"
+  },
+  definitions: {
+    name: "definitions",
+    value: "module",
+    description: "instead of -r: a module whose exports are job definitions (Job.define(…)), read without building any " +
+      "layer (the module's own top-level code still runs); repeatable"
   },
   format: {
     name: "format",
@@ -59,7 +69,7 @@ const flags = {
     name: "check",
     value: "file",
     description: "read jobs from this file (- for stdin), one JSON object a line, and say which the worker would refuse " +
-      "and why; exits 1 if any would be"
+      "and why; exits 1 if any would be, or if it holds no job"
   },
   help: { name: "help", alias: "h", description: "show this help" }
 } satisfies Record<string, Flag>
@@ -95,12 +105,14 @@ export const helpText: string = (() => {
     "languages to check a job before they push it; or, with --check, which jobs the worker would refuse. Connects to no server.",
     "",
     "Usage: faktory-worker contracts -r <module> [-r <module>...] [--format jsonschema|asyncapi] [--draft 2020-12|07] [--out <file>]",
-    "       faktory-worker contracts -r <module> [-r <module>...] --check <file>|-",
+    "       faktory-worker contracts --definitions <module> [--definitions <module>...] [--format …] [--draft …] [--out <file>]",
+    "       faktory-worker contracts -r <module>... | --definitions <module>... --check <file>|-",
     "",
     "Options:",
     ...rows,
     "",
     "Example: faktory-worker contracts -r ./dist/jobs.js --out contracts.json",
+    "         faktory-worker contracts --definitions ./dist/definitions.js --format asyncapi --out jobs.asyncapi.json",
     ""
   ].join("\n")
 })()
@@ -108,6 +120,7 @@ export const helpText: string = (() => {
 /** The command line, read. */
 export interface Command {
   readonly require: ReadonlyArray<string>
+  readonly definitions: ReadonlyArray<string>
   readonly format: "jsonschema" | "asyncapi"
   readonly draft: Contract.Draft
   readonly out: string | undefined
@@ -147,6 +160,7 @@ export const parse = (args: ReadonlyArray<string>): Either.Either<Command | "hel
       args: [...args],
       options: {
         require: { type: "string", short: "r", multiple: true },
+        definitions: { type: "string", multiple: true },
         format: { type: "string" },
         draft: { type: "string" },
         out: { type: "string" },
@@ -173,7 +187,15 @@ export const parse = (args: ReadonlyArray<string>): Either.Either<Command | "hel
     return Either.left(`${blank.rawName} needs a value: ${blank.rawName} <${flag?.value ?? "value"}>${see}`)
   }
   const require = values.require ?? []
-  if (require.length === 0) return Either.left(`name at least one module of handlers with -r/--require${see}`)
+  const definitions = values.definitions ?? []
+  if (require.length > 0 && definitions.length > 0) {
+    return Either.left(
+      `name the jobs' modules with either -r/--require (handler layers, built) or --definitions (job definitions, no layer built)${see}`
+    )
+  }
+  if (require.length === 0 && definitions.length === 0) {
+    return Either.left(`name at least one module of handlers with -r/--require, or of job definitions with --definitions${see}`)
+  }
   const format = values.format ?? "jsonschema"
   if (format !== "jsonschema" && format !== "asyncapi") {
     return Either.left(`--format ${JSON.stringify(shownArgument(format))}: expected jsonschema or asyncapi`)
@@ -193,7 +215,7 @@ export const parse = (args: ReadonlyArray<string>): Either.Either<Command | "hel
   if (values.check !== undefined && (values.format !== undefined || draftFlag !== undefined || values.out !== undefined)) {
     return Either.left(`--check reads jobs and says what the worker makes of them: it takes no --format, --draft or --out${see}`)
   }
-  return Either.right({ require, format, draft, out: values.out, check: values.check })
+  return Either.right({ require, definitions, format, draft, out: values.out, check: values.check })
 }
 
 const writeOut = (text: string) =>
@@ -205,14 +227,14 @@ const writeOut = (text: string) =>
  * Writes `text` to `file` whole or not at all: into a new file beside it, flushed to disk,
  * then renamed over it. A failure leaves `file` as it was and no temporary file behind.
  */
-export const writeAtomically = (file: string, text: string): Effect.Effect<void, string> =>
-  Effect.try({
+export const writeAtomically = (file: string, text: string): Effect.Effect<void, string> => {
+  const target = Path.resolve(file)
+  const temporary = Path.join(
+    Path.dirname(target),
+    `.${Path.basename(target)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`
+  )
+  return Effect.try({
     try: () => {
-      const target = Path.resolve(file)
-      const temporary = Path.join(
-        Path.dirname(target),
-        `.${Path.basename(target)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`
-      )
       try {
         const fd = Fs.openSync(temporary, "wx")
         try {
@@ -227,8 +249,17 @@ export const writeAtomically = (file: string, text: string): Effect.Effect<void,
         throw error
       }
     },
-    catch: (error) => `--out ${file}: cannot write it: ${error instanceof Error ? error.message : String(error)}`
+    // The temporary file is this command's business: the message names the file asked for.
+    catch: (error) =>
+      `--out ${file}: cannot write it: ${(error instanceof Error ? error.message : String(error)).split(temporary).join(target)}`
   })
+}
+
+/** Why `--out` cannot name `file`: it ends in a path separator, or names a directory. */
+const outRefusal = (file: string): string | undefined =>
+  file.endsWith("/") || file.endsWith(Path.sep) || Fs.statSync(file, { throwIfNoEntry: false })?.isDirectory() === true
+    ? `--out ${file}: it names a directory: name the file to write`
+    : undefined
 
 /** The handlers of the loaded modules, each jobtype once, and their contracts' sources. */
 const handlersOf = (context: Parameters<typeof JobHandler.all>[0]) =>
@@ -250,6 +281,18 @@ const readJobs = (file: string) =>
     catch: (error) => `--check ${file}: cannot read it: ${error instanceof Error ? error.message : String(error)}`
   })
 
+/** The longest jobtype a report line shows whole, in characters. */
+const SHOWN_JOBTYPE = 100
+
+/** `message` with `job`'s jobtype, if longer than `SHOWN_JOBTYPE`, cut short with an ellipsis. */
+const boundJobtype = (message: string, job: unknown): string => {
+  const jobtype: unknown = typeof job === "object" && job !== null ? Reflect.get(job, "jobtype") : undefined
+  if (typeof jobtype !== "string") return message
+  const characters = Array.from(jobtype)
+  if (characters.length <= SHOWN_JOBTYPE) return message
+  return message.split(jobtype).join(`${characters.slice(0, SHOWN_JOBTYPE - 1).join("")}…`)
+}
+
 const check = (file: string, handlers: ReadonlyMap<string, JobHandler.JobHandler>) =>
   Effect.gen(function*() {
     const lines = (yield* readJobs(file)).split("\n")
@@ -270,7 +313,7 @@ const check = (file: string, handlers: ReadonlyMap<string, JobHandler.JobHandler
       const refusal = yield* JobRunner.check(handlers, job)
       if (Option.isSome(refusal)) {
         refused++
-        report.push(`line ${index + 1}: ${refusal.value.errtype}: ${refusal.value.message}`)
+        report.push(`line ${index + 1}: ${refusal.value.errtype}: ${boundJobtype(refusal.value.message, job)}`)
       }
     }
     if (jobs === 0) return yield* Effect.fail(`--check ${file}: it holds no job (one JSON object a line)`)
@@ -280,20 +323,41 @@ const check = (file: string, handlers: ReadonlyMap<string, JobHandler.JobHandler
     if (refused > 0) return yield* Effect.fail(`${refused} of ${jobs} job${jobs === 1 ? "" : "s"} would be refused`)
   })
 
+/** How `run` loads modules: as the worker does (`handlers`), or their exports alone. */
+export interface Loaders<E> {
+  /** A module's handler layers, as the worker loads them. */
+  readonly handlers: (module: string) => Effect.Effect<ReadonlyArray<Layer.Layer<never, unknown, never>>, E>
+  /** A module's exports, and its name as messages show it. */
+  readonly exports: (module: string) => Effect.Effect<{ readonly exports: Record<string, unknown>; readonly named: string }, E>
+}
+
 /**
- * Runs `faktory-worker contracts` with the arguments after `contracts`; `load` loads a
- * module's handler layers as the worker does. Fails with the one line to say.
+ * A module's job definitions, each registered with a handler that does nothing: layers of
+ * this library alone, which build without running any of the application's code.
  */
-export const run = <E>(
-  args: ReadonlyArray<string>,
-  load: (module: string) => Effect.Effect<ReadonlyArray<Layer.Layer<never, unknown, never>>, E>
-): Effect.Effect<void, string | E, Scope.Scope> =>
+const definitionLayers = <E>(load: Loaders<E>["exports"]) => (module: string) =>
+  Effect.flatMap(load(module), ({ exports, named }) => {
+    const definitions = Object.values(exports).filter(Job.isDefinition)
+    return definitions.length === 0
+      ? Effect.fail(`--definitions ${named}: it exports no job definition (Job.define(…))`)
+      : Effect.succeed(definitions.map((definition) => definition.handle(() => Effect.void)))
+  })
+
+/**
+ * Runs `faktory-worker contracts` with the arguments after `contracts`, loading modules with
+ * `load`. Fails with the one line to say.
+ */
+export const run = <E>(args: ReadonlyArray<string>, load: Loaders<E>): Effect.Effect<void, string | E, Scope.Scope> =>
   Effect.gen(function*() {
     const parsed = parse(args)
     if (Either.isLeft(parsed)) return yield* Effect.fail(parsed.left)
     const command = parsed.right
     if (command === "help") return yield* writeOut(helpText)
-    const layers = (yield* Effect.forEach(command.require, load)).flat()
+    const refused = command.out === undefined ? undefined : outRefusal(command.out)
+    if (refused !== undefined) return yield* Effect.fail(refused)
+    const layers: ReadonlyArray<Layer.Layer<never, unknown, never>> = command.definitions.length > 0
+      ? (yield* Effect.forEach(command.definitions, definitionLayers(load.exports))).flat()
+      : (yield* Effect.forEach(command.require, load.handlers)).flat()
     const context = yield* HandlerLayers.buildContext(layers)
     const handlers = yield* handlersOf(context)
     if (command.check !== undefined) {
