@@ -23,9 +23,10 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Function from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import type * as ParseResult from "effect/ParseResult"
+import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as SchemaAST from "effect/SchemaAST"
 import { Client, type PushBulkResult, type PushError as ClientPushError } from "./Client.js"
@@ -393,6 +394,34 @@ const positiveSeconds = (input: Duration.DurationInput | undefined): number | un
   return Option.isSome(millis) && Number.isFinite(millis.value) && millis.value > 0 ? millis.value / 1000 : undefined
 }
 
+/**
+ * A Schema's decoding of a job's arguments, with what its parser throws read as a parse issue.
+ * Effect's parser can throw on what a hostile producer sends: its union lookup turns a
+ * discriminant into a string, and `{ "type": { "toString": 1 } }` cannot be one. Such
+ * arguments are as invalid as any others, and their job's FAIL says so.
+ */
+const guardedDecoding = <T, I>(
+  schema: Schema.Schema<T, I>,
+  decode: (args: unknown) => Effect.Effect<T, ParseResult.ParseError>,
+  decodeSync: (args: unknown) => Either.Either<T, ParseResult.ParseError>
+) => {
+  const thrownIssue = (args: unknown, thrown: unknown) =>
+    new ParseResult.ParseError({
+      issue: new ParseResult.Type(schema.ast, args, `the arguments could not be read: ${describeThrown(thrown)}`)
+    })
+  return {
+    decode: (args: ReadonlyArray<unknown>): Effect.Effect<T, ParseResult.ParseError> =>
+      Effect.suspend(() => decode(args)).pipe(Effect.catchAllDefect((thrown) => Effect.fail(thrownIssue(args, thrown)))),
+    decodeSync: (args: ReadonlyArray<unknown>): Either.Either<T, ParseResult.ParseError> => {
+      try {
+        return decodeSync(args)
+      } catch (thrown) {
+        return Either.left(thrownIssue(args, thrown))
+      }
+    }
+  }
+}
+
 const makeDefinition = <Name extends string, A, I>(
   jobtype: Name,
   schema: Schema.Schema<A, I>,
@@ -405,15 +434,18 @@ const makeDefinition = <Name extends string, A, I>(
   // The effectful decoding runs when the synchronous one failed (or cannot decide): every issue
   // is said, not only the first, since its message is what the job's FAIL tells.
   const all = { errors: "all" } as const
-  const decodeArgs: (args: ReadonlyArray<unknown>) => Effect.Effect<A, ParseResult.ParseError> = positional
-    ? Schema.decodeUnknown(schema, all)
-    : Effect.fnUntraced(function*(args: ReadonlyArray<unknown>) {
-      const [only] = yield* Schema.decodeUnknown(Schema.Tuple(schema), all)(args)
-      return only
-    })
-  const decodeArgsSync: (args: ReadonlyArray<unknown>) => Either.Either<A, ParseResult.ParseError> = positional
-    ? Schema.decodeUnknownEither(schema)
-    : (args) => Either.map(Schema.decodeUnknownEither(Schema.Tuple(schema))(args), ([only]) => only)
+  const decoding = positional
+    ? guardedDecoding(schema, Schema.decodeUnknown(schema, all), Schema.decodeUnknownEither(schema))
+    : Function.pipe(
+      Schema.Tuple(schema),
+      (tuple) => guardedDecoding(tuple, Schema.decodeUnknown(tuple, all), Schema.decodeUnknownEither(tuple)),
+      ({ decode, decodeSync }) => ({
+        decode: (args: ReadonlyArray<unknown>) => Effect.map(decode(args), ([only]) => only),
+        decodeSync: (args: ReadonlyArray<unknown>) => Either.map(decodeSync(args), ([only]) => only)
+      })
+    )
+  const decodeArgs: (args: ReadonlyArray<unknown>) => Effect.Effect<A, ParseResult.ParseError> = decoding.decode
+  const decodeArgsSync: (args: ReadonlyArray<unknown>) => Either.Either<A, ParseResult.ParseError> = decoding.decodeSync
 
   const payload = (args: A, extra: JobOptions = {}): Effect.Effect<JobPayload.PushableJob, JobValidationError> =>
     Effect.gen(function*() {

@@ -1,5 +1,5 @@
 import { describe, expect, it, layer } from "@effect/vitest"
-import { Client, Job, JobPayload, JobRunner, Worker } from "@effect-faktory/core"
+import { Client, Job, JobHandler, JobPayload, JobRunner, Worker } from "@effect-faktory/core"
 import { NodeTransport } from "@effect-faktory/node"
 import { FakeFaktory, FaktoryServer } from "@effect-faktory/testing"
 import { Cause, type Duration, Effect, FastCheck as fc, FiberId, Layer, Option, Schema } from "effect"
@@ -225,4 +225,48 @@ describe("Job.isDefinition", () => {
     const brand = Symbol.for("@effect-faktory/core/Job/Definition")
     expect(Job.isDefinition({ [brand]: brand })).toBe(false)
   })
+})
+
+describe("arguments that make Effect's parser throw", () => {
+  // Effect 3's union parser turns a candidate's discriminant into a string to look it up, and
+  // an object whose `toString` is not a function cannot be one: the parser throws a TypeError
+  // instead of reporting an issue. From the wire, that is just a job with bad arguments.
+  const Notify = Job.define("Notify", {
+    args: Schema.Union(
+      Schema.Struct({ type: Schema.Literal("email"), to: Schema.String }),
+      Schema.Struct({ type: Schema.Literal("sms"), phone: Schema.String })
+    )
+  })
+  const hostile = [[{ type: { toString: 1 } }], [{ type: [{ toString: 1 }] }]]
+
+  it.effect("are refused by the definition's decoding as a ParseError that says what was thrown", () =>
+    Effect.gen(function* () {
+      for (const args of hostile) {
+        const failed = yield* Effect.flip(Notify.decodeArgs(args))
+        expect(failed._tag).toBe("ParseError")
+        expect(failed.message).toContain("Cannot convert object to primitive value")
+      }
+    }))
+
+  it.effect("are what JobRunner.check says the worker would refuse, as InvalidArguments", () =>
+    Effect.gen(function* () {
+      const handlers = yield* Effect.context<never>().pipe(
+        Effect.flatMap(JobHandler.collect),
+        Effect.provide(Notify.handle(() => Effect.void))
+      )
+      for (const args of hostile) {
+        const refusal = yield* JobRunner.check(handlers, { jid: "0123456789abcdef", jobtype: "Notify", args })
+        expect(Option.getOrUndefined(refusal)).toMatchObject({ errtype: "InvalidArguments" })
+      }
+    }))
+
+  it.effect("FAIL the job as InvalidArguments in the worker's runner, not as a TypeError", () =>
+    Effect.gen(function* () {
+      const client = yield* Client.Client
+      for (const args of hostile) {
+        yield* client.push({ jobtype: "Notify", args })
+        const failed = yield* Effect.flip(FakeFaktory.drainOne())
+        expect([failed.errtype, failed.detail]).toEqual(["InvalidArguments", expect.stringContaining("Cannot convert object to primitive value")])
+      }
+    }).pipe(Effect.provide(FakeFaktory.layer(Notify.handle(() => Effect.void)))))
 })
