@@ -18,6 +18,11 @@
  *   their jobs (a FETCH already in flight may still bring one, which runs in what is left of
  *   the window), interrupt what is left and FAIL it (errtype `Shutdown`), a last BEAT, END.
  *
+ * Several pools in one process (Sidekiq's capsules): `Worker.layer`s built together (one
+ * `Layer.mergeAll`), each with its queues, concurrency and `pool` name, each a worker of its
+ * own on the server. A queue belongs to one pool (`PoolConflictError` at start otherwise),
+ * and closing the layer drains them all at once. `Pools` is all of them.
+ *
  * @since 0.1.0
  */
 import * as Config from "effect/Config"
@@ -105,8 +110,9 @@ export interface WorkerOptions {
    * This worker's name among the pools of its process (several `Worker.layer`s built
    * together, each with its own queues and concurrency): a `pool` label on its metrics, a
    * `pool` annotation on its log lines and jobs' lines, a `messaging.faktory.pool` attribute
-   * on its spans. Letters, digits, `.`, `_` and `-`. Without it nothing is labelled, and the
-   * pool is called after its queues (`critical,default`) in `Worker.Pools` and in errors.
+   * on its spans, and a `pool:<name>` label in the Web UI. Letters, digits, `.`, `_` and `-`.
+   * Without it nothing is labelled (a single worker's series and lines stay as they were), and
+   * the pool is called after its queues (`critical,default`) in `Worker.Pools` and in errors.
    */
   readonly pool?: string | undefined
   /**
@@ -537,12 +543,15 @@ const start = (
     const strictFetch = yield* Protocol.fetch(queueOrder(queues))
     const fetchCommand = (): Processor.FetchCommand =>
       Array.isArray(queues) ? strictFetch : Either.getOrElse(Protocol.fetch(queueOrder(queues)), () => strictFetch)
+    // The Web UI shows a process's labels: a named pool says its name there, since its pools
+    // share the process's hostname and pid.
+    const labels = options.pool === undefined ? options.labels ?? [] : [...options.labels ?? [], `pool:${options.pool}`]
     const client = yield* Client.make({
       ...options.client,
       // One connection per processor, one for heartbeats, one spare for reports and the
       // handlers' pushes.
       poolSize: concurrency + 2,
-      worker: { wid, hostname: options.hostname ?? "unknown", pid: options.pid ?? 0, labels: options.labels ?? [] }
+      worker: { wid, hostname: options.hostname ?? "unknown", pid: options.pid ?? 0, labels }
     })
     const address = client.url.address
     const lifecycle = yield* Lifecycle.make(address)
@@ -711,7 +720,7 @@ const start = (
     const jobtypes = [...handlers.keys()].sort()
     yield* Effect.logInfo(
       `worker ${wid} started on ${address}: ${concurrency} at once from ${JSON.stringify(queues)}` +
-        `${options.labels === undefined || options.labels.length === 0 ? "" : `, labels ${options.labels.join(",")}`}` +
+        `${labels.length === 0 ? "" : `, labels ${labels.join(",")}`}` +
         `; jobtypes: ${jobtypes.length === 0 ? "none" : jobtypes.join(", ")}`
     )
     if (jobtypes.length === 0) {
@@ -765,7 +774,13 @@ const start = (
   })
 
 /**
- * The worker as a layer. Provide handler layers to it:
+ * The worker as a layer. Provide handler layers to it (first example).
+ *
+ * Several pools in one process, each a worker of its own on the server, built as one layer
+ * (second example): each claims its queues (two pools on one queue fail the build with
+ * `PoolConflictError`, unless both list it in `sharedQueues`), and the layer's closing drains
+ * them concurrently, each within its own `shutdownTimeout`. `Worker` is then one of them;
+ * `Pools` is all.
  *
  * @example
  * ```ts
@@ -780,6 +795,25 @@ const start = (
  *   Layer.provide(Handlers),
  *   Layer.provide(NodeTransport.layer)
  * )
+ * ```
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer, Schema } from "effect"
+ * import { Job, Worker } from "@effect-faktory/core"
+ * import { NodeTransport } from "@effect-faktory/node"
+ *
+ * const Resize = Job.define("Resize", { args: Schema.Tuple(Schema.String), queue: "images" })
+ * const SendEmail = Job.define("SendEmail", { args: Schema.Tuple(Schema.String), queue: "mail" })
+ *
+ * const WorkerLive = Layer.mergeAll(
+ *   Worker.layer({ pool: "images", queues: ["images"], concurrency: 2 }).pipe(
+ *     Layer.provide(Resize.handle(([file]) => Effect.log(`resizing ${file}`)))
+ *   ),
+ *   Worker.layer({ pool: "mail", queues: ["mail"], concurrency: 20 }).pipe(
+ *     Layer.provide(SendEmail.handle(([to]) => Effect.log(`mailing ${to}`)))
+ *   )
+ * ).pipe(Layer.provide(NodeTransport.layer))
  * ```
  *
  * @since 0.1.0

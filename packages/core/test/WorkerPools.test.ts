@@ -91,6 +91,9 @@ layer(EnvWithWebUi, { excludeTestServices: true, timeout: "120 seconds" })("seve
       const busy = yield* Effect.promise(() => fetch(`${server.webUrl}/busy`).then((response) => response.text()))
       expect(busy).toContain(first)
       expect(busy).toContain(second)
+      // Their labels tell them apart there: they share the process's hostname and pid.
+      expect(busy).toContain("pool:first")
+      expect(busy).toContain("pool:second")
     }))
 
   // The time from the scope's closing to the end of its shutdown, with one job of DRAIN_MS

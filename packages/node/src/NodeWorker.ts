@@ -64,7 +64,8 @@ export const rssKb = (): number => Math.round(process.memoryUsage.rss() / 1024)
 
 /**
  * A worker layer over Node sockets, identified by this host name and pid, reporting RSS.
- * Provide the handler layers to it.
+ * Provide the handler layers to it. For several pools in one process, merge several, each
+ * with its `pool` name, queues and concurrency (see `Worker.layer`).
  *
  * @example
  * ```ts
@@ -253,7 +254,8 @@ export interface RunMainOptions {
  * Runs a worker until it stops: on a terminate from the server, SIGTERM or SIGINT. SIGTSTP
  * quiets it. The process exits when the worker has stopped and every finalizer has run. A
  * failure (the worker could not start, say) is logged in the chosen format and the process
- * exits non-zero.
+ * exits non-zero. With several pools (`Layer.mergeAll` of `layer`s), signals act on all of
+ * them, SIGTERM drains them concurrently, and the process stops when any pool stops.
  *
  * @example
  * ```ts
