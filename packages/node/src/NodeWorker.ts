@@ -442,7 +442,8 @@ const pooled = (
   never,
   Worker.Worker
 > =>
-  Option.match(pools, {
+  // A Pools with no pool started (none to wait for) would end the process at once.
+  Option.match(Option.filter(pools, (pools) => pools.pools().length > 0), {
     onNone: () => Effect.flatMap(WorkerModule, (Worker) => Worker.Worker),
     onSome: (pools) =>
       Effect.succeed({

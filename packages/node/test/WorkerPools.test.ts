@@ -2,8 +2,9 @@ import { expect, layer } from "@effect/vitest"
 import { Client } from "@effect-faktory/core"
 import { FaktoryServer } from "@effect-faktory/testing"
 import { Effect } from "effect"
-import { fixture, node, waitForOutput } from "./support/binary.js"
-import { Env } from "./support/server.js"
+import { fixture, node, waitForOutput, withOutput } from "./support/binary.js"
+import * as Http from "node:http"
+import { env } from "./support/server.js"
 import { waitFor } from "./support/wait.js"
 
 const runMainPools = fixture("run-main-pools.mjs")
@@ -42,11 +43,31 @@ const shutdownAfterSigterm = (pools: "one" | "two") =>
     worker.child.kill("SIGTERM")
     const exit = yield* worker.exit.pipe(Effect.timeout("30 seconds"))
     const millis = Date.now() - signalled
-    yield* Effect.log(`${pools} pools: exit ${exit.code} ${millis} ms after SIGTERM`)
+    yield* Effect.log(`${pools} pool(s): exit ${exit.code} ${millis} ms after SIGTERM`)
     return { exit, millis, output: worker.output() }
   })
 
-layer(Env, { excludeTestServices: true, timeout: "120 seconds" })("several pools under NodeWorker.runMain", (it) => {
+/** Signals a worker from the Web UI, as a person would with the Busy page's buttons. */
+const signalFromWebUi = (wid: string, signal: "quiet" | "terminate") =>
+  Effect.flatMap(FaktoryServer.FaktoryServer, (server) =>
+    Effect.async<number>((resume) => {
+      const body = new URLSearchParams({ wid, signal }).toString()
+      const request = Http.request(`${server.webUrl}/busy`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", "content-length": Buffer.byteLength(body) }
+      }, (response) => {
+        response.resume()
+        resume(Effect.succeed(response.statusCode ?? 0))
+      })
+      request.on("error", (error) => resume(Effect.die(error)))
+      request.end(body)
+    }))
+
+/** The lines of `output` whose message contains `text`, by their `pool` annotation, sorted. */
+const poolsSaying = (output: string, text: string) =>
+  records(output).filter((line) => JSON.stringify(line.message).includes(text)).map((line) => line.annotations.pool).sort()
+
+layer(env({ webUi: true }), { excludeTestServices: true, timeout: "120 seconds" })("several pools under NodeWorker.runMain", (it) => {
   it.scoped("SIGTERM drains both pools at once: a running job's time, as for one pool, each job ACKed", () =>
     Effect.gen(function*() {
       const one = yield* shutdownAfterSigterm("one")
@@ -65,5 +86,32 @@ layer(Env, { excludeTestServices: true, timeout: "120 seconds" })("several pools
       const info = yield* Effect.flatMap(Client.Client, (client) => client.info)
       expect(info.faktory.queues["rm-pools-images"] ?? 0).toBe(0)
       expect(info.faktory.queues["rm-pools-mail"] ?? 0).toBe(0)
+    }))
+
+  it.scoped("SIGTSTP quiets every pool; a terminate from the Web UI to one pool stops the process, every pool with it", () =>
+    Effect.gen(function*() {
+      const server = yield* FaktoryServer.FaktoryServer
+      const worker = yield* node(runMainPools, ["two"], { FAKTORY_URL: server.url })
+      yield* waitFor("both pools started", () => poolsSaying(worker.output(), "started on").length === 2)
+      // A job run in each shows the process past its start, where it listens for SIGTSTP
+      // (before that, the signal's default action would stop the process).
+      const client = yield* Client.Client
+      for (const queue of ["rm-pools-images", "rm-pools-mail"]) yield* client.push({ jobtype: "Sleep", queue, args: [1] })
+      yield* waitFor("a job in each pool", () => poolsSaying(worker.output(), "sleeping 1\"").length === 2)
+      worker.child.kill("SIGTSTP")
+      yield* waitFor("both pools quiet", () => poolsSaying(worker.output(), "quiet: no longer fetching").length === 2)
+        .pipe(withOutput(worker))
+      expect(poolsSaying(worker.output(), "quiet: no longer fetching")).toEqual(["images", "mail"])
+
+      const started = records(worker.output()).find((line) =>
+        line.annotations.pool === "images" && JSON.stringify(line.message).includes("started on")
+      )
+      const wid = /worker ([0-9a-f]+) started/.exec(JSON.stringify(started?.message))?.[1]
+      expect(wid).toBeDefined()
+      if (wid === undefined) return
+      expect(yield* signalFromWebUi(wid, "terminate")).toBeLessThan(400)
+      const exit = yield* worker.exit.pipe(Effect.timeout("30 seconds"))
+      expect(exit.code).toBe(0)
+      expect(poolsSaying(worker.output(), "stopped: ")).toEqual(["images", "mail"])
     }))
 })
