@@ -2,7 +2,7 @@ import { expect, layer } from "@effect/vitest"
 import { Job, Metrics, PoolConflictError, Worker } from "@effect-faktory/core"
 import { NodeTransport } from "@effect-faktory/node"
 import { FaktoryServer } from "@effect-faktory/testing"
-import { Cause, Deferred, Effect, Exit, HashMap, Layer, Logger, Metric, MetricState, Option, Schema, Scope } from "effect"
+import { Cause, Context, Deferred, Effect, Exit, HashMap, Layer, Logger, Metric, MetricState, Option, Schema, Scope } from "effect"
 import { recordingTracer } from "./RecordingTracer.js"
 import { EnvWithWebUi, queueSize, waitFor } from "./support.js"
 
@@ -61,6 +61,8 @@ layer(EnvWithWebUi, { excludeTestServices: true, timeout: "120 seconds" })("seve
       const built = yield* Layer.build(Pools)
       const pools = Option.getOrThrow(yield* Effect.serviceOption(Worker.Pools).pipe(Effect.provide(built)))
       expect(pools.pools().map((pool) => pool.name)).toEqual(["images", "mail"])
+      // `Worker` is one of them: the last merged.
+      expect(Context.get(built, Worker.Worker).pool).toBe("mail")
 
       for (let i = 0; i < 8; i++) yield* Resize.push([i])
       for (let i = 0; i < 12; i++) yield* Email.push([i])
