@@ -330,6 +330,54 @@ export class InvalidArgumentError extends Schema.TaggedError<InvalidArgumentErro
 }
 
 /**
+ * Two worker pools built together (in one layer graph: `Layer.mergeAll`, one
+ * `Effect.provide`, one `ManagedRuntime`) claim the same thing, which is refused when the
+ * second one starts, before it reaches the server:
+ *
+ * - `queue`: both fetch from `value`, and not both list it in `sharedQueues` (a queue
+ *   belongs to one pool, so that its concurrency is that pool's);
+ * - `name`: both are named `value` (the `pool` option; by default a pool is named after its
+ *   queues), which their metrics and log lines would then mix;
+ * - `wid`: both have the worker id `value`, which the server would take for one worker.
+ *
+ * @example
+ * ```ts
+ * import { PoolConflictError } from "@effect-faktory/core"
+ *
+ * new PoolConflictError({ conflict: "queue", value: "mail", pool: "bulk", otherPool: "mail" }).message
+ * // pools "mail" and "bulk" both fetch from queue "mail": …
+ * ```
+ *
+ * @since 0.6.0
+ * @category errors
+ */
+export class PoolConflictError extends Schema.TaggedError<PoolConflictError>()("PoolConflictError", {
+  conflict: Schema.Literal("queue", "name", "wid"),
+  /** The queue, pool name or wid both claim. */
+  value: Schema.String,
+  /** The pool refused: the one starting second. */
+  pool: Schema.String,
+  /** The pool that claimed `value` first. */
+  otherPool: Schema.String
+}) {
+  override get message(): string {
+    const value = JSON.stringify(this.value)
+    switch (this.conflict) {
+      case "queue":
+        return `pools ${JSON.stringify(this.otherPool)} and ${JSON.stringify(this.pool)} both fetch from queue ${value}: ` +
+          "a queue belongs to one pool of a process (its concurrency is that pool's); " +
+          `to share it on purpose, give both pools sharedQueues: [${value}]`
+      case "name":
+        return `two pools are named ${value}: give each a name of its own (the pool option), ` +
+          "so that their metrics and log lines can be told apart"
+      case "wid":
+        return `pools ${JSON.stringify(this.otherPool)} and ${JSON.stringify(this.pool)} have the same wid ${value}: ` +
+          "the server would take them for one worker; leave wid out (each pool gets a random one) or give each its own"
+    }
+  }
+}
+
+/**
  * A Faktory URL (from options, `FAKTORY_URL` or the variable `FAKTORY_PROVIDER` names)
  * cannot be used. `url` is the text as `FaktoryUrl.redact` shows it: `<redacted>` wherever a
  * password may be, so no rendering of the error repeats one.

@@ -5,7 +5,8 @@
  *
  * Job metrics carry the tags `jobtype` and `queue`, in that order (`errtype` third on
  * `faktory_jobs_failed`), then the metric labels in effect where the worker or client was made
- * (`Effect.tagMetrics`). To read one series, tag in that order:
+ * (`Effect.tagMetrics`), then `pool` for a worker given a `pool` name (several pools in one
+ * process: its running gauge and fetch latency carry it too). To read one series, tag in that order:
  * `Metrics.jobsAcked.pipe(Metric.tagged("jobtype", "SendEmail"), Metric.tagged("queue", "mail"))`.
  *
  * @since 0.3.0

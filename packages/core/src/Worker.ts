@@ -18,6 +18,11 @@
  *   their jobs (a FETCH already in flight may still bring one, which runs in what is left of
  *   the window), interrupt what is left and FAIL it (errtype `Shutdown`), a last BEAT, END.
  *
+ * Several pools in one process (Sidekiq's capsules): `Worker.layer`s built together (one
+ * `Layer.mergeAll`), each with its queues, concurrency and `pool` name, each a worker of its
+ * own on the server. A queue belongs to one pool (`PoolConflictError` at start otherwise),
+ * and closing the layer drains them all at once. `Pools` is all of them.
+ *
  * @since 0.1.0
  */
 import * as Config from "effect/Config"
@@ -38,12 +43,19 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Client from "./Client.js"
 import * as ConnectionPool from "./ConnectionPool.js"
-import { type CommandError, InvalidArgumentError, type InvalidUrlError, type JobValidationError } from "./Errors.js"
+import {
+  type CommandError,
+  InvalidArgumentError,
+  type InvalidUrlError,
+  type JobValidationError,
+  type PoolConflictError
+} from "./Errors.js"
 import * as Recorders from "./internal/observability/metrics.js"
 import * as Spans from "./internal/observability/spans.js"
 import * as DurationInput from "./internal/shared/durationInput.js"
 import * as LiveClock from "./internal/shared/liveClock.js"
 import * as Lifecycle from "./internal/worker/lifecycle.js"
+import * as PoolRegistry from "./internal/worker/pools.js"
 import * as Processor from "./internal/worker/processor.js"
 import * as JobHandler from "./JobHandler.js"
 import * as JobRunner from "./JobRunner.js"
@@ -103,6 +115,21 @@ export interface WorkerOptions {
    * that, or the error may only say that the first attempt had no answer yet.
    */
   readonly startTimeout?: Duration.DurationInput | undefined
+  /**
+   * This worker's name among the pools of its process (several `Worker.layer`s built
+   * together, each with its own queues and concurrency): a `pool` label on its metrics, a
+   * `pool` annotation on its log lines and jobs' lines, a `messaging.faktory.pool` attribute
+   * on its spans, and a `pool:<name>` label in the Web UI. Letters, digits, `.`, `_` and `-`.
+   * Without it nothing is labelled (a single worker's series and lines stay as they were), and
+   * the pool is called after its queues (`critical,default`) in `Worker.Pools` and in errors.
+   */
+  readonly pool?: string | undefined
+  /**
+   * Queues this pool shares on purpose with another pool built with it. Two pools fetching
+   * from one queue are refused at start (`PoolConflictError`) unless both list it here.
+   * Each must be one of `queues`.
+   */
+  readonly sharedQueues?: ReadonlyArray<string> | undefined
 }
 
 /**
@@ -132,6 +159,8 @@ export type WorkerState = "running" | "quiet" | "terminating" | "stopped"
  */
 export interface Service {
   readonly wid: string
+  /** The pool's name: the `pool` option, else its queues joined by commas. */
+  readonly pool: string
   /** The worker's state now. */
   readonly state: Effect.Effect<WorkerState>
   /** The worker's state, then each change of it. */
@@ -221,6 +250,74 @@ export interface Reported {
  */
 export class Worker extends Context.Tag("@effect-faktory/core/Worker")<Worker, Service>() {}
 
+/**
+ * One of the worker pools built together: its name, its queues and its worker.
+ *
+ * @since 0.6.0
+ * @category models
+ */
+export interface Pool {
+  readonly name: string
+  readonly queues: ReadonlyArray<string>
+  readonly worker: Service
+}
+
+/**
+ * The worker pools built together (`Layer.mergeAll` of `Worker.layer`s, one `Effect.provide`,
+ * one `ManagedRuntime`), as one: what a process's signals act on (`NodeWorker.runMain`).
+ *
+ * @since 0.6.0
+ * @category models
+ */
+export interface PoolsService {
+  /** The pools started, in the order they claimed their queues. */
+  readonly pools: () => ReadonlyArray<Pool>
+  /** Quiets every pool. */
+  readonly quiet: Effect.Effect<void>
+  /**
+   * Terminates every pool concurrently, each within its own shutdown timeout; completes when
+   * all have stopped. A pool's scope closing does the same.
+   */
+  readonly terminate: Effect.Effect<void>
+  /** `terminateNow` on every pool. */
+  readonly terminateNow: Effect.Effect<void>
+  /** Completes when any pool has stopped (a terminate from the server or the Web UI, say). */
+  readonly awaitAnyStopped: Effect.Effect<void>
+}
+
+/**
+ * The worker pools built together. Every `Worker.layer` provides it; with several pools in
+ * one layer, `Worker` is one of them (the last merged), and `Pools` is all of them.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Worker } from "@effect-faktory/core"
+ *
+ * const names = Effect.map(Worker.Pools, (pools) => pools.pools().map((pool) => `${pool.name}: ${pool.worker.wid}`))
+ * ```
+ *
+ * @since 0.6.0
+ * @category tags
+ */
+export class Pools extends Context.Tag("@effect-faktory/core/Worker/Pools")<Pools, PoolsService>() {}
+
+/**
+ * The registry the pools of one layer build share (see internal/worker/pools.ts for why a
+ * layer). Not exported: pools claim through `Worker.layer`; applications see `Pools`.
+ */
+class Registry extends Context.Tag("@effect-faktory/core/Worker/Registry")<Registry, PoolRegistry.Registry<Service>>() {}
+
+/**
+ * One value for the whole module, so that Layer memoization (by reference) gives every
+ * `Worker.layer` of one build the same registry.
+ */
+const registryLayer: Layer.Layer<Registry> = Layer.effect(Registry, PoolRegistry.make<Service>())
+const poolsLayer: Layer.Layer<Pools, never, Registry> = Layer.effect(
+  Pools,
+  Effect.map(Registry, (registry): PoolsService => registry.view)
+)
+
 
 /**
  * The worker did not reach the server within its `startTimeout`: `reason` is why the last
@@ -264,6 +361,7 @@ export type StartError =
   | ConfigError.ConfigError
   | CommandError
   | StartTimeoutError
+  | PoolConflictError
 
 const randomWid = (): string => {
   const bytes = crypto.getRandomValues(new Uint8Array(8))
@@ -339,6 +437,10 @@ const isNegative = (input: Duration.DurationInput | undefined): boolean =>
 
 interface CheckedOptions {
   readonly queues: Queues
+  /** The pool's name: given, or the queues' names joined by commas. */
+  readonly pool: string
+  readonly queueNames: ReadonlyArray<string>
+  readonly sharedQueues: ReadonlyArray<string>
   readonly concurrency: number
   readonly shutdownTimeout: Duration.Duration
   readonly heartbeatInterval: Duration.Duration
@@ -410,7 +512,29 @@ const checkOptions = (options: WorkerOptions): Effect.Effect<CheckedOptions, Inv
           "(the server reaps a worker silent for 60 s; shorter than a second only loads it)"
       })
     }
-    return { queues, concurrency, shutdownTimeout, heartbeatInterval }
+    if (options.pool !== undefined && !QUEUE_NAME.test(options.pool)) {
+      return yield* new InvalidArgumentError({
+        command: "Worker",
+        detail: `pool name ${JSON.stringify(options.pool)} must match ${QUEUE_NAME.source}`
+      })
+    }
+    const sharedQueues = options.sharedQueues ?? []
+    const notFetched = sharedQueues.find((queue) => !names.includes(queue))
+    if (notFetched !== undefined) {
+      return yield* new InvalidArgumentError({
+        command: "Worker",
+        detail: `sharedQueues names ${JSON.stringify(notFetched)}, which is not one of the pool's queues ${JSON.stringify(names)}`
+      })
+    }
+    return {
+      queues,
+      pool: options.pool ?? names.join(","),
+      queueNames: names,
+      sharedQueues,
+      concurrency,
+      shutdownTimeout,
+      heartbeatInterval
+    }
   })
 
 /** `startTimeout`: none for no limit (the default, as for "infinity"), else above 0. */
@@ -466,7 +590,24 @@ export const make = (
   // Jobs start from the caller's runtime: a handler keeps the caller's clock (the TestClock
   // under @effect/vitest's it.effect or layer(...)), while the worker's own timers (heartbeats,
   // backoffs, shutdown) run on the live clock, as do the fibers it forks.
-  Effect.flatMap(JobRunner.currentRuntime, (jobRuntime) => LiveClock.onLiveClock(start(options, jobRuntime)))
+  Effect.flatMap(JobRunner.currentRuntime, (jobRuntime) =>
+    LiveClock.onLiveClock(
+      // The pool label goes on the worker's own metrics (its recorders and client read the
+      // labels in effect here), not on those of its handlers, whose runtime is taken above.
+      options.pool === undefined ? start(options, jobRuntime) : Effect.tagMetrics(start(options, jobRuntime), "pool", options.pool)
+    )).pipe(
+      // Outside the runtime taken for jobs: their lines and spans are the pool's too. Fibers
+      // forked in start (processors, heartbeats) inherit it; what runs on another fiber
+      // (terminate as a finalizer, quiet called by the application) is annotated in start.
+      inPool(options.pool)
+    )
+
+/** The span attribute naming a worker's pool, in the namespace messaging conventions give a system. */
+const POOL_ATTRIBUTE = "messaging.faktory.pool"
+
+/** Annotates log lines and spans with the pool's name, when it was given. */
+const inPool = (pool: string | undefined) => <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  pool === undefined ? self : self.pipe(Effect.annotateLogs("pool", pool), Effect.annotateSpans(POOL_ATTRIBUTE, pool))
 
 const start = (
   options: WorkerOptions,
@@ -474,19 +615,31 @@ const start = (
 ): Effect.Effect<Service, StartError, Scope.Scope | Transport> =>
   Effect.gen(function*() {
     const handlers = yield* JobHandler.collect(yield* Effect.context<never>())
-    const { concurrency, heartbeatInterval, queues, shutdownTimeout } = yield* checkOptions(options)
+    const { concurrency, heartbeatInterval, pool, queueNames, queues, sharedQueues, shutdownTimeout } = yield* checkOptions(
+      options
+    )
     const startTimeout = yield* checkStartTimeout(options.startTimeout)
     const wid = options.wid ?? randomWid()
+    // Claimed before the server is reached: a pool that conflicts with another built with it
+    // fails its start at once, and nothing of it shows in the Web UI. Absent when the worker
+    // is made on its own (Worker.make), outside Worker.layer.
+    const registry = Option.getOrUndefined(yield* Effect.serviceOption(Registry))
+    const listStarted = registry === undefined
+      ? undefined
+      : yield* registry.claim({ pool, wid, queues: queueNames, sharedQueues })
     // Queue names are checked here, once; weighted queues draw an order for each FETCH.
     const strictFetch = yield* Protocol.fetch(queueOrder(queues))
     const fetchCommand = (): Processor.FetchCommand =>
       Array.isArray(queues) ? strictFetch : Either.getOrElse(Protocol.fetch(queueOrder(queues)), () => strictFetch)
+    // The Web UI shows a process's labels: a named pool says its name there, since its pools
+    // share the process's hostname and pid.
+    const labels = options.pool === undefined ? options.labels ?? [] : [...options.labels ?? [], `pool:${options.pool}`]
     const client = yield* Client.make({
       ...options.client,
       // One connection per processor, one for heartbeats, one spare for reports and the
       // handlers' pushes.
       poolSize: concurrency + 2,
-      worker: { wid, hostname: options.hostname ?? "unknown", pid: options.pid ?? 0, labels: options.labels ?? [] }
+      worker: { wid, hostname: options.hostname ?? "unknown", pid: options.pid ?? 0, labels }
     })
     const address = client.url.address
     const lifecycle = yield* Lifecycle.make(address)
@@ -546,7 +699,7 @@ const start = (
     const quiet = Effect.flatMap(
       lifecycle.transition((current) => current === "running" ? [true, "quiet"] : [false, current]),
       (changed) => changed ? Effect.zipRight(gate.close, Effect.logInfo("quiet: no longer fetching")) : Effect.void
-    )
+    ).pipe(inPool(options.pool))
 
     /**
      * Some when every processor has ended within `limit`; none when the limit passed first, or
@@ -617,7 +770,7 @@ const start = (
       // A last BEAT tells the Web UI this worker is going away; a server that is away gets 2 s.
       yield* beatOnce.pipe(Effect.interruptible, Effect.timeout("2 seconds"), Effect.ignore)
       yield* Deferred.succeed(stopped, undefined)
-    })))
+    }))).pipe(inPool(options.pool))
 
     // The first BEAT registers the worker: a refusal (a wrong password, TLS trouble) fails the
     // start; a server not yet reachable is retried, with one warning for the whole wait, for
@@ -665,7 +818,15 @@ const start = (
         })
     })
 
-    yield* Effect.addFinalizer(() => terminate)
+    // With other pools built with it, the scope closing terminates them all at once: layers
+    // release their scopes one after another where they are nested (Layer.provide), and each
+    // pool waiting for its jobs in turn would make the process's shutdown the sum of the
+    // pools' rather than the longest.
+    yield* Effect.addFinalizer(() =>
+      registry === undefined
+        ? terminate
+        : Effect.all([terminate, registry.view.terminate], { concurrency: "unbounded", discard: true })
+    )
     yield* Effect.forever(Effect.zipRight(Effect.sleep(heartbeatInterval), beatOnce)).pipe(
       Effect.interruptible,
       Effect.forkScoped
@@ -676,7 +837,7 @@ const start = (
     const queueNames = Array.isArray(queues) ? queues : Object.keys(queues)
     yield* Effect.logInfo(
       `worker ${wid} started on ${address}: ${concurrency} at once from ${JSON.stringify(queues)}` +
-        `${options.labels === undefined || options.labels.length === 0 ? "" : `, labels ${options.labels.join(",")}`}` +
+        `${labels.length === 0 ? "" : `, labels ${labels.join(",")}`}` +
         `; jobtypes: ${jobtypes.length === 0 ? "none" : jobtypes.join(", ")}`
     )
     if (jobtypes.length === 0) {
@@ -684,8 +845,9 @@ const start = (
     }
     yield* obey(firstReply)
 
-    return Worker.of({
+    const service = Worker.of({
       wid,
+      pool,
       state: Effect.sync(() => publicState(lifecycle.phase())),
       stateChanges: Stream.changes(Stream.map(lifecycle.phases, publicState)),
       running: runner.running,
@@ -703,7 +865,7 @@ const start = (
         }
         yield* FiberSet.run(lifecycleFibers, terminate)
         yield* Deferred.await(stopped)
-      }),
+      }).pipe(inPool(options.pool)),
       awaitStopped: Deferred.await(stopped),
       activity: Effect.map(FiberSet.size(processors), (alive): Activity => ({
         state: publicState(lifecycle.phase()),
@@ -734,10 +896,18 @@ const start = (
         )
       })
     })
+    listStarted?.(service)
+    return service
   })
 
 /**
- * The worker as a layer. Provide handler layers to it:
+ * The worker as a layer. Provide handler layers to it (first example).
+ *
+ * Several pools in one process, each a worker of its own on the server, built as one layer
+ * (second example): each claims its queues (two pools on one queue fail the build with
+ * `PoolConflictError`, unless both list it in `sharedQueues`), and the layer's closing drains
+ * them concurrently, each within its own `shutdownTimeout`. `Worker` is then one of them;
+ * `Pools` is all.
  *
  * @example
  * ```ts
@@ -754,13 +924,35 @@ const start = (
  * )
  * ```
  *
+ * @example
+ * ```ts
+ * import { Effect, Layer, Schema } from "effect"
+ * import { Job, Worker } from "@effect-faktory/core"
+ * import { NodeTransport } from "@effect-faktory/node"
+ *
+ * const Resize = Job.define("Resize", { args: Schema.Tuple(Schema.String), queue: "images" })
+ * const SendEmail = Job.define("SendEmail", { args: Schema.Tuple(Schema.String), queue: "mail" })
+ *
+ * const WorkerLive = Layer.mergeAll(
+ *   Worker.layer({ pool: "images", queues: ["images"], concurrency: 2 }).pipe(
+ *     Layer.provide(Resize.handle(([file]) => Effect.log(`resizing ${file}`)))
+ *   ),
+ *   Worker.layer({ pool: "mail", queues: ["mail"], concurrency: 20 }).pipe(
+ *     Layer.provide(SendEmail.handle(([to]) => Effect.log(`mailing ${to}`)))
+ *   )
+ * ).pipe(Layer.provide(NodeTransport.layer))
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */
 export const layer = (
   options: WorkerOptions = {}
-): Layer.Layer<Worker, StartError, Transport> =>
-  Layer.scoped(Worker, make(options))
+): Layer.Layer<Worker | Pools, StartError, Transport> => withPools(Layer.scoped(Worker, make(options)))
+
+/** A worker layer that claims its queues in the registry of its build, and provides `Pools`. */
+const withPools = <E, R>(worker: Layer.Layer<Worker, E, R>): Layer.Layer<Worker | Pools, E, R> =>
+  Layer.merge(worker, poolsLayer).pipe(Layer.provide(registryLayer))
 
 /**
  * A worker layer whose options come from `Config`, as `Client.layerConfig` does for the client:
@@ -786,7 +978,8 @@ export const layer = (
  */
 export const layerConfig = (
   config: Config.Config.Wrap<WorkerOptions>
-): Layer.Layer<Worker, StartError, Transport> => Layer.scoped(Worker, Effect.flatMap(Config.unwrap(config), make))
+): Layer.Layer<Worker | Pools, StartError, Transport> =>
+  withPools(Layer.scoped(Worker, Effect.flatMap(Config.unwrap(config), make)))
 
 /**
  * Queues from one configuration value: names separated by commas, each with an optional weight

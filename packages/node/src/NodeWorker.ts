@@ -29,6 +29,7 @@ import * as FiberRef from "effect/FiberRef"
 import * as HashSet from "effect/HashSet"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
+import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
 import * as Os from "node:os"
@@ -63,7 +64,8 @@ export const rssKb = (): number => Math.round(process.memoryUsage.rss() / 1024)
 
 /**
  * A worker layer over Node sockets, identified by this host name and pid, reporting RSS.
- * Provide the handler layers to it.
+ * Provide the handler layers to it. For several pools in one process, merge several, each
+ * with its `pool` name, queues and concurrency (see `Worker.layer`).
  *
  * @example
  * ```ts
@@ -80,7 +82,7 @@ export const rssKb = (): number => Math.round(process.memoryUsage.rss() / 1024)
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Worker.WorkerOptions = {}): Layer.Layer<Worker.Worker, Worker.StartError> =>
+export const layer = (options: Worker.WorkerOptions = {}): Layer.Layer<Worker.Worker | Worker.Pools, Worker.StartError> =>
   Layer.unwrapEffect(Effect.map(WorkerModule, (Worker) =>
     Worker.layer({ hostname: Os.hostname(), pid: process.pid, rssKb, ...options }).pipe(
       Layer.provide(NodeTransport.layer)
@@ -105,7 +107,9 @@ export const layer = (options: Worker.WorkerOptions = {}): Layer.Layer<Worker.Wo
  * @since 0.4.0
  * @category layers
  */
-export const layerConfig = (config: Config.Config.Wrap<Worker.WorkerOptions>): Layer.Layer<Worker.Worker, Worker.StartError> =>
+export const layerConfig = (
+  config: Config.Config.Wrap<Worker.WorkerOptions>
+): Layer.Layer<Worker.Worker | Worker.Pools, Worker.StartError> =>
   Layer.unwrapEffect(
     Effect.map(Config.unwrap(config), (options) => layer(options))
   )
@@ -250,7 +254,8 @@ export interface RunMainOptions {
  * Runs a worker until it stops: on a terminate from the server, SIGTERM or SIGINT. SIGTSTP
  * quiets it. The process exits when the worker has stopped and every finalizer has run. A
  * failure (the worker could not start, say) is logged in the chosen format and the process
- * exits non-zero.
+ * exits non-zero. With several pools (`Layer.mergeAll` of `layer`s), signals act on all of
+ * them, SIGTERM drains them concurrently, and the process stops when any pool stops.
  *
  * @example
  * ```ts
@@ -424,12 +429,37 @@ export const run = <E>(
     ({ onTerm }) => Effect.sync(() => process.off("SIGTERM", onTerm))
   )
 
+/**
+ * What signals act on: every pool built in the layer (`Worker.Pools`, which `Worker.layer`
+ * provides), else the one `Worker`. The process stops when any pool stops (a terminate from
+ * the Web UI, say): the others are terminated with it as the layer closes, since a process
+ * that carried on with a pool gone would have lost capacity that no supervisor restarts.
+ */
+const pooled = (
+  pools: Option.Option<Worker.PoolsService>
+): Effect.Effect<
+  Pick<Worker.Service, "quiet" | "terminate" | "terminateNow" | "awaitStopped">,
+  never,
+  Worker.Worker
+> =>
+  // A Pools with no pool started (none to wait for) would end the process at once.
+  Option.match(Option.filter(pools, (pools) => pools.pools().length > 0), {
+    onNone: () => Effect.flatMap(WorkerModule, (Worker) => Worker.Worker),
+    onSome: (pools) =>
+      Effect.succeed({
+        quiet: pools.quiet,
+        terminate: pools.terminate,
+        terminateNow: pools.terminateNow,
+        awaitStopped: pools.awaitAnyStopped
+      })
+  })
+
 const runWorker = <E>(
   workerLayer: Layer.Layer<Worker.Worker, E>,
   terms: { terminate: () => void }
 ): Effect.Effect<void, E | UncaughtExceptionError | LogOutputClosedError> =>
   Effect.gen(function*() {
-    const worker = yield* Effect.flatMap(WorkerModule, (Worker) => Worker.Worker)
+    const worker = yield* pooled(yield* Effect.flatMap(WorkerModule, (Worker) => Effect.serviceOption(Worker.Pools)))
     const runFork = Runtime.runFork(yield* Effect.runtime<never>())
     terms.terminate = () => {
       runFork(worker.terminate)
