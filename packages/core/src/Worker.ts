@@ -834,7 +834,6 @@ const start = (
     const processor = Processor.make({ client, runner, lifecycle, fetchCommand, recorders, jobRuntime })
     for (let i = 0; i < concurrency; i++) yield* FiberSet.run(processors, processor)
     const jobtypes = [...handlers.keys()].sort()
-    const queueNames = Array.isArray(queues) ? queues : Object.keys(queues)
     yield* Effect.logInfo(
       `worker ${wid} started on ${address}: ${concurrency} at once from ${JSON.stringify(queues)}` +
         `${labels.length === 0 ? "" : `, labels ${labels.join(",")}`}` +

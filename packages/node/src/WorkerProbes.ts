@@ -109,6 +109,11 @@ export interface Verdict {
   readonly waiting: number | null
   /** Why it is not ready, or not alive; empty when it is both. */
   readonly reason: string
+  /**
+   * With several pools built together (`Worker.Pools`), each pool's own verdict by name; the
+   * rest of the answer sums them up: ready and alive when every pool is.
+   */
+  readonly pools?: Readonly<Record<string, Verdict>> | undefined
 }
 
 /** Faktory's default reservation; see ProbeOptions.stuckAfter. */
@@ -192,6 +197,30 @@ export const check = (worker: Worker.Service, stuckAfter: Duration.DurationInput
     }
   })
 
+/**
+ * The verdict on several pools as one: ready and alive when every pool is, its figures summed
+ * (the longest time without progress), each pool's reason named.
+ */
+const combine = (verdicts: ReadonlyArray<readonly [string, Verdict]>): Verdict => {
+  if (verdicts.length === 1) return verdicts[0]![1]
+  const all = verdicts.map(([, verdict]) => verdict)
+  const notRunning = all.find((verdict) => verdict.state !== "running")
+  const waiting = all.filter((verdict) => verdict.waiting !== null)
+  return {
+    ready: all.every((verdict) => verdict.ready),
+    alive: all.every((verdict) => verdict.alive),
+    state: notRunning === undefined ? "running" : notRunning.state,
+    outage: all.some((verdict) => verdict.outage),
+    processors: all.reduce((sum, verdict) => sum + verdict.processors, 0),
+    concurrency: all.reduce((sum, verdict) => sum + verdict.concurrency, 0),
+    sinceProgressMillis: Math.max(...all.map((verdict) => verdict.sinceProgressMillis)),
+    waiting: waiting.length === 0 ? null : waiting.reduce((sum, verdict) => sum + (verdict.waiting ?? 0), 0),
+    reason: verdicts.filter(([, verdict]) => verdict.reason !== "").map(([name, verdict]) => `pool ${name}: ${verdict.reason}`)
+      .join("; "),
+    pools: Object.fromEntries(verdicts)
+  }
+}
+
 /** A port as the HTTP server takes it. */
 const isPort = (port: number) => Number.isSafeInteger(port) && port >= 0 && port <= 65535
 
@@ -207,7 +236,7 @@ const describeListenFailure = (cause: unknown): string => {
 /**
  * The probes' HTTP app: the worker, once built, is in `current`. Answers GET and HEAD.
  */
-const app = (current: { worker: Worker.Service | undefined }, stuckAfter: Duration.Duration) =>
+const app = (current: { pools: (() => ReadonlyArray<readonly [string, Worker.Service]>) | undefined }, stuckAfter: Duration.Duration) =>
   Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const path = request.url.split("?")[0]
@@ -217,8 +246,12 @@ const app = (current: { worker: Worker.Service | undefined }, stuckAfter: Durati
     if (request.method !== "GET" && request.method !== "HEAD") {
       return HttpServerResponse.unsafeJson({ error: "method not allowed: GET or HEAD" }, { status: 405 })
     }
-    const worker = current.worker
-    const verdict = worker === undefined ? starting : yield* check(worker, stuckAfter)
+    const pools = current.pools?.() ?? []
+    const verdict = pools.length === 0 ? starting : combine(
+      yield* Effect.forEach(pools, ([name, worker]) => Effect.map(check(worker, stuckAfter), (verdict) => [name, verdict] as const), {
+        concurrency: "unbounded"
+      })
+    )
     const ok = path === "/ready" ? verdict.ready : verdict.alive
     return HttpServerResponse.unsafeJson(verdict, { status: ok ? 200 : 503, headers: { "cache-control": "no-store" } })
   })
@@ -247,9 +280,9 @@ const app = (current: { worker: Worker.Service | undefined }, stuckAfter: Durati
  * @category layers
  */
 export const serve = (options: ProbeOptions) =>
-<E, R>(
-  workerLayer: Layer.Layer<Worker.Worker, E, R>
-): Layer.Layer<Worker.Worker, E | ProbeServerError | InvalidArgumentError, R> =>
+<ROut, E, R>(
+  workerLayer: Layer.Layer<ROut, E, R> & Layer.Layer<Worker.Worker, E, R>
+): Layer.Layer<ROut, E | ProbeServerError | InvalidArgumentError, R> =>
   Layer.scopedContext(
     Effect.gen(function*() {
       // As errors show it: a URL typed as the host still holds its password.
@@ -269,7 +302,7 @@ export const serve = (options: ProbeOptions) =>
         })
       }
       // Written once, when the worker has started; read by each request.
-      const current: { worker: Worker.Service | undefined } = { worker: undefined }
+      const current: { pools: (() => ReadonlyArray<readonly [string, Worker.Service]>) | undefined } = { pools: undefined }
       const server = yield* NodeHttpServer.make(() => Http.createServer(), {
         port: options.port,
         ...(options.host === undefined ? {} : { host: options.host })
@@ -282,8 +315,16 @@ export const serve = (options: ProbeOptions) =>
         `health probes on ${HttpServer.formatAddress(server.address)}: GET /ready, GET /alive ` +
           `(stuck after ${Duration.format(stuckAfter.value)} without progress while jobs wait)`
       ).pipe(Effect.annotateLogs({ probePort: bound }))
-      const context = yield* Layer.build(workerLayer)
-      current.worker = Context.get(context, Worker.Worker)
+      const layer: Layer.Layer<ROut, E, R> = workerLayer
+      const context = yield* Layer.build(layer)
+      // Several pools built together are judged together; a worker of its own (a layer of
+      // Worker.make) is judged alone. The layer's type says it holds a Worker.
+      const pools = Context.getOption(context, Worker.Pools)
+      const worker = Context.getOption(context, Worker.Worker)
+      current.pools = Option.match(pools, {
+        onNone: () => () => Option.match(worker, { onNone: () => [], onSome: (worker) => [[worker.pool, worker] as const] }),
+        onSome: (pools) => () => pools.pools().map((pool) => [pool.name, pool.worker] as const)
+      })
       return context
     })
   )

@@ -213,3 +213,27 @@ it.effect("a port or stuckAfter that is no such thing is refused, saying what to
     const badWindow = yield* Effect.flip(Effect.scoped(Layer.build(WorkerProbes.serve({ port: 8080, stuckAfter: -5 })(worker))))
     expect(badWindow.message).toContain(`stuckAfter "-5" is not a finite duration above 0`)
   }))
+
+it.scopedLive("several pools: ready while every pool is; one pool quiet → /ready 503 naming it, each pool's verdict in the body", () =>
+  Effect.gen(function*() {
+    const server = yield* FaktoryServer.make({ webUi: false })
+    const port = yield* FaktoryServer.freePort
+    const pool = (name: string, queue: string) =>
+      Worker.layer({ pool: name, queues: [queue], concurrency: 1, shutdownTimeout: "1 second", client: server.clientOptions })
+    const built = yield* Layer.build(
+      Layer.mergeAll(pool("images", "probe-images"), pool("mail", "probe-mail")).pipe(
+        Layer.provide(Layer.merge(Hold.handle(() => Effect.void), NodeTransport.layer)),
+        WorkerProbes.serve({ port, host: "127.0.0.1" })
+      )
+    )
+    const ready = yield* untilStatus(port, "/ready", 200)
+    expect(ready.body).toMatchObject({ ready: true, alive: true, state: "running", processors: 2, concurrency: 2 })
+    expect(Object.keys(ready.body.pools ?? {}).sort()).toEqual(["images", "mail"])
+    const images = Context.get(built, Worker.Pools).pools().find((p) => p.name === "images")!
+    yield* images.worker.quiet
+    const quiet = yield* probe(port, "/ready")
+    expect(quiet.status).toBe(503)
+    expect(quiet.body).toMatchObject({ ready: false, alive: true, state: "quiet", reason: "pool images: the worker is quiet" })
+    expect(quiet.body.pools?.["mail"]).toMatchObject({ ready: true, state: "running" })
+    expect((yield* probe(port, "/alive")).status).toBe(200)
+  }), { timeout: 60_000 })
