@@ -410,7 +410,7 @@ export const run = <E>(
   // then kill the process at once, its running jobs unreported and reserved for 30 minutes.
   Effect.acquireUseRelease(
     Effect.map(Effect.runtime<never>(), (runtime) => {
-      const terms = { count: 0, terminate: (): void => undefined }
+      const terms: Signals = { count: 0, terminate: () => undefined, quiet: () => (terms.quietAsked = true), quietAsked: false }
       const onTerm = () => {
         terms.count++
         // Alone (no runtime handles signals): the first one terminates the worker itself.
@@ -422,12 +422,29 @@ export const run = <E>(
           "SIGTERM again: already terminating, waiting for running jobs to be reported (SIGKILL stops at once)"
         ))
       }
+      // SIGTSTP is heard from the start too: its default action suspends the process, and one
+      // that came while the worker still reaches its server would leave it stopped, deaf to
+      // SIGTERM. A quiet asked before the worker is built quiets it once it is.
+      const onQuiet = () => terms.quiet()
       process.on("SIGTERM", onTerm)
-      return { terms, onTerm }
+      process.on("SIGTSTP", onQuiet)
+      return { terms, onTerm, onQuiet }
     }),
     ({ terms }) => runWorker(workerLayer, terms),
-    ({ onTerm }) => Effect.sync(() => process.off("SIGTERM", onTerm))
+    ({ onQuiet, onTerm }) =>
+      Effect.sync(() => {
+        process.off("SIGTERM", onTerm)
+        process.off("SIGTSTP", onQuiet)
+      })
   )
+
+/** What the process's signals do, once the worker is built; until then, what they asked. */
+interface Signals {
+  count: number
+  terminate: () => void
+  quiet: () => void
+  quietAsked: boolean
+}
 
 /**
  * What signals act on: every pool built in the layer (`Worker.Pools`, which `Worker.layer`
@@ -456,7 +473,7 @@ const pooled = (
 
 const runWorker = <E>(
   workerLayer: Layer.Layer<Worker.Worker, E>,
-  terms: { terminate: () => void }
+  terms: Signals
 ): Effect.Effect<void, E | UncaughtExceptionError | LogOutputClosedError> =>
   Effect.gen(function*() {
     const worker = yield* pooled(yield* Effect.flatMap(WorkerModule, (Worker) => Effect.serviceOption(Worker.Pools)))
@@ -465,9 +482,10 @@ const runWorker = <E>(
       runFork(worker.terminate)
     }
     const crashed = yield* Deferred.make<void, UncaughtExceptionError | LogOutputClosedError>()
-    const onQuiet = () => {
+    terms.quiet = () => {
       runFork(worker.quiet)
     }
+    if (terms.quietAsked) terms.quiet()
     // Unset only once the worker's layer is released (below): a second SIGINT comes while
     // the worker terminates, which is after this scope's own finalizers have run.
     terminateNow = () => {
@@ -493,13 +511,11 @@ const runWorker = <E>(
     )
     yield* Effect.acquireRelease(
       Effect.sync(() => {
-        process.on("SIGTSTP", onQuiet)
         process.on("unhandledRejection", onRejection)
         process.on("uncaughtException", onException)
       }),
       () =>
         Effect.sync(() => {
-          process.off("SIGTSTP", onQuiet)
           process.off("unhandledRejection", onRejection)
           process.off("uncaughtException", onException)
         })
