@@ -407,7 +407,7 @@ const guardedDecoding = <T, I>(
 ) => {
   const thrownIssue = (args: unknown, thrown: unknown) =>
     new ParseResult.ParseError({
-      issue: new ParseResult.Type(schema.ast, args, `the arguments could not be read: ${describeThrown(thrown)}`)
+      issue: new ParseResult.Type(schema.ast, args, `Effect's Schema parser threw on these arguments (${describeThrown(thrown)}): a value it reads as text or a number, such as a union's tag, is an object that cannot be one`)
     })
   return {
     decode: (args: ReadonlyArray<unknown>): Effect.Effect<T, ParseResult.ParseError> =>

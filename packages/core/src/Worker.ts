@@ -420,6 +420,9 @@ export const queueOrder = (queues: Queues, random: () => number = Math.random): 
   return order
 }
 
+/** "1 job", "2 jobs": for log lines. */
+const jobsCount = (count: number, noun: string) => `${count} ${noun}${count === 1 ? "" : "s"}`
+
 /** Between attempts to reach the server at start: 100 ms doubling to 10 s, jittered. */
 const startBackoff = (attempt: number) =>
   Duration.millis(Math.min(10_000, 100 * 2 ** Math.min(attempt, 10)) * (0.5 + Math.random()))
@@ -732,14 +735,14 @@ const start = (
       // finish it, and a FETCH in flight may still bring one, which runs like the others.
       yield* gate.open
       yield* Effect.logInfo(
-        `terminating: waiting up to ${Duration.format(shutdownTimeout)} for ${runner.running()} running jobs` +
+        `terminating: waiting up to ${Duration.format(shutdownTimeout)} for ${jobsCount(runner.running(), "running job")}` +
           " and the FETCHes in flight (the server answers those within 2 s)"
       )
       const drained = yield* untilProcessorsEnd(shutdownTimeout)
       if (Option.isNone(drained)) {
         yield* lifecycle.transition(() => [undefined, "pastDeadline"])
         const left = runner.running()
-        if (left > 0) yield* Effect.logWarning(`interrupting ${left} jobs still running; they are FAILed as Shutdown`)
+        if (left > 0) yield* Effect.logWarning(`interrupting ${jobsCount(left, "job")} still running; ${left === 1 ? "it is" : "they are"} FAILed as Shutdown`)
         yield* runner.interruptAll
         // Their processors report them. A job that ignores its interruption (uninterruptible)
         // is not waited for past ABANDON_AFTER: it is reported as abandoned, so that the
@@ -859,7 +862,7 @@ const start = (
       terminateNow: Effect.gen(function*() {
         if (yield* Deferred.succeed(hurried, undefined)) {
           yield* Effect.logWarning(
-            `terminating now: ${runner.running()} running jobs are interrupted and FAILed as Shutdown, so that the server retries them`
+            `terminating now: ${jobsCount(runner.running(), "running job")} ${runner.running() === 1 ? "is" : "are"} interrupted and FAILed as Shutdown, so that the server retries them`
           )
         }
         yield* FiberSet.run(lifecycleFibers, terminate)

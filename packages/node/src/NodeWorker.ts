@@ -283,13 +283,33 @@ export const runMain = <E>(workerLayer: Layer.Layer<Worker.Worker, E>, options: 
       if (options.logFormat === undefined && Either.isLeft(fromEnv)) return yield* fromEnv.left
       yield* run(workerLayer)
     }).pipe(
-      // Reported here rather than by the runtime, so that the report is in the chosen format.
-      Effect.tapErrorCause((cause) => Cause.isInterruptedOnly(cause) ? Effect.void : Effect.logError(cause)),
+      // Reported here rather than by the runtime, so that the report is in the chosen format:
+      // a failure as the binary says it (its message, its tag annotated, no stack trace, which
+      // would only show this library's frames); a defect in full.
+      Effect.tapErrorCause((cause) => {
+        if (Cause.isInterruptedOnly(cause)) return Effect.void
+        return Option.match(Cause.failureOption(cause), {
+          onNone: () => Effect.logError("a defect", cause),
+          onSome: (error) => Effect.logError(messageOf(error)).pipe(Effect.annotateLogs(tagOf(error)))
+        })
+      }),
       withLogFormat(format)
     )
   })
   NodeRuntime.runMain(program, { disableErrorReporting: true, disablePrettyLogger: true })
 }
+
+/** An error's message, whatever it is. */
+const messageOf = (error: unknown): string =>
+  typeof error === "object" && error !== null && "message" in error && typeof error.message === "string"
+    ? error.message
+    : String(error)
+
+/** An error's tag as a log annotation, when it has one. */
+const tagOf = (error: unknown): Record<string, string> =>
+  typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string"
+    ? { error: error._tag }
+    : {}
 
 /**
  * For entry points: the runtime turns the first SIGINT into a graceful terminate; a second

@@ -162,6 +162,22 @@ layer(Env, { excludeTestServices: true, timeout: "120 seconds" })("log formats",
       const exit = yield* worker.exit.pipe(Effect.timeout("20 seconds"))
       expect(exit.code).not.toBe(0)
       const lines = jsonLines(worker)
-      expect(lines).toEqual([expect.objectContaining({ logLevel: "ERROR" })])
+      // One record as the binary writes it: the error's message, its tag annotated.
+      expect(lines).toEqual([
+        expect.objectContaining({
+          logLevel: "ERROR",
+          message: expect.stringContaining("invalid Faktory URL"),
+          annotations: expect.objectContaining({ error: "InvalidUrlError" })
+        })
+      ])
+    }))
+
+  it.scoped("NodeWorker.runMain, pretty: a failure to start is one record, its message and tag, not a stack", () =>
+    Effect.gen(function*() {
+      const worker = yield* spawnNode(runMain, ["pretty"], { FAKTORY_URL: "tcp://:x@127.0.0.1:1/extra/path" })
+      const exit = yield* worker.exit.pipe(Effect.timeout("20 seconds"))
+      expect(exit.code).not.toBe(0)
+      const lines = worker.output().trim().split("\n")
+      expect(lines, worker.output()).toEqual([expect.stringContaining("ERROR (#1): invalid Faktory URL"), "  error: InvalidUrlError"])
     }))
 })

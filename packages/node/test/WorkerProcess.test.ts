@@ -81,7 +81,7 @@ layer(Env, { excludeTestServices: true, timeout: "120 seconds" })("the faktory-w
       expect(exit.code).toBe(130)
       // The FETCHes in flight are answered first (within 2 s): a job one brought would stay reserved.
       expect(Date.now() - signalled).toBeLessThan(4000)
-      expect(worker.output()).toContain("terminating now: 1 running jobs are interrupted and FAILed as Shutdown")
+      expect(worker.output()).toContain("terminating now: 1 running job is interrupted and FAILed as Shutdown")
       // The failure this guards against: the process exiting with the job unreported, reserved for 30 minutes.
       expect(yield* failureOf(jid, "cli-c")).toMatchObject({ errtype: "Shutdown" })
     }))
