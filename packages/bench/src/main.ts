@@ -414,7 +414,10 @@ const render = (results: Results, startup: StartupResults, meta: { version: stri
   lines.push("# effect-faktory benchmarks", "")
   lines.push(
     `Faktory ${meta.version}, Node ${process.version}, ${Os.cpus().length} cores (the server shares them), ` +
-      `${new Date().toISOString().slice(0, 10)}. ${reps} run${reps === 1 ? "" : "s"} each: median (min–max).` +
+      `${new Date().toISOString().slice(0, 10)}. ${
+        // A start-up-only run (--only startup) has its own count of runs, said in its section.
+        Object.keys(results).length > 0 ? `${reps} run${reps === 1 ? "" : "s"} each` : "Cells"
+      }: median (min–max).` +
       `${smoke ? " **Smoke run: tiny counts, figures not meaningful.**" : ""}`
   )
   if (meta.goNote !== undefined) lines.push("", `faktory_worker_go: ${meta.goNote}.`)

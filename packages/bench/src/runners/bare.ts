@@ -5,7 +5,7 @@
  * on this machine; what a library spends above it is its own. One JSON line, `process` only.
  */
 import * as Net from "node:net"
-import { measure, readParams, report, stopClock } from "../Scenario.js"
+import { measure, readParams, report, startClock, stopClock } from "../Scenario.js"
 
 const params = readParams(process.argv)
 if (params.scenario !== "process") throw new Error(`the bare runner runs only "process", not ${params.scenario}`)
@@ -44,7 +44,7 @@ const processor = (state: { handled: number }, done: () => void) => {
     const job: unknown = JSON.parse(reply)
     const jid = typeof job === "object" && job !== null ? Reflect.get(job, "jid") : undefined
     if (typeof jid !== "string") throw new Error(`a job without a jid: ${reply}`)
-    state.handled++
+    if (state.handled++ === 0) startClock()
     if (state.handled === count) done()
     ackReplyDue = true
     socket.write(`ACK {"jid":"${jid}"}\r\n${fetchLine}`)
