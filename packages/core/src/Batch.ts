@@ -46,7 +46,7 @@
  *   ) // Effect<{ bid, value }>: the batch is committed
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  */
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
@@ -64,7 +64,7 @@ const CallbackTypeId: unique symbol = Symbol.for("@effect-faktory/core/Batch/Cal
  * A callback job given by its definition and arguments (`Batch.callback`): checked by its
  * Schema when the batch is created, like any push of it.
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category models
  */
 export interface Callback {
@@ -78,7 +78,7 @@ export interface Callback {
  * A callback job: typed (`Batch.callback(Definition, args)`), or raw, as `push` takes it
  * (`{ jobtype: "AlbumReady", args: [42], queue: "mail" }`).
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category models
  */
 export type CallbackJob = Callback | JobPayload.JobInput
@@ -94,7 +94,7 @@ export type CallbackJob = Callback | JobPayload.JobInput
  * Callback jobs are no pushes: they travel inside `BATCH NEW`, so client middleware does not
  * see them, and they carry no `custom.bid` (the server gives them `custom._bid`).
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category models
  */
 export type Definition =
@@ -122,7 +122,7 @@ export type Definition =
  * const Nightly = Batch.make({ description: "nightly import", complete: { jobtype: "ImportDone" } })
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category constructors
  */
 export const make = <const D extends Definition>(definition: D): D => definition
@@ -140,7 +140,7 @@ export const make = <const D extends Definition>(definition: D): D => definition
  * const batch = Batch.make({ success: Batch.callback(AlbumReady.with({ queue: "critical" }), [42]) })
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category constructors
  */
 export const callback = <Name extends string, A, I>(definition: JobDefinition<Name, A, I>, args: A): Callback => ({
@@ -155,7 +155,7 @@ const isCallback = (value: unknown): value is Callback =>
 /**
  * A batch committed by `run` or `reopen`: its id, and what the effect returned.
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category models
  */
 export interface Committed<A> {
@@ -169,7 +169,7 @@ export interface Committed<A> {
  * `JobValidationError` for a callback), a batch the server does not know, the open-source
  * server's refusal, or a command's failure.
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category models
  */
 export type BatchError = InvalidArgumentError | JobValidationError | BatchNotFoundError | EnterpriseError
@@ -237,7 +237,7 @@ const callbackJob = (
  * })
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category running
  */
 export const run = <A, E, R>(
@@ -276,7 +276,7 @@ export const run = <A, E, R>(
  * const more = Batch.reopen("b-5pBPzTw5W0lyKA", Resize.push(["late.jpg"]))
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category running
  */
 export const reopen = <A, E, R>(
@@ -307,7 +307,7 @@ export const reopen = <A, E, R>(
  * )
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category running
  */
 export const reopenOwn = <A, E, R>(
@@ -339,7 +339,7 @@ export const reopenOwn = <A, E, R>(
  * const finished = Effect.map(Batch.status("b-5pBPzTw5W0lyKA"), (status) => status.complete !== "notEnqueued")
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category reading
  */
 export const status = (
@@ -358,7 +358,7 @@ export const status = (
  * const where = Effect.map(Batch.current, Option.getOrElse(() => "no batch"))
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category scope
  */
 export const current: Effect.Effect<Option.Option<Bid>> = FiberRef.get(currentBatch)
@@ -375,7 +375,7 @@ export const current: Effect.Effect<Option.Option<Bid>> = FiberRef.get(currentBa
  * const notify = Batch.outside(push({ jobtype: "Notify", args: ["import started"] }))
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category scope
  */
 export const outside = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>

@@ -114,7 +114,7 @@ export type PushMiddleware = (
  * What a push can fail with: a job refused before anything was sent, a unique job whose twin
  * holds the lock (Faktory Enterprise), or the command's failure.
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category models
  */
 export type PushError = JobValidationError | NotUniqueError | CommandError
@@ -137,7 +137,7 @@ export interface PushBulkResult {
  * What an Enterprise command can fail with, besides its own errors: the open-source server's
  * refusal, and the command's failure.
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category models
  */
 export type EnterpriseError = EnterpriseRequiredError | CommandError
@@ -158,7 +158,7 @@ export type EnterpriseError = EnterpriseRequiredError | CommandError
  * const joined = Effect.map(FiberRef.get(Client.currentBatch), Option.getOrUndefined)
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category batches
  */
 export const currentBatch: FiberRef.FiberRef<Option.Option<Enterprise.Bid>> = FiberRef.unsafeMake<

@@ -55,7 +55,7 @@ export interface ConnectionOptions {
  * What sending on a connection can fail with, besides what the command's reply stands for:
  * the connection broke or timed out, or the server sent bytes that are no reply.
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export type SendError = ConnectionError | ProtocolError

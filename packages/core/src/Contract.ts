@@ -16,7 +16,7 @@
  * worker (a `Schema.Date` asks for RFC 3339 times, the worker reads any date JavaScript
  * reads), it says so too (`x-effect-faktory-stricter`).
  *
- * @since 0.5.0
+ * @since 0.2.0
  */
 import * as Either from "effect/Either"
 import * as JSONSchema from "effect/JSONSchema"
@@ -30,7 +30,7 @@ import { DEFAULT_RETRY } from "./JobPayload.js"
 /**
  * A JSON value.
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category models
  */
 export type Json = null | boolean | number | string | ReadonlyArray<Json> | JsonObject
@@ -38,7 +38,7 @@ export type Json = null | boolean | number | string | ReadonlyArray<Json> | Json
 /**
  * A JSON object: a schema or a document.
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category models
  */
 export interface JsonObject {
@@ -49,7 +49,7 @@ export interface JsonObject {
  * The JSON Schema dialect of a contract: 2020-12 (the default), or draft-07, which many
  * validators in other languages still speak alone.
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category models
  */
 export type Draft = "2020-12" | "07"
@@ -58,7 +58,7 @@ export type Draft = "2020-12" | "07"
  * What a contract is made from: a job definition (`Job.define(…)`), or a handler registered
  * by one (`JobHandler.all(context)`).
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category models
  */
 export type Source = JobHandler.Definition | JobHandler.JobHandler
@@ -68,7 +68,7 @@ export type Source = JobHandler.Definition | JobHandler.JobHandler
  * lets through what the worker refuses: the definition accepted it) or `stricter` (it
  * refuses what the worker would take).
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category models
  */
 export interface Difference {
@@ -95,7 +95,7 @@ export interface Difference {
  * new Contract.ContractError({ reason: "NoJobs", detail: "no job definitions" }).message // "no job definitions"
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category errors
  */
 export class ContractError extends Schema.TaggedError<ContractError>()("ContractError", {
@@ -111,7 +111,7 @@ export class ContractError extends Schema.TaggedError<ContractError>()("Contract
 /**
  * The options of `make` and `document`.
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category models
  */
 export interface Options {
@@ -122,7 +122,7 @@ export interface Options {
 /**
  * The options of `asyncApi`: what its `info` says.
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category models
  */
 export interface AsyncApiOptions {
@@ -136,7 +136,7 @@ export interface AsyncApiOptions {
 /**
  * The annotation of `totalDecoding`.
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category annotations
  */
 export const TotalDecodingAnnotationId: unique symbol = Symbol.for("@effect-faktory/core/Contract/TotalDecoding")
@@ -159,7 +159,7 @@ export const TotalDecodingAnnotationId: unique symbol = Symbol.for("@effect-fakt
  * Contract.differences(Annotate) // Either.right([])
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category annotations
  */
 export const totalDecoding = <A, I, R>(schema: Schema.Schema<A, I, R>): Schema.Schema<A, I, R> =>
@@ -1287,7 +1287,7 @@ const definitionsKey = (draft: Draft) => (draft === "07" ? "definitions" : "$def
  * contract.properties // { jid: …, jobtype: { const: "SendEmail" }, args: { type: "array", prefixItems: […] }, queue: …, … }
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category constructors
  */
 export const make = (source: Source, options: Options = {}): Either.Either<JsonObject, ContractError> => {
@@ -1312,7 +1312,7 @@ export const make = (source: Source, options: Options = {}): Either.Either<JsonO
  * Contract.differences(Remind) // Either.right([{ path: "args[0]", direction: "stricter", what: "Schema.Date: …", … }])
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category getters
  */
 export const differences = (source: Source): Either.Either<ReadonlyArray<Difference>, ContractError> =>
@@ -1334,7 +1334,7 @@ export const differences = (source: Source): Either.Either<ReadonlyArray<Differe
  * const document = Either.getOrThrow(Contract.document([SendEmail, Resize], { draft: "07" }))
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category constructors
  */
 export const document = (sources: Iterable<Source>, options: Options = {}): Either.Either<JsonObject, ContractError> => {
@@ -1389,7 +1389,7 @@ const componentKey = (name: string, taken: Set<string>): string => {
  * spec.channels // { mail: { address: "mail", messages: { SendEmail: { $ref: "#/components/messages/SendEmail" } }, … } }
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category constructors
  */
 export const asyncApi = (sources: Iterable<Source>, options: AsyncApiOptions = {}): Either.Either<JsonObject, ContractError> => {

@@ -144,7 +144,7 @@ const build = (options: ClientOptions): Effect.Effect<ClientService, DefaultClie
  * const program = SendEmail.push(["a@example.com"]).pipe(Effect.provide(DefaultClient.layer))
  * ```
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category layers
  */
 export const layer: Layer.Layer<Client, DefaultClientError> = Layer.effect(Client, get)

@@ -5,7 +5,7 @@
  * `Replies` reads their answers with these Schemas, and `Batch` and `Tracking` are the modules
  * applications use.
  *
- * @since 0.5.0
+ * @since 0.2.0
  */
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
@@ -30,7 +30,7 @@ const bidPattern = /^[!-~]+$/
  * const bid = Schema.decodeUnknownSync(Enterprise.Bid)("b-5pBPzTw5W0lyKA") // Bid
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category schemas
  */
 export const Bid = Schema.String.pipe(
@@ -41,7 +41,7 @@ export const Bid = Schema.String.pipe(
 )
 
 /**
- * @since 0.5.0
+ * @since 0.2.0
  * @category models
  */
 export type Bid = typeof Bid.Type
@@ -57,7 +57,7 @@ export type Bid = typeof Bid.Type
  * Enterprise.isBid("b-1\r\nFLUSH") // false
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category guards
  */
 export const isBid = (value: unknown): value is Bid => typeof value === "string" && bidPattern.test(value)
@@ -74,7 +74,7 @@ export const isBid = (value: unknown): value is Bid => typeof value === "string"
  * Enterprise.parseBid("BATCH OPEN", "not a bid") // Either.left(InvalidArgumentError)
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category constructors
  */
 export const parseBid = (command: string, value: unknown): Either.Either<Bid, InvalidArgumentError> =>
@@ -99,13 +99,13 @@ export const parseBid = (command: string, value: unknown): Either.Either<Bid, In
  *   failed stays `enqueued`.
  * - `succeeded`: the callback job ran and succeeded (`"2"`).
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category schemas
  */
 export const CallbackState = Schema.Literal("notEnqueued", "enqueued", "succeeded")
 
 /**
- * @since 0.5.0
+ * @since 0.2.0
  * @category models
  */
 export type CallbackState = typeof CallbackState.Type
@@ -114,13 +114,13 @@ export type CallbackState = typeof CallbackState.Type
  * A job's state as `TRACK GET` reports it. An untracked job, or one whose tracking data has
  * expired (about 30 minutes after it finished), reads as `unknown`.
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category schemas
  */
 export const JobState = Schema.Literal("unknown", "enqueued", "working", "success", "failed", "dead")
 
 /**
- * @since 0.5.0
+ * @since 0.2.0
  * @category models
  */
 export type JobState = typeof JobState.Type
@@ -161,7 +161,7 @@ const timeOf = (
  * `BATCH STATUS`'s JSON as the servers send it (Go client `BatchStatus`; Rust client
  * `BatchStatus`; the Ent-Batches wiki page).
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category schemas
  */
 export const BatchStatusWire = Schema.Struct({
@@ -179,7 +179,7 @@ export const BatchStatusWire = Schema.Struct({
 /**
  * A batch's state as a value.
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category schemas
  */
 export const BatchStatusValue = Schema.Struct({
@@ -201,7 +201,7 @@ export const BatchStatusValue = Schema.Struct({
 })
 
 /**
- * @since 0.5.0
+ * @since 0.2.0
  * @category models
  */
 export type BatchStatus = typeof BatchStatusValue.Type
@@ -223,7 +223,7 @@ export type BatchStatus = typeof BatchStatusValue.Type
  * status.complete // "enqueued"
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category schemas
  */
 export const BatchStatus = Schema.transformOrFail(BatchStatusWire, BatchStatusValue, {
@@ -262,7 +262,7 @@ export const BatchStatus = Schema.transformOrFail(BatchStatusWire, BatchStatusVa
  * `TRACK GET`'s JSON as the servers send it (Go client `JobTrack`; Rust client `Progress`; the
  * Ent-Tracking wiki page).
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category schemas
  */
 export const JobStatusWire = Schema.Struct({
@@ -276,7 +276,7 @@ export const JobStatusWire = Schema.Struct({
 /**
  * A job's tracking state as a value.
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category schemas
  */
 export const JobStatusValue = Schema.Struct({
@@ -290,7 +290,7 @@ export const JobStatusValue = Schema.Struct({
 })
 
 /**
- * @since 0.5.0
+ * @since 0.2.0
  * @category models
  */
 export type JobStatus = typeof JobStatusValue.Type
@@ -311,7 +311,7 @@ export type JobStatus = typeof JobStatusValue.Type
  * Option.isNone(status.updatedAt) // true
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category schemas
  */
 export const JobStatus = Schema.transformOrFail(JobStatusWire, JobStatusValue, {

@@ -232,7 +232,7 @@ export class EnterpriseRequiredError extends Schema.TaggedError<EnterpriseRequir
  * )
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category errors
  */
 export class NotUniqueError extends Schema.TaggedError<NotUniqueError>()("NotUniqueError", {
@@ -263,7 +263,7 @@ export class NotUniqueError extends Schema.TaggedError<NotUniqueError>()("NotUni
  * )
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category errors
  */
 export class BatchNotFoundError extends Schema.TaggedError<BatchNotFoundError>()("BatchNotFoundError", {
@@ -348,7 +348,7 @@ export class InvalidArgumentError extends Schema.TaggedError<InvalidArgumentErro
  * // pools "mail" and "bulk" both fetch from queue "mail": …
  * ```
  *
- * @since 0.6.0
+ * @since 0.2.0
  * @category errors
  */
 export class PoolConflictError extends Schema.TaggedError<PoolConflictError>()("PoolConflictError", {

@@ -204,7 +204,7 @@ const mistake = (typed: Typed): string | undefined => {
  * FaktoryUrl.redact("tcp://faktory.internal:s3cret") // "tcp://faktory.internal:<redacted>"
  * ```
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category parsing
  */
 export const redact = (input: string): string => shown(cut(input))

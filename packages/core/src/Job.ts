@@ -96,7 +96,7 @@ export interface JobOptions {
 /**
  * How a unique job is unique (Faktory Enterprise).
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category models
  */
 export interface UniqueOptions {
@@ -232,7 +232,7 @@ const mergeOptions = (base: JobOptions, extra: JobOptions): JobOptions => {
  * The brand of a job definition. A global symbol: an application may load another copy of
  * this library than the one a module of its jobs imported.
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category symbols
  */
 export const DefinitionTypeId: unique symbol = Symbol.for("@effect-faktory/core/Job/Definition")
@@ -253,7 +253,7 @@ export const DefinitionTypeId: unique symbol = Symbol.for("@effect-faktory/core/
  * Job.isDefinition({ jobtype: "Ping" }) // false
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category guards
  */
 export const isDefinition = (value: unknown): value is JobDefinition<string, unknown, unknown> =>

@@ -7,7 +7,7 @@
  * job it runs) and `Client.Client` (the worker's own client, unless its layer was given one),
  * so a handler can push follow-up jobs without a client of its own.
  *
- * @since 0.4.0
+ * @since 0.2.0
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -109,7 +109,7 @@ export const contextOf = (payload: JobPayload.Job): JobContext => ({
  * A handler with its types: how its jobtype's arguments are decoded, the function the user
  * wrote, and the services it was registered with.
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export interface Typed<A, R> {
@@ -126,7 +126,7 @@ export interface Typed<A, R> {
 /**
  * How a job definition's contract (`Contract`) may differ from what the worker accepts.
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category models
  */
 export interface ContractOptions {
@@ -143,7 +143,7 @@ export interface ContractOptions {
  * What a handler's job definition says about the jobs it takes: the source of its contract
  * (`Contract.make`). `Job.define(…).handle` registers it with the handler.
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category models
  */
 export interface Definition {
@@ -196,7 +196,7 @@ export interface JobHandler<Name extends string = string> {
  * JobHandler.isJobHandler({ jobtype: "Ping" }) // false
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category guards
  */
 export const isJobHandler = (value: unknown): value is JobHandler =>
@@ -207,7 +207,7 @@ let registrations = 0
 /**
  * The options of a registration.
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export interface Registration<Name extends string, A, E, R> {
@@ -241,7 +241,7 @@ export interface Registration<Name extends string, A, E, R> {
  * })
  * ```
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category constructors
  */
 export const layer = <Name extends string, A, E, R>(
@@ -282,7 +282,7 @@ export const layer = <Name extends string, A, E, R>(
  * JobHandler.all(Context.empty()) // []
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category handlers
  */
 export const all = (context: Context.Context<never>): ReadonlyArray<JobHandler> => {
@@ -305,7 +305,7 @@ export const all = (context: Context.Context<never>): ReadonlyArray<JobHandler> 
  * JobHandler.collect(Context.empty()) // Effect: Map {}
  * ```
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category handlers
  */
 export const collect = (

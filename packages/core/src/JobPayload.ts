@@ -326,7 +326,7 @@ const jsonType = (value: unknown): string =>
  * JobPayload.serverRefusal({ jid: "0123456789ab", jobtype: "Ping", args: [] }) // undefined
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category decoding
  */
 export const serverRefusal = (job: unknown): string | undefined => {
@@ -576,7 +576,7 @@ const enterpriseProblem = (custom: { readonly [key: string]: unknown }): string 
  * JobPayload.inBatch(job, bid).custom // { bid: "b-5pBPzTw5W0lyKA" }
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category constructors
  */
 export const inBatch = (job: PushableJob, bid: Enterprise.Bid): PushableJob => {

@@ -8,7 +8,7 @@
  * flags) and kept in the runner's `FiberSet`, so that shutdown and the reservation guard
  * interrupt a job alone, never whoever reports it.
  *
- * @since 0.4.0
+ * @since 0.2.0
  */
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
@@ -111,7 +111,7 @@ export class InvalidArgumentsError extends Schema.TaggedError<InvalidArgumentsEr
  * (`RefusedByServer`, in the server's words), for want of a handler (`UnknownJobType`), or
  * because its arguments do not decode (`InvalidArguments`, the message its FAIL would carry).
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category models
  */
 export interface Refusal {
@@ -138,7 +138,7 @@ export interface Refusal {
  * // Option.some({ errtype: "InvalidArguments", message: "invalid arguments for SendEmail: 1: Expected number, actual \"3\"" })
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category running
  */
 export const check = (
@@ -245,7 +245,7 @@ export class ReservationExpiredError extends Schema.TaggedError<ReservationExpir
  * new JobRunner.AbandonedAtShutdownError({ seconds: 5 }).errtype // "Shutdown"
  * ```
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category errors
  */
 export class AbandonedAtShutdownError extends Schema.TaggedError<AbandonedAtShutdownError>()(
@@ -262,7 +262,7 @@ export class AbandonedAtShutdownError extends Schema.TaggedError<AbandonedAtShut
  * How long an interrupted job may take to end before it is given up on (reported as
  * abandoned). Interruption is near-instant for most jobs; this leaves room for finalizers.
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category constants
  */
 export const ABANDON_AFTER: Duration.Duration = Duration.seconds(5)
@@ -271,7 +271,7 @@ const ABANDON_AFTER_MILLIS = Duration.toMillis(ABANDON_AFTER)
 /**
  * What a FAIL says about a failed job.
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export interface FailureReport {
@@ -302,7 +302,7 @@ export const describeFailure: (cause: Cause.Cause<unknown>) => FailureReport = F
 /**
  * What the server is told about a job: its ACK or FAIL command, and for a FAIL what it says.
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export interface Report {
@@ -322,7 +322,7 @@ export interface Report {
  * JobRunner.report("0123456789ab", Exit.void).command.line // 'ACK {"jid":"0123456789ab"}\r\n'
  * ```
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category outcomes
  */
 export const report = (jid: string, exit: Exit.Exit<unknown, unknown>): Report => {
@@ -334,7 +334,7 @@ export const report = (jid: string, exit: Exit.Exit<unknown, unknown>): Report =
 /**
  * How one job ended, and what to tell the server.
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export interface Outcome {
@@ -374,7 +374,7 @@ const defaultReservationLimitMillis = (reserveForSeconds: number): number =>
  * JobRunner.reservationLimitMillis((seconds) => `${seconds / 2} seconds`, 60) // 30000
  * ```
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category reservations
  */
 export const reservationLimitMillis = (
@@ -393,7 +393,7 @@ export const reservationLimitMillis = (
  * What a job's fiber starts from: the fiber refs (loggers, log level, annotations) and runtime
  * flags of whoever runs it.
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export interface JobRuntime {
@@ -406,7 +406,7 @@ export interface JobRuntime {
  * caller is in, and without the runtime's own "Fiber terminated with an unhandled error" line
  * (a failed job is reported by whoever runs it).
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category constructors
  */
 export const currentRuntime: Effect.Effect<JobRuntime> = Effect.map(
@@ -422,7 +422,7 @@ export const currentRuntime: Effect.Effect<JobRuntime> = Effect.map(
 /**
  * How a runner is built.
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export interface JobRunnerOptions {
@@ -449,7 +449,7 @@ export interface JobRunnerOptions {
 /**
  * Runs jobs.
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export interface JobRunner {
@@ -582,7 +582,7 @@ const annotate = (job: JobPayload.Job) => (refs: FiberRefs.FiberRefs, fiberId: F
  * }).pipe(Effect.scoped, Effect.provide(Ping.handle(([who]) => Effect.log(`pong ${who}`))), Effect.provide(NodeClient.layer()))
  * ```
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category constructors
  */
 export const make = (options: JobRunnerOptions): Effect.Effect<JobRunner, never, Scope.Scope> =>

@@ -9,7 +9,7 @@
  * process: its running gauge and fetch latency carry it too). To read one series, tag in that order:
  * `Metrics.jobsAcked.pipe(Metric.tagged("jobtype", "SendEmail"), Metric.tagged("queue", "mail"))`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import * as Metric from "effect/Metric"
 import type * as MetricKeyType from "effect/MetricKeyType"
@@ -28,7 +28,7 @@ import { keys } from "./internal/observability/metrics.js"
  * ).count
  * ```
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category metrics
  */
 export const jobsPushed: Metric.Metric.Counter<number> = Metric.fromMetricKey(keys.pushed)
@@ -36,7 +36,7 @@ export const jobsPushed: Metric.Metric.Counter<number> = Metric.fromMetricKey(ke
 /**
  * `faktory_jobs_fetched`: jobs fetched by workers, by `jobtype` and `queue`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category metrics
  */
 export const jobsFetched: Metric.Metric.Counter<number> = Metric.fromMetricKey(keys.fetched)
@@ -45,7 +45,7 @@ export const jobsFetched: Metric.Metric.Counter<number> = Metric.fromMetricKey(k
  * `faktory_jobs_acked`: jobs ACKed, by `jobtype` and `queue`, counted as the server's reply
  * arrives (as `Worker.processed()` is).
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category metrics
  */
 export const jobsAcked: Metric.Metric.Counter<number> = Metric.fromMetricKey(keys.acked)
@@ -54,7 +54,7 @@ export const jobsAcked: Metric.Metric.Counter<number> = Metric.fromMetricKey(key
  * `faktory_jobs_failed`: jobs FAILed, by `jobtype`, `queue` and `errtype`, counted as the
  * server's reply arrives. Jobs interrupted by shutdown have errtype `Shutdown`.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category metrics
  */
 export const jobsFailed: Metric.Metric.Counter<number> = Metric.fromMetricKey(keys.failed)
@@ -63,7 +63,7 @@ export const jobsFailed: Metric.Metric.Counter<number> = Metric.fromMetricKey(ke
  * `faktory_job_duration_seconds`: how long jobs ran, by `jobtype` and `queue`, whatever their
  * outcome.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category metrics
  */
 export const jobDuration: Metric.Metric<MetricKeyType.MetricKeyType.Histogram, number, unknown> = Metric
@@ -72,7 +72,7 @@ export const jobDuration: Metric.Metric<MetricKeyType.MetricKeyType.Histogram, n
 /**
  * `faktory_jobs_running`: jobs running now in this process's workers.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category metrics
  */
 export const jobsRunning: Metric.Metric.Gauge<number> = Metric.fromMetricKey(keys.running)
@@ -80,7 +80,7 @@ export const jobsRunning: Metric.Metric.Gauge<number> = Metric.fromMetricKey(key
 /**
  * `faktory_push_duration_seconds`: from a push to the server's accepting reply.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category metrics
  */
 export const pushDuration: Metric.Metric<MetricKeyType.MetricKeyType.Histogram, number, unknown> = Metric
@@ -89,7 +89,7 @@ export const pushDuration: Metric.Metric<MetricKeyType.MetricKeyType.Histogram, 
 /**
  * `faktory_fetch_duration_seconds`: from a worker's FETCH to its reply.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category metrics
  */
 export const fetchDuration: Metric.Metric<MetricKeyType.MetricKeyType.Histogram, number, unknown> = Metric
@@ -99,7 +99,7 @@ export const fetchDuration: Metric.Metric<MetricKeyType.MetricKeyType.Histogram,
  * `faktory_pool_connections_in_use`: pooled connections lent out or awaiting a reply, summed
  * over the process's clients (a worker's processors each hold one).
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category metrics
  */
 export const connectionsInUse: Metric.Metric.Gauge<number> = Metric.fromMetricKey(keys.connectionsInUse)

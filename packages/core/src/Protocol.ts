@@ -471,7 +471,7 @@ export const queueLatency = (
  * The failures a reply of an Enterprise command can stand for: those of any command, and the
  * open-source server's refusal (`EnterpriseRequiredError`).
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category models
  */
 export type EnterpriseReplyError = ReplyError | EnterpriseRequiredError
@@ -480,7 +480,7 @@ export type EnterpriseReplyError = ReplyError | EnterpriseRequiredError
  * A batch to create with `BATCH NEW`: its callback jobs (at least one), already checked
  * (`JobPayload.prepare`), a description for the Web UI, and the batch it is a child of.
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category models
  */
 export interface NewBatch {
@@ -508,7 +508,7 @@ export interface NewBatch {
  * Protocol.batchNew({ description: "no callback" }) // Either.left(InvalidArgumentError)
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category commands
  */
 export const batchNew = (
@@ -554,7 +554,7 @@ export const batchNew = (
  * Protocol.batchOpen("b-1\r\nFLUSH") // Either.left(InvalidArgumentError)
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category commands
  */
 export const batchOpen = (
@@ -573,7 +573,7 @@ export const batchOpen = (
  * Protocol.batchCommit("b-5pBPzTw5W0lyKA") // Either.right({ verb: "BATCH", line: "BATCH COMMIT b-5pBPzTw5W0lyKA\r\n" })
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category commands
  */
 export const batchCommit = (
@@ -592,7 +592,7 @@ export const batchCommit = (
  * Protocol.batchStatus("b-5pBPzTw5W0lyKA") // Either.right({ verb: "BATCH", line: "BATCH STATUS b-5pBPzTw5W0lyKA\r\n" })
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category commands
  */
 export const batchStatus = (
@@ -614,7 +614,7 @@ const lineJid = /^[^\s\p{Cc}]+$/u
  * Protocol.trackGet("f7APFzrS2RZi9eaA") // Either.right({ verb: "TRACK", line: "TRACK GET f7APFzrS2RZi9eaA\r\n" })
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category commands
  */
 export const trackGet = (
@@ -634,7 +634,7 @@ export const trackGet = (
 /**
  * What `TRACK SET` reports about a job. Every field but `jid` is optional.
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category models
  */
 export interface TrackUpdate {
@@ -653,7 +653,7 @@ export interface TrackUpdate {
 /**
  * How far ahead `TRACK SET` may extend a reservation: 24 hours, as the server allows.
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category constants
  */
 export const MAX_RESERVATION_EXTENSION_MILLIS = 24 * 60 * 60 * 1000
@@ -672,7 +672,7 @@ export const MAX_RESERVATION_EXTENSION_MILLIS = 24 * 60 * 60 * 1000
  * Protocol.trackSet({ jid: "f7APFzrS2RZi9eaA", percent: 140 }) // Either.left(InvalidArgumentError)
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category commands
  */
 export const trackSet = (

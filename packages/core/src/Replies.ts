@@ -160,7 +160,7 @@ const jidOf = (json: string): string | undefined => {
  * A worker's lifecycle state as BEAT carries it: the state a worker reports (`current_state`),
  * and the state the server asks it to move to in its reply.
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category models
  */
 export type BeatState = "running" | "quiet" | "terminate"
@@ -274,7 +274,7 @@ export const pushRefusal = (reason: string, job?: Pushed): ServerError | NotUniq
  * Replies.pushed({ jid: "0123456789ab", jobtype: "Sync" })(Resp.errorReply("NOTUNIQUE", "Job not unique")) // Either.left(NotUniqueError)
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category readers
  */
 export const pushed = (job: Pushed) => (reply: Resp.Reply): Either.Either<void, ServerError | NotUniqueError | ProtocolError> => {
@@ -322,7 +322,7 @@ const bidIn = (command: string, value: string): Either.Either<Enterprise.Bid, Pr
  * Replies.batchCreated(undefined)(Resp.bulkString("b-5pBPzTw5W0lyKA")) // Either.right("b-5pBPzTw5W0lyKA")
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category readers
  */
 export const batchCreated = (parent: string | undefined) =>
@@ -355,7 +355,7 @@ export const batchCreated = (parent: string | undefined) =>
  * Replies.batchOpened("b-1")(Resp.errorReply("ERR", "no such batch b-1")) // Either.left(BatchNotFoundError)
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category readers
  */
 export const batchOpened = (bid: string) =>
@@ -381,7 +381,7 @@ export const batchOpened = (bid: string) =>
  * Replies.batchCommitted("b-1")(Resp.simpleString("OK")) // Either.right(undefined)
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category readers
  */
 export const batchCommitted = (bid: string) =>
@@ -408,7 +408,7 @@ const malformed = (command: string) => (error: ParseError) =>
  * Replies.batchStatus("b-1")(Resp.bulkString('{"bid":"b-1","total":2,"pending":0,"failed":0,"complete_st":"2","success_st":"2"}'))
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category readers
  */
 export const batchStatus = (bid: string) =>
@@ -436,7 +436,7 @@ export const batchStatus = (bid: string) =>
  * Replies.jobStatus("f7APFzrS2RZi9eaA")(Resp.bulkString('{"jid":"f7APFzrS2RZi9eaA","state":"unknown","updated_at":""}'))
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category readers
  */
 export const jobStatus = (jid: string) => (reply: Resp.Reply): Either.Either<Enterprise.JobStatus, EnterpriseError> => {
@@ -468,7 +468,7 @@ export const jobStatus = (jid: string) => (reply: Resp.Reply): Either.Either<Ent
  * Replies.trackSet(Resp.errorReply("ERR", "tracking subsystem is only available in Faktory Enterprise")) // Either.left(EnterpriseRequiredError)
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category readers
  */
 export const trackSet = (reply: Resp.Reply): Either.Either<void, EnterpriseError> => {

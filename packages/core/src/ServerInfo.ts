@@ -74,7 +74,7 @@ export const decode = (json: string): Either.Either<ServerInfo, ProtocolError> =
  * const enterprise = Effect.flatMap(Client.Client, (client) => Effect.map(client.info, ServerInfo.isEnterprise))
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category predicates
  */
 export const isEnterprise = (info: ServerInfo): boolean => /enterprise/i.test(info.server.description)

@@ -5,7 +5,7 @@
  * them. Jobs from producers in other languages carry no context, or one this module cannot
  * read: they run in a trace of their own.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import * as Context from "effect/Context"
 import * as Option from "effect/Option"
@@ -15,7 +15,7 @@ import * as Tracer from "effect/Tracer"
  * The `tracestate` a trace carries: what other vendors put in it travels on with the trace
  * unchanged, as W3C Trace Context asks.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category tags
  */
 export class TraceState extends Context.Tag("@effect-faktory/core/TraceContext/TraceState")<TraceState, string>() {}
@@ -45,7 +45,7 @@ const MAX_TRACESTATE = 512
  * TraceContext.parse({ traceparent: "garbage" }) // Option.none()
  * ```
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category parsing
  */
 export const parse = (custom: Readonly<Record<string, unknown>> | undefined): Option.Option<Tracer.ExternalSpan> => {
@@ -108,7 +108,7 @@ const serializeOtel = (state: unknown): string | undefined => {
  * TraceContext.format(span) // Option.some({ traceparent: "00-4bf9…-00f0…-01" })
  * ```
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category formatting
  */
 export const format = (
@@ -135,7 +135,7 @@ export const format = (
  * TraceContext.inject({ tenant: "acme" }, span) // { tenant: "acme", traceparent: "00-4bf9…-00f0…-01" }
  * ```
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category formatting
  */
 export const inject = (

@@ -14,7 +14,7 @@
  * (`Connection.make`), and commands called outside any span. Off, as by default, a worker that
  * waits for jobs makes no span at all.
  *
- * @since 0.5.0
+ * @since 0.2.0
  */
 import type * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
@@ -34,7 +34,7 @@ import * as Spans from "./internal/observability/spans.js"
  * const worker = Worker.make({ queues: ["default"] }).pipe(Effect.locally(Tracing.traceInternals, true))
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category tracing
  */
 export const traceInternals: FiberRef.FiberRef<boolean> = Spans.traceInternals
@@ -52,7 +52,7 @@ export const traceInternals: FiberRef.FiberRef<boolean> = Spans.traceInternals
  * const WorkerLive = NodeWorker.layer({ queues: ["default"] }).pipe(Layer.provide(Tracing.verbose))
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category tracing
  */
 export const verbose: Layer.Layer<never> = Layer.locallyScoped(traceInternals, true)

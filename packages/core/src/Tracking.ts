@@ -43,7 +43,7 @@
  * const watch = (jid: string) => Effect.map(Tracking.status(jid), (status) => `${status.state} ${status.percent}`)
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -58,7 +58,7 @@ import { CurrentJob } from "./JobHandler.js"
 /**
  * What `set` reports about a job; every field is optional.
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category models
  */
 export interface Update {
@@ -77,7 +77,7 @@ export interface Update {
  * What the tracking commands fail with: a bad argument (nothing sent), the open-source
  * server's refusal, or the command's failure.
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category models
  */
 export type TrackingError = InvalidArgumentError | EnterpriseError
@@ -93,7 +93,7 @@ export type TrackingError = InvalidArgumentError | EnterpriseError
  * const done = Effect.map(Tracking.status("f7APFzrS2RZi9eaA"), (status) => status.state === "success")
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category reading
  */
 export const status = (jid: string): Effect.Effect<JobStatus, TrackingError, Client> =>
@@ -112,7 +112,7 @@ export const status = (jid: string): Effect.Effect<JobStatus, TrackingError, Cli
  * const report = Tracking.set("f7APFzrS2RZi9eaA", { percent: 40, description: "uploading" })
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category reporting
  */
 export const set = (jid: string, update: Update): Effect.Effect<void, TrackingError, Client> =>
@@ -153,7 +153,7 @@ export const set = (jid: string, update: Update): Effect.Effect<void, TrackingEr
  * const Handlers = Resize.handle(([file]) => Tracking.progress(50, `resizing ${file}`))
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category reporting
  */
 export const progress = (
@@ -185,7 +185,7 @@ export const progress = (
  * )
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category reservations
  */
 export const extendReservation = (
@@ -223,7 +223,7 @@ export const extendReservation = (
  * )
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category reservations
  */
 export const deadline: Effect.Effect<Option.Option<Date>> = Effect.map(

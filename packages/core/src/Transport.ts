@@ -46,7 +46,7 @@ export interface ConnectOptions {
  * 1006 after an error, else 1000), `Read`, `Write` or `Open` with the platform's error as
  * `cause`. `@effect/platform`'s `SocketError` is one.
  *
- * @since 0.6.0
+ * @since 0.2.0
  * @category models
  */
 export interface SocketFailure {
@@ -61,7 +61,7 @@ export interface SocketFailure {
  * `Socket` is one; `@effect-faktory/node` reads Node sockets directly, without loading
  * `@effect/platform`'s socket and stream modules.
  *
- * @since 0.6.0
+ * @since 0.2.0
  * @category models
  */
 export interface SocketReader {

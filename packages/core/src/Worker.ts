@@ -202,7 +202,7 @@ export interface Service {
  * What the worker is doing, as probes read it (`@effect-faktory/node/WorkerProbes`): one
  * reading of the state its lifecycle holds, not a copy kept elsewhere.
  *
- * @since 0.7.0
+ * @since 0.2.0
  * @category models
  */
 export interface Activity {
@@ -228,7 +228,7 @@ export interface Activity {
  * A job's report that the server accepted: its ACK, or its FAIL and what that said (errtype,
  * message, backtrace).
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category models
  */
 export interface Reported {
@@ -253,7 +253,7 @@ export class Worker extends Context.Tag("@effect-faktory/core/Worker")<Worker, S
 /**
  * One of the worker pools built together: its name, its queues and its worker.
  *
- * @since 0.6.0
+ * @since 0.2.0
  * @category models
  */
 export interface Pool {
@@ -266,7 +266,7 @@ export interface Pool {
  * The worker pools built together (`Layer.mergeAll` of `Worker.layer`s, one `Effect.provide`,
  * one `ManagedRuntime`), as one: what a process's signals act on (`NodeWorker.runMain`).
  *
- * @since 0.6.0
+ * @since 0.2.0
  * @category models
  */
 export interface PoolsService {
@@ -297,7 +297,7 @@ export interface PoolsService {
  * const names = Effect.map(Worker.Pools, (pools) => pools.pools().map((pool) => `${pool.name}: ${pool.worker.wid}`))
  * ```
  *
- * @since 0.6.0
+ * @since 0.2.0
  * @category tags
  */
 export class Pools extends Context.Tag("@effect-faktory/core/Worker/Pools")<Pools, PoolsService>() {}
@@ -332,7 +332,7 @@ const poolsLayer: Layer.Layer<Pools, never, Registry> = Layer.effect(
  * // could not start within 30s: the server at localhost:7419 was not reached (9 attempts); the last: Refused: …
  * ```
  *
- * @since 0.7.0
+ * @since 0.2.0
  * @category errors
  */
 export class StartTimeoutError extends Schema.TaggedError<StartTimeoutError>()("StartTimeoutError", {
@@ -975,7 +975,7 @@ const withPools = <E, R>(worker: Layer.Layer<Worker, E, R>): Layer.Layer<Worker 
  * })
  * ```
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category layers
  */
 export const layerConfig = (
@@ -1000,7 +1000,7 @@ export const layerConfig = (
  * ) // { critical: 3, default: 1 }
  * ```
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category config
  */
 export const queuesConfig = (name: string): Config.Config<Queues> =>

@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 
-/** @since 0.5.0 */
+/** @since 0.2.0 */
 export * as Batch from "./Batch.js"
 /** @since 0.1.0 */
 export * as Client from "./Client.js"
@@ -14,23 +14,23 @@ export * as Client from "./Client.js"
 export * as Connection from "./Connection.js"
 /** @since 0.1.0 */
 export * as ConnectionPool from "./ConnectionPool.js"
-/** @since 0.5.0 */
+/** @since 0.2.0 */
 export * as Contract from "./Contract.js"
 /** @since 0.1.0 */
 export * as DefaultClient from "./DefaultClient.js"
-/** @since 0.5.0 */
+/** @since 0.2.0 */
 export * as Enterprise from "./Enterprise.js"
 /** @since 0.1.0 */
 export * as FaktoryUrl from "./FaktoryUrl.js"
 /** @since 0.1.0 */
 export * as Job from "./Job.js"
-/** @since 0.4.0 */
+/** @since 0.2.0 */
 export * as JobHandler from "./JobHandler.js"
 /** @since 0.1.0 */
 export * as JobPayload from "./JobPayload.js"
-/** @since 0.4.0 */
+/** @since 0.2.0 */
 export * as JobRunner from "./JobRunner.js"
-/** @since 0.3.0 */
+/** @since 0.2.0 */
 export * as Metrics from "./Metrics.js"
 /** @since 0.1.0 */
 export * as Protocol from "./Protocol.js"
@@ -40,11 +40,11 @@ export * as Replies from "./Replies.js"
 export * as Resp from "./Resp.js"
 /** @since 0.1.0 */
 export * as ServerInfo from "./ServerInfo.js"
-/** @since 0.3.0 */
+/** @since 0.2.0 */
 export * as TraceContext from "./TraceContext.js"
-/** @since 0.5.0 */
+/** @since 0.2.0 */
 export * as Tracing from "./Tracing.js"
-/** @since 0.5.0 */
+/** @since 0.2.0 */
 export * as Tracking from "./Tracking.js"
 /** @since 0.1.0 */
 export * as Transport from "./Transport.js"

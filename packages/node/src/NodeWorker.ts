@@ -104,7 +104,7 @@ export const layer = (options: Worker.WorkerOptions = {}): Layer.Layer<Worker.Wo
  * })
  * ```
  *
- * @since 0.4.0
+ * @since 0.2.0
  * @category layers
  */
 export const layerConfig = (

@@ -459,7 +459,7 @@ const single = new Set<string>([
  * WorkerCli.parseCommandLine(["-r", "./dist/jobs.js", "-c"]) // Either.left("-c needs a value: -c <jobs>")
  * ```
  *
- * @since 0.6.0
+ * @since 0.2.0
  * @category parsing
  */
 export const parseCommandLine = (args: ReadonlyArray<string>): Either.Either<Flags, string> => {

@@ -25,7 +25,7 @@
  * Not re-exported from `@effect-faktory/node`: only workers that serve probes load the HTTP
  * server's modules. Import `@effect-faktory/node/WorkerProbes`.
  *
- * @since 0.7.0
+ * @since 0.2.0
  */
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
@@ -46,7 +46,7 @@ import { shownArgument } from "./internal/shownArgument.js"
 /**
  * Where to serve the probes, and when a worker counts as stuck.
  *
- * @since 0.7.0
+ * @since 0.2.0
  * @category models
  */
 export interface ProbeOptions {
@@ -75,7 +75,7 @@ export interface ProbeOptions {
  * // cannot serve health probes on port 8080 (0.0.0.0): the port is taken (EADDRINUSE)
  * ```
  *
- * @since 0.7.0
+ * @since 0.2.0
  * @category errors
  */
 export class ProbeServerError extends Schema.TaggedError<ProbeServerError>()("ProbeServerError", {
@@ -91,7 +91,7 @@ export class ProbeServerError extends Schema.TaggedError<ProbeServerError>()("Pr
 /**
  * What a probe answers, in its JSON body too.
  *
- * @since 0.7.0
+ * @since 0.2.0
  * @category models
  */
 export interface Verdict {
@@ -146,7 +146,7 @@ const starting: Verdict = {
  * const verdict = Effect.flatMap(Worker.Worker, (worker) => WorkerProbes.check(worker, "30 minutes"))
  * ```
  *
- * @since 0.7.0
+ * @since 0.2.0
  * @category probes
  */
 export const check = (worker: Worker.Service, stuckAfter: Duration.DurationInput): Effect.Effect<Verdict> =>
@@ -276,7 +276,7 @@ const app = (current: { pools: (() => ReadonlyArray<readonly [string, Worker.Ser
  * // curl localhost:8080/ready → 200 {"ready":true,"alive":true,"state":"running",…}
  * ```
  *
- * @since 0.7.0
+ * @since 0.2.0
  * @category layers
  */
 export const serve = (options: ProbeOptions) =>

@@ -85,7 +85,7 @@ export interface FakeFaktoryOptions {
    * does without them: `isEnterprise` is false, the batch and tracking commands fail with
    * `EnterpriseRequiredError`, and the Enterprise keys of `custom` are ignored.
    *
-   * @since 0.5.0
+   * @since 0.2.0
    */
   readonly enterprise?: boolean | undefined
 }

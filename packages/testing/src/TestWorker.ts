@@ -20,7 +20,7 @@
  * handler's `Effect.sleep` waits for `TestClock.adjust`. With `excludeTestServices: true` it is
  * the live clock. `awaitReported`'s timeout is always in real time.
  *
- * @since 0.5.0
+ * @since 0.2.0
  */
 import type { Client, InvalidUrlError } from "@effect-faktory/core"
 import { Worker } from "@effect-faktory/core"
@@ -45,7 +45,7 @@ import * as FaktoryServer from "./FaktoryServer.js"
  * the test's layer closes is interrupted then, rather than after 25 s); `client` adds to the
  * options that reach the server.
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category models
  */
 export interface TestWorkerOptions extends Worker.WorkerOptions {
@@ -56,13 +56,13 @@ export interface TestWorkerOptions extends Worker.WorkerOptions {
 /**
  * Which reports to wait for: those of the given jids (in that order), or the next `count`.
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category models
  */
 export type Awaited = { readonly jids: ReadonlyArray<string> } | { readonly count: number }
 
 /**
- * @since 0.5.0
+ * @since 0.2.0
  * @category models
  */
 export interface AwaitOptions {
@@ -85,7 +85,7 @@ export interface AwaitOptions {
  * )
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category errors
  */
 export class NotReportedError extends Data.TaggedError("NotReportedError")<{
@@ -145,7 +145,7 @@ const describe = (report: Worker.Reported): string => {
 /**
  * What the `TestWorker` tag holds.
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category models
  */
 export interface Service {
@@ -166,7 +166,7 @@ export interface Service {
 /**
  * The test worker in context (`TestWorker.layer` provides it).
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category tags
  */
 export class TestWorker extends Context.Tag("@effect-faktory/testing/TestWorker")<TestWorker, Service>() {}
@@ -277,7 +277,7 @@ const makeService = (worker: Worker.Service, queues: Worker.Queues, testClock: b
  * ).pipe(Layer.provideMerge(FaktoryServer.layer()))
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category layers
  */
 export const workerLayer = <ROut, E, RIn>(
@@ -324,7 +324,7 @@ export const workerLayer = <ROut, E, RIn>(
  * }).pipe(Effect.provide(Env))
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category layers
  */
 export const layer = <ROut, E, RIn>(
@@ -361,7 +361,7 @@ export const layer = <ROut, E, RIn>(
  * })
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category waiting
  */
 export const awaitReported = (
@@ -381,7 +381,7 @@ export const awaitReported = (
  * const failed = Effect.map(TestWorker.reports, (reports) => reports.filter((report) => report.verb === "FAIL"))
  * ```
  *
- * @since 0.5.0
+ * @since 0.2.0
  * @category waiting
  */
 export const reports: Effect.Effect<ReadonlyArray<Worker.Reported>, never, TestWorker> = Effect.flatMap(

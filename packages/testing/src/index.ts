@@ -11,5 +11,5 @@ export * as FaktoryServer from "./FaktoryServer.js"
 /** @since 0.2.0 */
 export * as FakeFaktory from "./FakeFaktory.js"
 
-/** @since 0.5.0 */
+/** @since 0.2.0 */
 export * as TestWorker from "./TestWorker.js"
