@@ -24,3 +24,21 @@ it.scopedLive("SIGTSTP while the worker is still reaching its server quiets it: 
     const exit = yield* worker.exit.pipe(Effect.timeout("10 seconds"))
     expect(exit.signal).toBeNull()
   }), { timeout: 60_000 })
+
+it.scopedLive("SIGTSTP while the worker is still reaching its server: once the server is back, the worker starts quiet", () =>
+  Effect.gen(function*() {
+    const server = yield* FaktoryServer.make({ webUi: false })
+    yield* server.stop
+    const worker = yield* node(fixture("run-main.mjs"), ["pretty"], { FAKTORY_URL: server.url })
+    yield* waitForOutput(worker, "cannot reach")
+    worker.child.kill("SIGTSTP")
+    yield* Effect.sleep("300 millis")
+    yield* server.start
+    yield* waitForOutput(worker, "started")
+    yield* waitForOutput(worker, "quiet")
+    const output = worker.output()
+    expect(output.indexOf("quiet", output.indexOf("started"))).toBeGreaterThan(0)
+    worker.child.kill("SIGTERM")
+    const exit = yield* worker.exit.pipe(Effect.timeout("15 seconds"))
+    expect(exit.code).toBe(0)
+  }), { timeout: 90_000 })
