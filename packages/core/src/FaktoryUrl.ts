@@ -115,9 +115,12 @@ const cut = (input: string): Typed => {
   // Without a slash, `word:` is as likely a user name (`user:password@host`) as a scheme.
   const scheme = SCHEME.exec(trimmed)
   const afterScheme = scheme === null ? trimmed : trimmed.slice(scheme[0].length)
-  // A `%40` ends the user-info as an `@` does: a password and its `@` encoded together.
-  const encodedAt = afterScheme.toLowerCase().lastIndexOf("%40")
+  // A `%40` ends the user-info as an `@` does: a password and its `@` encoded together. One
+  // after the host (in a path or query) is not the user-info's.
   const plainAt = afterScheme.lastIndexOf("@")
+  const hostEnd = afterScheme.slice(plainAt + 1).search(/[/?#\\]/)
+  const authority = hostEnd === -1 ? afterScheme : afterScheme.slice(0, plainAt + 1 + hostEnd)
+  const encodedAt = authority.toLowerCase().lastIndexOf("%40")
   const atIndex = Math.max(encodedAt, plainAt)
   const at = atIndex === -1 ? "" : atIndex === plainAt ? "@" : afterScheme.slice(atIndex, atIndex + 3)
   const afterAt = afterScheme.slice(atIndex === -1 ? 0 : atIndex + at.length)

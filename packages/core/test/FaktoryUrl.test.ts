@@ -150,7 +150,10 @@ describe("FaktoryUrl.parse", () => {
     ["tcp://localhost:7419/#hunter2", "tcp://localhost:7419/<redacted>", "no query or fragment"],
     ["tcp://localhost/hunter2", "tcp://localhost/<redacted>", "no path"],
     ["tcp://[::1:hunter2", "tcp://<redacted>", "host name or an IP address"],
-    ["tcp://:hunter2@", "tcp://<redacted>@", "a host must follow the @"]
+    ["tcp://:hunter2@", "tcp://<redacted>@", "a host must follow the @"],
+    // A %40 after the host (a path or query) is no encoded @ of the user-info.
+    ["tcp://:hunter2%40x@localhost:7419/path?x=hunter2%40x", "tcp://<redacted>@localhost:7419/<redacted>", "no path"],
+    ["tcp://:hunter2@localhost:7419?x=%40", "tcp://<redacted>@localhost:7419?<redacted>", "no query or fragment"]
   ]
   for (const [input, shown, mention] of misplaced) {
     it(`shows ${JSON.stringify(input)} as ${shown}, and says what is wrong`, () => {
