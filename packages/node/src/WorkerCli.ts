@@ -28,6 +28,8 @@ import * as Path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import { parseArgs } from "node:util"
 import * as ControlCharacters from "./internal/controlCharacters.js"
+import * as FlagHelp from "./internal/flagHelp.js"
+import type { Flag } from "./internal/flagHelp.js"
 import * as HandlerLayers from "./internal/handlerLayers.js"
 import { isUrlLike, shownArgument } from "./internal/shownArgument.js"
 import * as NodeWorker from "./NodeWorker.js"
@@ -164,18 +166,7 @@ const importModule = (flag: string, module: string) =>
     return { exports: loaded, named }
   })
 
-/**
- * One flag as `--help` shows it. The same text describes the flag to the parser.
- */
-interface Flag {
-  readonly name: string
-  readonly alias?: string
-  readonly value?: string
-  readonly description: string
-  /** What applies when the flag is absent, as `--help` says it. */
-  readonly fallback?: string
-}
-
+// Each flag as `--help` shows it (FlagHelp.Flag); the same text describes the flag to the parser.
 const flagsDoc = {
   require: {
     name: "require",
@@ -241,8 +232,6 @@ const flagsDoc = {
 
 const VERSION = "0.1.0"
 
-const describe = (flag: Flag): string => flag.fallback === undefined ? flag.description : `${flag.description} (default: ${flag.fallback})`
-
 /**
  * What `faktory-worker --help` prints: every flag with what it does and its default, plain
  * text (no colour), as wide as a terminal's 100 columns.
@@ -258,29 +247,7 @@ const describe = (flag: Flag): string => flag.fallback === undefined ? flag.desc
  * @category commands
  */
 export const helpText: string = (() => {
-  const list: ReadonlyArray<Flag> = Object.values(flagsDoc)
-  const left = (flag: Flag) =>
-    `${flag.alias === undefined ? "    " : `-${flag.alias}, `}--${flag.name}${flag.value === undefined ? "" : ` <${flag.value}>`}`
-  const width = Math.max(...list.map((flag) => left(flag).length)) + 2
-  const wrap = (words: string, room: number): Array<string> => {
-    const lines: Array<string> = []
-    let line = ""
-    for (const word of words.split(" ")) {
-      if (line !== "" && line.length + 1 + word.length > room) {
-        lines.push(line)
-        line = word
-      } else {
-        line = line === "" ? word : `${line} ${word}`
-      }
-    }
-    lines.push(line)
-    return lines
-  }
-  const rows = list.flatMap((flag) =>
-    wrap(describe(flag), 98 - width).map((line, index) =>
-      `  ${(index === 0 ? left(flag) : "").padEnd(width)}${line}`
-    )
-  )
+  const rows = FlagHelp.rows(Object.values(flagsDoc))
   return [
     `faktory-worker ${VERSION}: runs a Faktory worker for the handler layers that the required modules export.`,
     "",

@@ -22,16 +22,10 @@ import * as Path from "node:path"
 import { text as readAll } from "node:stream/consumers"
 import { parseArgs } from "node:util"
 import * as ControlCharacters from "./controlCharacters.js"
+import * as FlagHelp from "./flagHelp.js"
+import type { Flag } from "./flagHelp.js"
 import * as HandlerLayers from "./handlerLayers.js"
 import { shownArgument } from "./shownArgument.js"
-
-interface Flag {
-  readonly name: string
-  readonly alias?: string
-  readonly value?: string
-  readonly description: string
-  readonly fallback?: string
-}
 
 const flags = {
   require: {
@@ -74,32 +68,9 @@ const flags = {
   help: { name: "help", alias: "h", description: "show this help" }
 } satisfies Record<string, Flag>
 
-const describe = (flag: Flag) => (flag.fallback === undefined ? flag.description : `${flag.description} (default: ${flag.fallback})`)
-
-const wrap = (words: string, room: number): Array<string> => {
-  const lines: Array<string> = []
-  let line = ""
-  for (const word of words.split(" ")) {
-    if (line !== "" && line.length + 1 + word.length > room) {
-      lines.push(line)
-      line = word
-    } else {
-      line = line === "" ? word : `${line} ${word}`
-    }
-  }
-  lines.push(line)
-  return lines
-}
-
 /** What `faktory-worker contracts --help` prints. */
 export const helpText: string = (() => {
-  const list: ReadonlyArray<Flag> = Object.values(flags)
-  const left = (flag: Flag) =>
-    `${flag.alias === undefined ? "    " : `-${flag.alias}, `}--${flag.name}${flag.value === undefined ? "" : ` <${flag.value}>`}`
-  const width = Math.max(...list.map((flag) => left(flag).length)) + 2
-  const rows = list.flatMap((flag) =>
-    wrap(describe(flag), 98 - width).map((line, index) => `  ${(index === 0 ? left(flag) : "").padEnd(width)}${line}`)
-  )
+  const rows = FlagHelp.rows(Object.values(flags))
   return [
     "faktory-worker contracts: the contracts of the jobs that the required modules' handlers take, for producers in other",
     "languages to check a job before they push it; or, with --check, which jobs the worker would refuse. Connects to no server.",

@@ -104,9 +104,10 @@ export const make = (): Model => {
       entry.updatedAt = now()
     }
   }
-  const releaseLocksOf = (jid: string, release: "success" | "start" | "any") => {
+  /** Releases the job's unique locks held until `release`, or every lock it holds (`undefined`). */
+  const releaseLocksOf = (jid: string, release?: "success" | "start") => {
     for (const [key, lock] of locks) {
-      if (lock.jid === jid && (release === "any" || lock.release === release)) locks.delete(key)
+      if (lock.jid === jid && (release === undefined || lock.release === release)) locks.delete(key)
     }
   }
 
@@ -190,7 +191,8 @@ export const make = (): Model => {
   const finished = (job: JobPayload.Job, ok: boolean): ReadonlyArray<Raw> => {
     const fired: Array<Raw> = []
     track(job.jid, ok ? "success" : "failed")
-    if (ok) releaseLocksOf(job.jid, "any")
+    // A job that succeeded releases every lock it holds, whichever its `until`.
+    if (ok) releaseLocksOf(job.jid)
     const custom = customOf(job)
     const callbackOf = typeof custom._bid === "string" ? batches.get(custom._bid) : undefined
     if (callbackOf !== undefined && ok) {
