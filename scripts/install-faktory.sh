@@ -8,24 +8,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 version="$(tr -d '[:space:]' < "$root/FAKTORY_VERSION")"
 say() { printf 'install-faktory: %s\n' "$*" >&2; }
 
-as_root() {
-  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null 2>&1; then sudo "$@"; else
-    say "need root to run: $*"; return 1
-  fi
-}
-
-apt_updated=0
-apt_install() {
-  if ! command -v apt-get >/dev/null 2>&1; then
-    say "apt-get is not available: install $* yourself"
-    return 1
-  fi
-  if [ "$apt_updated" = 0 ]; then
-    as_root apt-get update -qq
-    apt_updated=1
-  fi
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
-}
+# shellcheck source=lib/apt.sh
+. "$root/scripts/lib/apt.sh"
 
 command -v redis-server >/dev/null 2>&1 || { say "installing redis-server"; apt_install redis-server; }
 command -v openssl >/dev/null 2>&1 || { say "installing openssl"; apt_install openssl; }
